@@ -1,0 +1,77 @@
+"""What every actor of one call shares: identity, settings, trace, store access,
+the wall clock for bookings, and the call's mailboxes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Literal
+
+import attrs
+
+from .config import CallConfig
+from .db import StoreGateway
+from .mailbox import Mailbox
+from .messages import AudioControl, BookingInbox, CallerFrame, NlpInbox, RealtimeInbox, SupervisorInbox
+from .trace import Trace
+
+if TYPE_CHECKING:
+    from store import Store
+
+logger = logging.getLogger("callrt.call")
+
+Language = Literal["he", "en"]
+
+
+@attrs.frozen
+class CallMailboxes:
+    """The call's mailboxes, one per receiving actor (the AudioActor has two)."""
+
+    audio_frames: Mailbox[CallerFrame]
+    audio: Mailbox[AudioControl]
+    realtime: Mailbox[RealtimeInbox]
+    nlp: Mailbox[NlpInbox]
+    booking: Mailbox[BookingInbox]
+    supervisor: Mailbox[SupervisorInbox]
+
+    @classmethod
+    def create(cls, trace: Trace, config: CallConfig) -> CallMailboxes:
+        return cls(
+            audio_frames=Mailbox("audio.frames", "audio", trace, capacity=config.audio_mailbox_capacity),
+            audio=Mailbox("audio.control", "audio", trace),
+            realtime=Mailbox("realtime", "realtime", trace),
+            nlp=Mailbox("nlp", "nlp", trace),
+            booking=Mailbox("booking", "booking", trace),
+            supervisor=Mailbox("supervisor", "supervisor", trace),
+        )
+
+    def all(self) -> tuple[Mailbox[Any], ...]:
+        return (self.audio_frames, self.audio, self.realtime, self.nlp, self.booking, self.supervisor)
+
+    def close_all(self) -> None:
+        for mailbox in self.all():
+            mailbox.close()
+
+
+@attrs.frozen
+class CallContext:
+    """Identity and shared services of one call. Immutable; actors keep their own state."""
+
+    call_sid: str
+    business_id: int
+    caller_phone: str | None
+    language: Language
+    config: CallConfig
+    trace: Trace
+    gateway: StoreGateway
+    store: Store
+    now: Callable[[], dt.datetime]
+    """Wall-clock 'now' (timezone-aware) for booking decisions; injectable for tests and scenarios."""
+    mailboxes: CallMailboxes
+
+    def log(self, actor: str, line: str) -> None:
+        """A human-readable call-log line (the spec's `[TURN] …`, `[GUARD] …`), traced and logged."""
+        self.trace.record("log", actor=actor, msg=line)
+        logger.info("%s %s: %s", self.call_sid, actor, line)

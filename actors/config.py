@@ -1,0 +1,35 @@
+"""Per-call tunables, with the product spec's defaults. All times in milliseconds."""
+
+from __future__ import annotations
+
+import attrs
+
+
+@attrs.frozen
+class CallConfig:
+    # Turn-taking (AudioActor)
+    vad_threshold: float = 260.0
+    barge_in_rms_threshold: float = 260.0
+    min_voice_ms: float = attrs.field(default=800.0)
+    barge_in_min_ms: float = 200.0
+    hangover_ms: float = 600.0
+    """Silence after voice before an utterance is considered ended."""
+    caller_audio_batch_ms: float = 100.0
+    """Caller audio is appended to the model in batches of this length (and flushed at utterance end)."""
+    # Silence ladder (AudioActor measures, RealtimeActor decides)
+    silence_timeout_ms: float = 15_000.0
+    goodbye_after_ms: float = 15_000.0
+    # Model session (RealtimeActor)
+    voice: str = "shimmer"
+    temperature: float = 0.6
+    model_max_session_s: float = 25 * 60.0
+    transcription_model: str = "whisper-1"
+    server_vad: bool = False
+    # Mailboxes
+    audio_mailbox_capacity: int = 250
+    """Inbound frames buffered for the AudioActor (5 s at 20 ms); beyond it the oldest is dropped."""
+
+    @min_voice_ms.validator
+    def _check_min_voice(self, _attribute: attrs.Attribute[float], value: float) -> None:
+        if not 800.0 <= value <= 1000.0:
+            raise ValueError(f"min_voice_ms must be within 800..1000 ms, got {value}")

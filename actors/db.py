@@ -1,0 +1,35 @@
+"""The bridge from trio actors to the synchronous store: every store call runs in a
+worker thread under a shared capacity limiter, so a slow database never blocks
+the event loop and never opens more connections than the pool has.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+
+import trio
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class StoreGateway:
+    """Runs synchronous store functions off the event loop.
+
+    `outage_until` is a fault-injection hook (scenario `db_down`): while the
+    current trio time is before it, every call raises `StoreUnavailable` exactly
+    like a real connection failure would.
+    """
+
+    def __init__(self, limiter: trio.CapacityLimiter | None = None) -> None:
+        self.limiter = limiter or trio.CapacityLimiter(8)
+        self.outage_until = -1.0
+
+    async def run(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+        if trio.current_time() < self.outage_until:
+            from store import StoreUnavailable
+
+            raise StoreUnavailable("database unreachable (injected outage)")
+        return await trio.to_thread.run_sync(functools.partial(fn, *args, **kwargs), limiter=self.limiter)

@@ -1,0 +1,253 @@
+"""Every message that crosses a mailbox, grouped by the actor that receives it.
+
+Messages are frozen attrs classes: immutable, cheap, comparable, and traceable
+field by field. Each actor's inbox is typed by the union at the end of its group.
+Times are call-relative milliseconds (virtual under MockClock) unless a field
+says otherwise; wall-clock datetimes appear only in booking messages.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+import attrs
+
+# --------------------------------------------------------------------------
+# Lifecycle: understood by every actor's control inbox.
+
+
+@attrs.frozen
+class InjectedCrash:
+    """Fault injection: the receiving actor raises, as if it had a bug."""
+
+    reason: str = "injected"
+
+
+# --------------------------------------------------------------------------
+# AudioActor: caller frames (the bounded audio mailbox) ...
+
+
+@attrs.frozen
+class CallerFrame:
+    """One inbound Twilio media frame: 20 ms of 8 kHz mu-law (160 bytes)."""
+
+    payload: bytes
+    timestamp_ms: int
+    received_at: float = 0.0
+    """`trio.current_time()` when the line adapter received it (frame-lag metric)."""
+
+
+# ... and its control mailbox.
+
+
+@attrs.frozen
+class MarkPlayed:
+    """Twilio echoed a mark: all AI audio queued before it has been played."""
+
+    name: str
+
+
+@attrs.frozen
+class CallerDtmf:
+    digit: str
+
+
+@attrs.frozen
+class AiAudio:
+    """A chunk of AI speech (mu-law) for the caller, from the model."""
+
+    response_id: str
+    item_id: str
+    payload: bytes
+
+
+@attrs.frozen
+class AiAudioDone:
+    """The model finished streaming audio for this item (playout may still go on)."""
+
+    response_id: str
+    item_id: str
+
+
+@attrs.frozen
+class StopPlayback:
+    """Drop every unplayed AI chunk now (Twilio `clear`): e.g. a false claim was cut."""
+
+    reason: str
+
+
+@attrs.frozen
+class HangUpAfterPlayout:
+    """End the call once everything queued so far has been heard (the goodbye)."""
+
+    reason: str
+
+
+AudioControl = MarkPlayed | CallerDtmf | AiAudio | AiAudioDone | StopPlayback | HangUpAfterPlayout | InjectedCrash
+
+# --------------------------------------------------------------------------
+# RealtimeActor
+
+
+@attrs.frozen
+class CallerAudio:
+    """Caller audio (mu-law) to append to the model's input buffer, batched."""
+
+    payload: bytes
+
+
+@attrs.frozen
+class UtteranceStarted:
+    at_ms: float
+    rms: float
+
+
+@attrs.frozen
+class UtteranceEnded:
+    """A real utterance ended: commit the input buffer and ask for a response."""
+
+    at_ms: float
+    duration_ms: float
+    rms: float
+    silence_ms: float
+
+
+@attrs.frozen
+class NoiseIgnored:
+    """A voiced segment shorter than `min_voice_ms`: clear the input buffer.
+
+    `interrupted_ai` is true when this noise had triggered a barge-in: the AI
+    must then be asked to continue, so the call never goes mute.
+    """
+
+    at_ms: float
+    duration_ms: float
+    rms: float
+    interrupted_ai: bool = False
+
+
+@attrs.frozen
+class BargeIn:
+    """The caller spoke over audible AI audio; playback was already cleared.
+
+    `audio_end_ms` is what the caller really heard of `item_id`, from acknowledged marks.
+    """
+
+    item_id: str
+    audio_end_ms: int
+    speech_at_ms: float
+
+
+@attrs.frozen
+class PlayoutFinished:
+    """Every queued chunk of this item has been played at the caller (last mark came back)."""
+
+    item_id: str
+    heard_ms: int
+
+
+@attrs.frozen
+class SilenceElapsed:
+    """Nothing audible from either side for `silence_ms` since the AI finished or the caller spoke."""
+
+    silence_ms: float
+
+
+NoteKind = Literal[
+    "appointment_created",
+    "appointment_rescheduled",
+    "appointment_cancelled",
+    "outside_hours",
+    "slot_unavailable",
+    "need_name",
+    "need_time",
+    "need_date",
+    "booking_failed",
+    "booking_unavailable",
+    "false_claim_cut",
+    "continue_after_noise",
+    "silence_prompt",
+    "silence_goodbye",
+]
+
+
+@attrs.frozen
+class ServerNote:
+    """A fact the server established, injected into the model as `[SERVER] {text}`.
+
+    Only these notes entitle the AI to confirm a booking (`appointment_created`).
+    """
+
+    kind: NoteKind
+    text: str
+    appointment_id: int | None = None
+
+
+RealtimeInbox = (
+    CallerAudio
+    | UtteranceStarted
+    | UtteranceEnded
+    | NoiseIgnored
+    | BargeIn
+    | PlayoutFinished
+    | SilenceElapsed
+    | ServerNote
+    | InjectedCrash
+)
+
+# --------------------------------------------------------------------------
+# NlpActor
+
+
+@attrs.frozen
+class HistoryTurn:
+    role: Literal["user", "assistant", "server"]
+    text: str
+
+
+@attrs.frozen
+class UserTranscript:
+    """A completed caller transcription, with the conversation so far (this turn last)."""
+
+    turn_id: str
+    text: str
+    history: tuple[HistoryTurn, ...]
+
+
+NlpInbox = UserTranscript | InjectedCrash
+
+# --------------------------------------------------------------------------
+# BookingActor
+
+BookingKind = Literal["create_appointment", "reschedule_appointment", "cancel_appointment"]
+
+
+@attrs.frozen
+class BookingRequest:
+    """A booking action the NLP found; every piece it did not find is None."""
+
+    request_id: str
+    kind: BookingKind
+    start: dt.datetime | None
+    name: str | None
+    phone: str | None
+
+
+BookingInbox = BookingRequest | InjectedCrash
+
+# --------------------------------------------------------------------------
+# CallSupervisor
+
+EndedBy = Literal["caller", "ai", "supervisor"]
+
+
+@attrs.frozen
+class EndCall:
+    """Ask the supervisor to end the call (sent after the line was hung up or lost)."""
+
+    by: EndedBy
+    reason: str
+
+
+SupervisorInbox = EndCall

@@ -1,0 +1,168 @@
+"""The call trace: a JSON-lines record of every mailbox send/receive, lifecycle
+event and external I/O of one call, with call-relative time.
+
+`Trace` writes it (cheaply: lines are buffered and written in batches); `read_trace`
+and `TraceEvent` read it back for the viewer, the scenario runner and tests.
+The format is documented in docs/trace-format.md.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import IO, Any
+
+import attrs
+import trio
+
+TRACE_VERSION = 1
+_FLUSH_EVERY = 512
+
+
+def mask_phone(phone: str) -> str:
+    """Keep the country prefix and the last four digits: enough to debug, not to dial."""
+    if len(phone) <= 6:
+        return "*" * len(phone)
+    return phone[:4] + "*" * (len(phone) - 8) + phone[-4:]
+
+
+def summarise(value: Any, key: str = "") -> Any:
+    """A JSON-safe summary of one message field: bytes become their length, phones are masked."""
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, str):
+        return mask_phone(value) if "phone" in key and value else value
+    if isinstance(value, bytes | bytearray | memoryview):
+        return {"bytes": len(value)}
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if attrs.has(type(value)):
+        return {"type": type(value).__name__, **message_fields(value)}
+    if isinstance(value, Mapping):
+        return {str(k): summarise(v, str(k)) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [summarise(v, key) for v in value]
+    return repr(value)
+
+
+def message_fields(message: Any) -> dict[str, Any]:
+    """The fields of an attrs message, summarised for the trace."""
+    return {
+        field.name: summarise(getattr(message, field.name), field.name)
+        for field in attrs.fields(type(message))
+    }
+
+
+class Trace:
+    """Records one call's events. Safe to use from any task of the call's trio run.
+
+    With `path=None` the events are kept in memory only (`events`), which is what
+    unit tests and the scenario runner's invariant checks read.
+    """
+
+    def __init__(
+        self,
+        call_sid: str,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        keep_in_memory: bool = True,
+        meta: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.call_sid = call_sid
+        self.path = Path(path) if path is not None else None
+        self.events: list[dict[str, Any]] = []
+        self._keep = keep_in_memory
+        self._pending: list[str] = []
+        self._file: IO[str] | None = None
+        self._t0 = trio.current_time()
+        self._seq = 0
+        self.closed = False
+        header: dict[str, Any] = {
+            "ev": "trace_start",
+            "version": TRACE_VERSION,
+            "call_sid": call_sid,
+            "wall_start": dt.datetime.now(dt.UTC).isoformat(),
+        }
+        if meta:
+            header["meta"] = summarise(dict(meta))
+        self._write(header)
+
+    def now_ms(self) -> float:
+        """Call-relative time in milliseconds (virtual under MockClock)."""
+        return round((trio.current_time() - self._t0) * 1000.0, 3)
+
+    def record(self, ev: str, **fields: Any) -> dict[str, Any]:
+        """Append one event; `fields` must already be JSON-safe (see `summarise`)."""
+        self._seq += 1
+        event = {"t": self.now_ms(), "seq": self._seq, "ev": ev, **fields}
+        self._write(event)
+        return event
+
+    def _write(self, event: dict[str, Any]) -> None:
+        if self.closed:
+            return
+        if self._keep:
+            self.events.append(event)
+        if self.path is not None:
+            self._pending.append(json.dumps(event, ensure_ascii=False, separators=(",", ":")))
+            if len(self._pending) >= _FLUSH_EVERY:
+                self.flush()
+
+    def flush(self) -> None:
+        if self.path is None or not self._pending:
+            return
+        if self._file is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = self.path.open("w", encoding="utf-8")
+        self._file.write("\n".join(self._pending) + "\n")
+        self._file.flush()
+        self._pending.clear()
+
+    def close(self) -> None:
+        """Write the closing event and everything still buffered; idempotent."""
+        if self.closed:
+            return
+        self.record("trace_end")
+        self.flush()
+        self.closed = True
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+@attrs.frozen
+class TraceEvent:
+    """One event read back from a trace file."""
+
+    t: float
+    seq: int
+    ev: str
+    data: dict[str, Any]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.data.get(key, default)
+
+
+def iter_trace(path: str | os.PathLike[str]) -> Iterator[TraceEvent]:
+    """Events of a trace file in order; a malformed line is skipped (traces may be cut short)."""
+    with Path(path).open(encoding="utf-8") as lines:
+        for line in lines:
+            try:
+                raw = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(raw, dict):
+                yield event_from_dict(raw)
+
+
+def event_from_dict(raw: dict[str, Any]) -> TraceEvent:
+    return TraceEvent(
+        t=float(raw.get("t", 0.0)), seq=int(raw.get("seq", 0)), ev=str(raw.get("ev", "")), data=raw
+    )
+
+
+def read_trace(path: str | os.PathLike[str]) -> list[TraceEvent]:
+    return list(iter_trace(path))

@@ -1,0 +1,5 @@
+import sys
+
+from callrt.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""Persistence and business rules: plain synchronous SQLAlchemy, no trio."""
