@@ -50,10 +50,7 @@ def summarise(value: Any, key: str = "") -> Any:
 
 def message_fields(message: Any) -> dict[str, Any]:
     """The fields of an attrs message, summarised for the trace."""
-    return {
-        field.name: summarise(getattr(message, field.name), field.name)
-        for field in attrs.fields(type(message))
-    }
+    return {field.name: summarise(getattr(message, field.name), field.name) for field in attrs.fields(type(message))}
 
 
 class Trace:
@@ -159,9 +156,7 @@ def iter_trace(path: str | os.PathLike[str]) -> Iterator[TraceEvent]:
 
 
 def event_from_dict(raw: dict[str, Any]) -> TraceEvent:
-    return TraceEvent(
-        t=float(raw.get("t", 0.0)), seq=int(raw.get("seq", 0)), ev=str(raw.get("ev", "")), data=raw
-    )
+    return TraceEvent(t=float(raw.get("t", 0.0)), seq=int(raw.get("seq", 0)), ev=str(raw.get("ev", "")), data=raw)
 
 
 def read_trace(path: str | os.PathLike[str]) -> list[TraceEvent]:

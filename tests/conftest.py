@@ -1,4 +1,7 @@
-"""Shared fixtures: databases (SQLite file and the local PostgreSQL) (virtual time comes from pytest-trio's `autojump_clock`: MockClock(autojump_threshold=0))."""
+"""Shared fixtures: databases (SQLite file and the local PostgreSQL).
+
+Virtual time comes from pytest-trio's `autojump_clock` fixture: MockClock(autojump_threshold=0).
+"""
 
 from __future__ import annotations
 
@@ -6,9 +9,7 @@ import os
 
 import pytest
 
-POSTGRES_URL = os.environ.get(
-    "CALLRT_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
+POSTGRES_URL = os.environ.get("CALLRT_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
 def postgres_reachable() -> bool:
