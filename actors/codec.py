@@ -34,7 +34,8 @@ def _build_encode_table() -> npt.NDArray[np.uint8]:
     segment_ends = np.array([0x3F, 0x7F, 0xFF, 0x1FF, 0x3FF, 0x7FF, 0xFFF, 0x1FFF])
     segment = np.searchsorted(segment_ends, magnitude)
     code = (segment << 4) | ((magnitude >> (segment + 1)) & 0x0F)
-    return (code ^ np.where(negative, 0x7F, 0xFF)).astype(np.uint8)
+    table: npt.NDArray[np.uint8] = (code ^ np.where(negative, 0x7F, 0xFF)).astype(np.uint8)
+    return table
 
 
 ULAW_TO_PCM16: npt.NDArray[np.int16] = _build_decode_table()
