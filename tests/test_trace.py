@@ -1,0 +1,57 @@
+"""The trace file: JSON lines, masking, summaries, and the reader."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import trio
+
+from actors.mailbox import Mailbox
+from actors.messages import AiAudio, BookingRequest
+from actors.trace import Trace, mask_phone, read_trace
+
+
+async def test_trace_file_round_trips_through_the_reader(tmp_path: Path) -> None:
+    path = tmp_path / "call.jsonl"
+    trace = Trace("CA123", path, meta={"scenario": "x"})
+    box: Mailbox[BookingRequest | AiAudio] = Mailbox("booking", "booking", trace)
+    start = dt.datetime(2026, 11, 25, 18, 0, tzinfo=dt.timezone(dt.timedelta(hours=2)))
+    box.outbox("nlp").send_nowait(
+        BookingRequest(request_id="r1", kind="create_appointment", start=start, name="דנה", phone="+972501234567")
+    )
+    box.outbox("realtime").send_nowait(AiAudio(response_id="resp", item_id="item", payload=b"\xff" * 800))
+    await box.receive()
+    trace.close()
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert all(json.loads(line) for line in lines)
+    events = read_trace(path)
+    assert events[0].ev == "trace_start" and events[0].get("call_sid") == "CA123"
+    assert events[-1].ev == "trace_end"
+    booking = next(e for e in events if e.ev == "send" and e.get("type") == "BookingRequest")
+    fields = booking.get("fields")
+    assert fields["name"] == "דנה", "Hebrew stays readable"
+    assert fields["phone"] == "+972*****4567"
+    assert fields["start"] == "2026-11-25T18:00:00+02:00"
+    audio = next(e for e in events if e.ev == "send" and e.get("type") == "AiAudio")
+    assert audio.get("fields")["payload"] == {"bytes": 800}
+    assert [e.seq for e in events[1:]] == sorted(e.seq for e in events[1:])
+
+
+def test_reader_skips_a_cut_last_line(tmp_path: Path) -> None:
+    path = tmp_path / "cut.jsonl"
+    path.write_text('{"t":0,"seq":1,"ev":"trace_start"}\n{"t":1,"seq":2,"ev":"lo', encoding="utf-8")
+    assert [e.ev for e in read_trace(path)] == ["trace_start"]
+
+
+def test_phone_masking_keeps_prefix_and_last_four() -> None:
+    assert mask_phone("+972501234567") == "+972*****4567"
+    assert mask_phone("12345") == "*****"
+
+
+async def test_times_are_call_relative_in_virtual_time(autojump_clock: trio.testing.MockClock) -> None:
+    trace = Trace("CA-time")
+    await trio.sleep(30)
+    event = trace.record("log", actor="audio", msg="hello")
+    assert event["t"] == 30_000.0
