@@ -10,7 +10,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = ("callrt.cli_trace",)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,163 @@
+"""HTTP routes of the trace viewer, for any Starlette app (the telephony server, `callrt trace view`).
+
+    GET /traces                 recent traces in `trace_dir` (newest first)
+    GET /traces/<name>          the viewer page for `<trace_dir>/<name>.jsonl`
+    GET /traces/<name>.jsonl    that trace's JSON lines
+    GET /traces/_viewer/...     the page's static assets
+
+Every link is relative, so the routes also work when mounted under a prefix.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import attrs
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import FileResponse, HTMLResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from .html import ASSET_URL_PREFIX, STATIC_DIR, served_page
+
+RECENT_LIMIT = 200
+TRACE_SUFFIX = ".jsonl"
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,200}")
+"""Trace names: no slash and no leading dot, so a name can never leave `trace_dir`."""
+_TAIL_BYTES = 65536
+
+
+def trace_name_ok(name: str) -> bool:
+    return _NAME.fullmatch(name) is not None
+
+
+@attrs.frozen
+class TraceSummary:
+    """What the list shows about one trace, read from its first line and its tail only."""
+
+    name: str
+    size: int
+    modified: dt.datetime
+    call_sid: str
+    wall_start: str
+    duration_ms: float | None
+    ended: str
+
+    @classmethod
+    def read(cls, path: Path) -> TraceSummary:
+        stat = path.stat()
+        header: dict[str, Any] = {}
+        last_t: float | None = None
+        ended = ""
+        with path.open("rb") as raw:
+            first = raw.readline()
+            raw.seek(max(0, stat.st_size - _TAIL_BYTES))
+            tail = raw.read().decode("utf-8", errors="replace").splitlines()
+        header = _json_object(first.decode("utf-8", errors="replace"))
+        for line in tail:
+            event = _json_object(line)
+            if isinstance(event.get("t"), int | float):
+                last_t = float(event["t"])
+            if event.get("ev") == "call_end":
+                ended = f"{event.get('by', '?')}: {event.get('reason', '')}"
+        return cls(
+            name=path.name[: -len(TRACE_SUFFIX)],
+            size=stat.st_size,
+            modified=dt.datetime.fromtimestamp(stat.st_mtime, dt.UTC),
+            call_sid=str(header.get("call_sid", "")),
+            wall_start=str(header.get("wall_start", "")),
+            duration_ms=last_t,
+            ended=ended,
+        )
+
+
+def _json_object(line: str) -> dict[str, Any]:
+    """One JSON-lines record, or {} for a malformed or cut-off line (traces may still be written)."""
+    try:
+        value = json.loads(line)
+    except json.JSONDecodeError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def recent_traces(trace_dir: Path, limit: int = RECENT_LIMIT) -> list[TraceSummary]:
+    if not trace_dir.is_dir():
+        return []
+    paths = [p for p in trace_dir.iterdir() if p.name.endswith(TRACE_SUFFIX) and p.is_file()]
+    paths = [p for p in paths if trace_name_ok(p.name[: -len(TRACE_SUFFIX)])]
+    paths.sort(key=lambda p: p.stat().st_mtime, reverse=True)
+    return [TraceSummary.read(p) for p in paths[:limit]]
+
+
+def _format_duration(ms: float | None) -> str:
+    if ms is None:
+        return ""
+    seconds = ms / 1000.0
+    return f"{int(seconds // 60)}:{seconds % 60:06.3f}"
+
+
+def trace_list_html(trace_dir: Path, traces: list[TraceSummary]) -> str:
+    rows = "\n".join(
+        "<tr>"
+        f'<td><a href="traces/{html.escape(s.name)}">{html.escape(s.name)}</a></td>'
+        f'<td dir="auto">{html.escape(s.call_sid)}</td>'
+        f"<td>{html.escape(s.wall_start)}</td>"
+        f'<td class="num">{_format_duration(s.duration_ms)}</td>'
+        f'<td dir="auto">{html.escape(s.ended)}</td>'
+        f'<td class="num">{s.size:,}</td>'
+        f'<td><a href="traces/{html.escape(s.name)}{TRACE_SUFFIX}">jsonl</a></td>'
+        "</tr>"
+        for s in traces
+    )
+    empty = "" if traces else '<p class="empty">No traces yet.</p>'
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'self'; style-src 'self'">
+<title>callrt traces</title>
+<link rel="stylesheet" href="traces/{ASSET_URL_PREFIX}viewer.css">
+</head><body class="trace-list">
+<h1>Recent call traces</h1>
+<p class="hint">{len(traces)} newest traces in <code>{html.escape(trace_dir.name or str(trace_dir))}</code></p>
+<table id="traces"><thead><tr><th>trace</th><th>call</th><th>started (UTC)</th><th>duration</th>
+<th>ended</th><th>bytes</th><th></th></tr></thead>
+<tbody>
+{rows}
+</tbody></table>
+{empty}
+</body></html>
+"""
+
+
+def viewer_routes(trace_dir: Path) -> list[BaseRoute]:
+    """The viewer's routes over the traces in `trace_dir` (see the module docstring)."""
+
+    def trace_path(request: Request) -> Path:
+        name = str(request.path_params["name"])
+        path = trace_dir / f"{name}{TRACE_SUFFIX}"
+        if not trace_name_ok(name) or not path.is_file():
+            raise HTTPException(404, f"no trace named {name!r}")
+        return path
+
+    async def list_traces(request: Request) -> Response:
+        return HTMLResponse(trace_list_html(trace_dir, recent_traces(trace_dir)))
+
+    async def trace_page(request: Request) -> Response:
+        path = trace_path(request)
+        return HTMLResponse(served_page(path.name, f"{path.name}"))
+
+    async def trace_lines(request: Request) -> Response:
+        # Served as text (not a download) so the page can fetch it and a person can read it.
+        return FileResponse(trace_path(request), media_type="application/x-ndjson; charset=utf-8")
+
+    return [
+        Route("/traces", list_traces, methods=["GET"], name="trace_list"),
+        Mount("/traces/" + ASSET_URL_PREFIX.rstrip("/"), StaticFiles(directory=STATIC_DIR), name="trace_assets"),
+        Route("/traces/{name}" + TRACE_SUFFIX, trace_lines, methods=["GET"], name="trace_lines"),
+        Route("/traces/{name}", trace_page, methods=["GET"], name="trace_page"),
+    ]
