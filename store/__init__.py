@@ -1,1 +1,22 @@
-"""Persistence and business rules: plain synchronous SQLAlchemy, no trio."""
+"""Persistence and business rules: plain synchronous SQLAlchemy, no trio.
+
+Businesses and their opening hours, availability, bookings that can never double-book
+(SQLite and PostgreSQL), leads, call sessions and transcripts. See docs/booking-rules.md.
+"""
+
+from .errors import InvalidHours, StoreError, StoreUnavailable
+from .records import AppointmentInfo, BookingOutcome, BusinessSettings, CallState, OpeningHours, SlotCheck
+from .store import Store
+
+__all__ = [
+    "AppointmentInfo",
+    "BookingOutcome",
+    "BusinessSettings",
+    "CallState",
+    "InvalidHours",
+    "OpeningHours",
+    "SlotCheck",
+    "Store",
+    "StoreError",
+    "StoreUnavailable",
+]

@@ -1,0 +1,76 @@
+"""Businesses and their appointment settings: validated on save, read back as `BusinessSettings`."""
+
+from __future__ import annotations
+
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy.orm import Session
+
+from .errors import StoreError
+from .hours import effective_hours
+from .models import AppointmentSettings, Business
+from .records import BusinessSettings
+
+
+def _validate_settings(
+    timezone: str, slot_size_min: int, min_notice_min: int, horizon_days: int, capacity: int
+) -> None:
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {timezone!r} (use an IANA name such as Asia/Jerusalem)") from exc
+    if not 5 <= slot_size_min <= 24 * 60:
+        raise ValueError(f"slot_size_min must be between 5 and 1440 minutes, got {slot_size_min}")
+    if min_notice_min < 0 or horizon_days < 0:
+        raise ValueError("min_notice_min and horizon_days cannot be negative")
+    if capacity < 1:
+        raise ValueError(f"capacity must be at least 1, got {capacity}")
+
+
+def create_business(
+    session: Session,
+    *,
+    name: str,
+    timezone: str,
+    opening_hours: Any,
+    working_hours: Any,
+    slot_size_min: int,
+    min_notice_min: int,
+    horizon_days: int,
+    capacity: int,
+) -> int:
+    """Validate everything (hours → `InvalidHours`, the rest → `ValueError`) and save the business."""
+    effective_hours(opening_hours, working_hours)
+    _validate_settings(timezone, slot_size_min, min_notice_min, horizon_days, capacity)
+    business = Business(name=name, timezone=timezone, working_hours=working_hours)
+    session.add(business)
+    session.flush()
+    session.add(
+        AppointmentSettings(
+            business_id=business.id,
+            opening_hours_json=opening_hours,
+            slot_size_min=slot_size_min,
+            min_notice_min=min_notice_min,
+            horizon_days=horizon_days,
+            capacity=capacity,
+        )
+    )
+    return business.id
+
+
+def load_settings(session: Session, business_id: int) -> BusinessSettings:
+    business = session.get(Business, business_id)
+    settings = session.get(AppointmentSettings, business_id)
+    if business is None or settings is None:
+        raise StoreError(f"no business with id {business_id}")
+    return BusinessSettings(
+        id=business.id,
+        name=business.name,
+        timezone=business.timezone,
+        opening_hours=effective_hours(settings.opening_hours_json, business.working_hours),
+        slot_size_min=settings.slot_size_min,
+        min_notice_min=settings.min_notice_min,
+        horizon_days=settings.horizon_days,
+        capacity=settings.capacity,
+    )

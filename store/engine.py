@@ -1,0 +1,110 @@
+"""Engines and transactions: SQLite and PostgreSQL set-up, retries, and the mapping of
+database failures to `StoreError` / `StoreUnavailable`.
+
+SQLite: WAL (readers never wait for the writer), a busy timeout, foreign keys on, and every
+write transaction opened with `BEGIN IMMEDIATE`, which takes the database's write lock up front.
+Writers are therefore serialised across threads and processes, and a transaction never has to
+upgrade a read lock into a write lock (the deadlock-prone case in SQLite's default DEFERRED mode).
+PostgreSQL: READ COMMITTED; the unique keys (slot claims, one active appointment per call) are what
+stops a conflicting commit, and the losing transaction is retried from the start, now seeing the winner.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from .errors import StoreError, StoreUnavailable
+
+R = TypeVar("R")
+logger = logging.getLogger("callrt.store")
+
+MAX_ATTEMPTS = 8
+"""Attempts of one transaction when it loses a race (unique key, deadlock, serialization failure)."""
+SQLITE_BUSY_TIMEOUT_MS = 15_000
+_READ_ONLY = "callrt_read_only"
+_RETRYABLE_SQLSTATES = {"40001", "40P01"}  # serialization_failure, deadlock_detected
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's begin event, not the driver, decide how transactions start.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def on_begin(connection: sa.Connection) -> None:
+        read_only = connection.get_execution_options().get(_READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN DEFERRED" if read_only else "BEGIN IMMEDIATE")
+
+
+def make_engine(url: str) -> Engine:
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database in (None, "", ":memory:"):
+            raise StoreError("the store needs a SQLite file (sqlite:///path.db): an in-memory database is per thread")
+        engine = sa.create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        _configure_sqlite(engine)
+        return engine
+    return sa.create_engine(parsed, pool_size=10, max_overflow=20, pool_pre_ping=True, pool_timeout=10)
+
+
+class LostRace(StoreError):
+    """Raised inside a transaction that saw a concurrent commit invalidate what it read: retry it."""
+
+
+def _is_race(exc: sa.exc.DBAPIError) -> bool:
+    return isinstance(exc, sa.exc.IntegrityError) or getattr(exc.orig, "sqlstate", None) in _RETRYABLE_SQLSTATES
+
+
+class Transactions:
+    """Runs a function in one transaction, retrying it from scratch when it lost a race."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._read_engine = engine.execution_options(**{_READ_ONLY: True})
+
+    def write(self, work: Callable[[Session], R]) -> R:
+        return self._run(self.engine, work)
+
+    def read(self, work: Callable[[Session], R]) -> R:
+        return self._run(self._read_engine, work)
+
+    def _run(self, engine: Engine, work: Callable[[Session], R]) -> R:
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            try:
+                with Session(engine, expire_on_commit=False) as session, session.begin():
+                    return work(session)
+            except (sa.exc.DBAPIError, LostRace) as exc:
+                if isinstance(exc, sa.exc.DBAPIError) and not _is_race(exc):
+                    raise self._translate(exc) from exc
+                if attempt == MAX_ATTEMPTS:
+                    raise StoreUnavailable(f"transaction kept conflicting after {attempt} attempts: {exc}") from exc
+                logger.debug("transaction lost a race (attempt %d): %s", attempt, exc)
+                # A little jitter so that the losers of one race do not collide again in lockstep.
+                time.sleep(random.uniform(0, 0.002 * attempt))
+            except sa.exc.TimeoutError as exc:
+                raise StoreUnavailable(f"no database connection available: {exc}") from exc
+            except sa.exc.SQLAlchemyError as exc:
+                raise StoreError(str(exc)) from exc
+        raise AssertionError("unreachable: the loop returns or raises")
+
+    @staticmethod
+    def _translate(exc: sa.exc.DBAPIError) -> StoreError:
+        if isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError) or exc.connection_invalidated:
+            return StoreUnavailable(f"database unavailable: {exc.orig}")
+        return StoreError(f"database error: {exc.orig}")

@@ -1,0 +1,72 @@
+"""Plain, immutable values the store hands out: no SQLAlchemy objects escape the store."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import attrs
+
+OpeningHours = dict[str, list[tuple[str, str]]]
+"""Weekday key (`sun` … `sat`) → ordered, non-overlapping `("HH:MM", "HH:MM")` ranges; `[]` = closed."""
+
+
+@attrs.frozen
+class BusinessSettings:
+    """A business's booking rules, with opening hours already normalised (after the `working_hours` fallback)."""
+
+    id: int
+    name: str
+    timezone: str
+    opening_hours: OpeningHours
+    slot_size_min: int
+    min_notice_min: int
+    horizon_days: int
+    capacity: int
+
+
+@attrs.frozen
+class SlotCheck:
+    """Whether a start can be booked; `reason` is one of `availability.REASONS` when it cannot."""
+
+    ok: bool
+    reason: str | None
+
+
+@attrs.frozen
+class BookingOutcome:
+    """What a booking operation did.
+
+    `created` is true when this call changed the database (a new, moved or cancelled appointment);
+    `duplicate` when the same request had already been applied (nothing changed, same appointment);
+    `moved` when an existing appointment got a new start. `reason` says why nothing was done.
+    """
+
+    created: bool
+    duplicate: bool
+    appointment_id: int | None
+    start: dt.datetime | None
+    minutes: int
+    reason: str | None
+    alternatives: list[dt.datetime]
+    moved: bool = False
+
+
+@attrs.frozen
+class CallState:
+    """The durable part of a call, reloaded by a restarted actor."""
+
+    turns: list[tuple[str, str]]
+    silence_prompt_used: bool
+    appointment_id: int | None
+
+
+@attrs.frozen
+class AppointmentInfo:
+    id: int
+    start: dt.datetime
+    """Timezone-aware, in the business's time zone."""
+    minutes: int
+    name: str | None
+    phone: str | None
+    call_sid: str | None
+    status: str

@@ -1,0 +1,171 @@
+"""`Store`: the one object the rest of callrt uses. Each method is one transaction (retried when it
+loses a race) over the functions of the topic modules; no SQLAlchemy object leaves it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+
+from . import availability, bookings, calls, leads
+from .businesses import create_business, load_settings
+from .engine import Transactions, make_engine
+from .records import AppointmentInfo, BookingOutcome, BusinessSettings, CallState, SlotCheck
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+_MIGRATION_LOCK = 0x63616C6C7274  # "callrt": serialises concurrent `init_schema` on PostgreSQL
+
+
+class Store:
+    """Persistence and booking rules over `sqlite:///file.db` or `postgresql+psycopg://…`."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        self._tx = Transactions(self.engine)
+
+    # -- schema --------------------------------------------------------------
+
+    def init_schema(self) -> None:
+        """Bring the schema to the latest migration (`alembic upgrade head`); safe to run again."""
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        with self.engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    # -- businesses and availability ------------------------------------------
+
+    def create_business(
+        self,
+        *,
+        name: str,
+        timezone: str = "Asia/Jerusalem",
+        opening_hours: Any = None,
+        working_hours: Any = None,
+        slot_size_min: int = 30,
+        min_notice_min: int = 60,
+        horizon_days: int = 60,
+        capacity: int = 1,
+    ) -> int:
+        return self._tx.write(
+            lambda s: create_business(
+                s,
+                name=name,
+                timezone=timezone,
+                opening_hours=opening_hours,
+                working_hours=working_hours,
+                slot_size_min=slot_size_min,
+                min_notice_min=min_notice_min,
+                horizon_days=horizon_days,
+                capacity=capacity,
+            )
+        )
+
+    def get_business(self, business_id: int) -> BusinessSettings:
+        return self._tx.read(lambda s: load_settings(s, business_id))
+
+    def check_slot(self, business_id: int, start: dt.datetime, now: dt.datetime) -> SlotCheck:
+        def work(session: sa.orm.Session) -> SlotCheck:
+            settings = load_settings(session, business_id)
+            return availability.check_slot(settings, bookings.busy_intervals(session, settings, now), start, now)
+
+        return self._tx.read(work)
+
+    def alternatives(self, business_id: int, start: dt.datetime, now: dt.datetime, n: int = 3) -> list[dt.datetime]:
+        def work(session: sa.orm.Session) -> list[dt.datetime]:
+            settings = load_settings(session, business_id)
+            return availability.alternatives(settings, bookings.busy_intervals(session, settings, now), start, now, n)
+
+        return self._tx.read(work)
+
+    # -- bookings --------------------------------------------------------------
+
+    def create_appointment_from_realtime(
+        self,
+        *,
+        business_id: int,
+        call_sid: str,
+        start: dt.datetime,
+        name: str | None,
+        phone: str | None,
+        now: dt.datetime,
+    ) -> BookingOutcome:
+        return self._tx.write(
+            lambda s: bookings.create_from_call(
+                s, business_id=business_id, call_sid=call_sid, start=start, name=name, phone=phone, now=now
+            )
+        )
+
+    def reschedule_appointment(
+        self, *, business_id: int, call_sid: str, phone: str | None, new_start: dt.datetime, now: dt.datetime
+    ) -> BookingOutcome:
+        return self._tx.write(
+            lambda s: bookings.reschedule(
+                s, business_id=business_id, call_sid=call_sid, phone=phone, new_start=new_start, now=now
+            )
+        )
+
+    def cancel_appointment(
+        self, *, business_id: int, call_sid: str, phone: str | None, now: dt.datetime | None = None
+    ) -> BookingOutcome:
+        """`now` decides which appointments are still upcoming (default: the wall clock)."""
+        when = now or dt.datetime.now(dt.UTC)
+        return self._tx.write(
+            lambda s: bookings.cancel(s, business_id=business_id, call_sid=call_sid, phone=phone, now=when)
+        )
+
+    def add_appointment(
+        self, business_id: int, start: dt.datetime, minutes: int, name: str | None = None, phone: str | None = None
+    ) -> int:
+        return self._tx.write(lambda s: bookings.add_existing(s, business_id, start, minutes, name, phone))
+
+    def list_appointments(
+        self, business_id: int, *, call_sid: str | None = None, active_only: bool = True
+    ) -> list[AppointmentInfo]:
+        return self._tx.read(
+            lambda s: bookings.list_appointments(s, business_id, call_sid=call_sid, active_only=active_only)
+        )
+
+    # -- leads -----------------------------------------------------------------
+
+    def ensure_lead(self, business_id: int, phone: str, name: str | None = None) -> int:
+        return self._tx.write(lambda s: leads.ensure_lead(s, business_id, phone, name))
+
+    def update_lead_on_call(
+        self,
+        business_id: int,
+        phone: str,
+        *,
+        name: str | None = None,
+        status: str | None = None,
+        note: str | None = None,
+    ) -> None:
+        self._tx.write(lambda s: leads.update_lead(s, business_id, phone, name=name, status=status, note=note))
+
+    # -- call sessions -----------------------------------------------------------
+
+    def start_call_session(self, call_sid: str, business_id: int, phone: str | None) -> None:
+        self._tx.write(lambda s: calls.start_call_session(s, call_sid, business_id, phone))
+
+    def end_call_session(self, call_sid: str, outcome: str) -> None:
+        self._tx.write(lambda s: calls.end_call_session(s, call_sid, outcome))
+
+    def record_turn(self, call_sid: str, role: str, text: str) -> int:
+        return self._tx.write(lambda s: calls.record_turn(s, call_sid, role, text))
+
+    def load_call_state(self, call_sid: str) -> CallState:
+        return self._tx.read(lambda s: calls.load_call_state(s, call_sid))
+
+    def mark_silence_prompt_used(self, call_sid: str) -> bool:
+        return self._tx.write(lambda s: calls.mark_silence_prompt_used(s, call_sid))
