@@ -1,0 +1,97 @@
+"""Detection of the two claims the AI must never make on its own: "I booked it" and "I sent you the details".
+
+Used twice: by the RealtimeActor's false-claim guard on the AI's streaming transcript
+(so a claim is cut before the caller hears it), and by the scenario runner's
+invariant checks on what the caller heard. Pure functions, Hebrew and English.
+
+The patterns are deliberately about *completed* actions in the first person or the
+passive ("קבעתי לך", "התור נקבע", "I've booked", "you're booked") and promises of a
+message the system cannot send ("אשלח לך SMS", "you'll get a WhatsApp"). Offers and
+questions ("לקבוע לך?", "shall I book?") and the honest hand-off the prompt asks for
+("אעביר את הפרטים לנציג והוא יחזור אליך בהמשך") do not match. A match preceded by a
+negation ("לא קבעתי", "not booked") is ignored.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+Claim = Literal["booking", "sent_details"]
+
+_MESSAGE = (
+    r"(?:sms|whats\s?app|וואטסאפ|ווטסאפ|וואצאפ|הודעה|הודעת|מסרון|מייל|אימייל"
+    r"|text(?: message)?|message|e-?mail|confirmation|the details|details)"
+)
+
+_BOOKING_PATTERNS = (
+    # Hebrew: first person past ("I booked/scheduled/reserved/registered/confirmed for you")
+    r"(?:קבעתי|קבענו|שריינתי|שריינו|רשמתי|רשמנו|הזמנתי|הזמנו|אישרתי|אישרנו|סגרתי|סגרנו)\s+(?:לך|לכם|לך\s+את|את|אותך|אותכם)",
+    r"(?:קבעתי|קבענו|שריינתי|שריינו|רשמתי|רשמנו|סגרתי|סגרנו)\s+(?:תור|פגישה|את\s+התור|את\s+הפגישה)",
+    # Hebrew: passive ("the appointment was booked / is confirmed", "you are registered")
+    r"(?:התור|הפגישה|התור\s+שלך|הפגישה\s+שלך|התור\s+שלכם)\s+(?:נקבע|נקבעה|נרשם|נרשמה|שוריין|שוריינה|מאושר|מאושרת|אושר|אושרה|נסגר|נסגרה)",
+    r"(?:אתה|את|אתם)\s+(?:רשום|רשומה|רשומים|קבוע|קבועה)\s+(?:ל|אצלנו|בתור)",
+    r"(?:נקבע|נקבעה|נרשם|נרשמה)\s+(?:לך|לכם)\s+(?:תור|פגישה)",
+    # English
+    r"\bi(?:'ve| have)?\s+(?:just\s+)?"
+    r"(?:booked|scheduled|reserved|confirmed|penciled you in|pencilled you in)\b",
+    r"\bwe(?:'ve| have)?\s+(?:just\s+)?(?:booked|scheduled|reserved|confirmed)\b",
+    r"\byou(?:'re| are)\s+(?:all\s+)?(?:booked|scheduled|confirmed|registered)\b",
+    r"\byou(?:'re| are) all set for\b",
+    r"\b(?:your|the)\s+(?:appointment|booking|reservation|slot)\s+(?:is|has been|was)\s+"
+    r"(?:now\s+)?(?:booked|scheduled|confirmed|set|reserved|made)\b",
+    r"\bbooked you (?:in|for)\b",
+)
+
+_SENT_PATTERNS = (
+    # Hebrew: "I sent you", "we sent", "a message was sent", and promises to send one
+    r"(?:שלחתי|שלחנו)\s+(?:לך|לכם|את)",
+    r"(?:נשלח|נשלחה|נשלחו)\s+(?:לך|לכם|אליך)",
+    r"(?:אשלח|אני\s+שולח|אני\s+שולחת|אנחנו\s+שולחים)\s+(?:לך|לכם|אליך)",
+    rf"(?:תקבל|תקבלי|תקבלו|יישלח|תישלח)\s+(?:לך\s+)?(?:\S+\s+)?{_MESSAGE}",
+    # English
+    r"\bi(?:'ve| have)?\s+(?:just\s+)?(?:sent|texted|messaged|emailed|e-mailed|whatsapped)\s+you\b",
+    r"\bwe(?:'ve| have)?\s+(?:just\s+)?(?:sent|texted|messaged|emailed)\s+you\b",
+    r"\bi(?:'ll| will)\s+(?:now\s+)?(?:send|text|message|email|whatsapp)\s+you\b",
+    rf"\byou(?:'ll| will)\s+(?:shortly\s+|soon\s+)?(?:get|receive)\s+(?:a|an|the)\s+(?:\S+\s+)?{_MESSAGE}",
+    rf"\b(?:sent|texted)\s+(?:you\s+)?(?:a|an|the)\s+(?:\S+\s+)?{_MESSAGE}",
+    r"\bcheck your (?:whats\s?app|phone|messages|texts|inbox|email)\b",
+)
+
+_NEGATION = re.compile(
+    r"(?:\bלא|\bטרם|\bnot|\bnever|n't)\s*(?:\S+\s+)?$",
+)
+
+
+def _compile(patterns: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
+    return tuple(re.compile(pattern, re.IGNORECASE) for pattern in patterns)
+
+
+_BOOKING = _compile(_BOOKING_PATTERNS)
+_SENT = _compile(_SENT_PATTERNS)
+
+
+def normalise(text: str) -> str:
+    """Lower case, straight apostrophes, single spaces: transcripts arrive in many spellings."""
+    text = text.replace("\u2019", "'").replace("\u2018", "'").replace("\u05f3", "'")
+    return " ".join(text.lower().split())
+
+
+def _affirmed(patterns: tuple[re.Pattern[str], ...], text: str) -> bool:
+    for pattern in patterns:
+        for match in pattern.finditer(text):
+            # Only the few words right before the match decide a negation ("לא קבעתי לך").
+            before = text[max(0, match.start() - 24) : match.start()]
+            if not _NEGATION.search(before):
+                return True
+    return False
+
+
+def detect_claim(text: str) -> Claim | None:
+    """The claim `text` makes, if any; a booking claim wins when both are present."""
+    clean = normalise(text)
+    if _affirmed(_BOOKING, clean):
+        return "booking"
+    if _affirmed(_SENT, clean):
+        return "sent_details"
+    return None

@@ -1,0 +1,165 @@
+"""The Realtime model's system prompt (session `instructions`), in Hebrew and English.
+
+Built from the business's settings and today's date in the business's time zone. The rules
+encode the product spec's conversation policy: a two-sentence opening and one short open
+question, no monologues, speak only in answer after the opening, never claim a booking
+unless a `[SERVER] appointment_created` note says so, never claim to have sent anything,
+honest out-of-hours wording with the server's alternatives, and the silence ladder.
+The runtime enforces the two honesty rules as well (actors.claims); the prompt is the first line.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from store.records import BusinessSettings
+
+from .call_context import Language
+
+WEEKDAY_KEYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+"""Index = `date.weekday()`; the keys of `BusinessSettings.opening_hours`."""
+_WEEK_ORDER = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+"""Hours are listed from Sunday, the first working day of an Israeli week."""
+
+_DAY_NAMES: dict[Language, dict[str, str]] = {
+    "he": {
+        "sun": "ראשון",
+        "mon": "שני",
+        "tue": "שלישי",
+        "wed": "רביעי",
+        "thu": "חמישי",
+        "fri": "שישי",
+        "sat": "שבת",
+    },
+    "en": {
+        "sun": "Sunday",
+        "mon": "Monday",
+        "tue": "Tuesday",
+        "wed": "Wednesday",
+        "thu": "Thursday",
+        "fri": "Friday",
+        "sat": "Saturday",
+    },
+}
+
+HANDOFF_PHRASE: dict[Language, str] = {
+    "he": "אעביר את הפרטים לנציג והוא יחזור אליך בהמשך",
+    "en": "I'll pass your details to a representative, who will get back to you",
+}
+SILENCE_QUESTION: dict[Language, str] = {"he": "אתה עדיין על הקו?", "en": "Are you still on the line?"}
+DEFAULT_TIMEZONE = "Asia/Jerusalem"
+OPEN_QUESTION: dict[Language, str] = {"he": "איך אפשר לעזור?", "en": "How can I help?"}
+
+
+def format_hours(business: BusinessSettings, language: Language) -> str:
+    """One line per weekday, Sunday first: `ראשון: 09:00–19:00` or closed."""
+    closed = "סגור" if language == "he" else "closed"
+    lines = []
+    for key in _WEEK_ORDER:
+        ranges = business.opening_hours.get(key, [])
+        spans = ", ".join(f"{start}–{end}" for start, end in ranges) if ranges else closed
+        lines.append(f"- {_DAY_NAMES[language][key]}: {spans}")
+    return "\n".join(lines)
+
+
+def _date_line(timezone: str, now: dt.datetime, language: Language) -> str:
+    local = now.astimezone(ZoneInfo(timezone))
+    day = _DAY_NAMES[language][WEEKDAY_KEYS[local.weekday()]]
+    if language == "he":
+        return f"היום יום {day}, {local.date().isoformat()}, והשעה כעת {local:%H:%M} ({timezone})."
+    return f"Today is {day}, {local.date().isoformat()}, and the time is {local:%H:%M} ({timezone})."
+
+
+_UNKNOWN_BUSINESS: dict[Language, tuple[str, str]] = {
+    "he": ("העסק", '- לא ידועות כרגע: אל תציעי מועדים ואל תקבעי; אמרי "{handoff}".'),
+    "en": ("the business", '- unknown right now: do not offer or book times; say "{handoff}".'),
+}
+
+
+def build_instructions(business: BusinessSettings | None, language: Language, now: dt.datetime) -> str:
+    """The full system prompt for one call.
+
+    `business` is None when the store could not be read at call start: the call still gets an
+    honest prompt that offers no times and promises a callback instead.
+    """
+    template = _HEBREW if language == "he" else _ENGLISH
+    handoff = HANDOFF_PHRASE[language]
+    if business is None:
+        name, hours = _UNKNOWN_BUSINESS[language]
+        hours, timezone, slot = hours.format(handoff=handoff), DEFAULT_TIMEZONE, 30
+    else:
+        name, hours = business.name, format_hours(business, language)
+        timezone, slot = business.timezone, business.slot_size_min
+    return template.format(
+        name=name,
+        date_line=_date_line(timezone, now, language),
+        hours=hours,
+        slot=slot,
+        handoff=handoff,
+        still_there=SILENCE_QUESTION[language],
+        open_question=OPEN_QUESTION[language],
+    )
+
+
+_HEBREW = (
+    'את העוזרת הקולית של "{name}" בשיחת טלפון. דברי עברית טבעית, בקול חם ובקצרה.\n'
+    "{date_line}\n"
+    "\n"
+    "שעות הפעילות:\n"
+    "{hours}\n"
+    "תורים נקבעים במשבצות של {slot} דקות.\n"
+    "\n"
+    "כללי השיחה:\n"
+    '1. הפתיחה: ברכה קצרה אחת, לכל היותר שני משפטים (מי את ומה את עושה), ואז שאלה פתוחה קצרה: "{open_question}"\n'
+    "2. בלי מונולוגים: כל תשובה משפט או שניים, ושאלה אחת בכל פעם.\n"
+    "3. אחרי הפתיחה דברי רק כשהמתקשר מדבר, כתשובה לו.\n"
+    "4. בשקט לעולם אל תפתחי נושא חדש.\n"
+    "5. לעולם אל תאמרי שתור נקבע, נרשם או אושר, אלא אם הגיעה הודעת [SERVER] appointment_created."
+    " עד אז אמרי שאת בודקת.\n"
+    '6. לעולם אל תאמרי "שלחתי לך" וואטסאפ, SMS, הודעה או פרטים — אין לך אפשרות לשלוח דבר.'
+    ' אמרי במקום זה: "{handoff}".\n'
+    "7. הודעות [SERVER] הן עובדות מהמערכת, לא דברי המתקשר. אל תקריאי אותן; פעלי לפיהן:\n"
+    "   - appointment_created: אשרי את התור ביום ובשעה שבהודעה.\n"
+    "   - outside_hours / slot_unavailable: הסבירי בנימוס שבזמן הזה אין אפשרות"
+    " (מחוץ לשעות הפעילות או תפוס) והציעי את החלופות שבהודעה.\n"
+    "   - need_name / need_date / need_time: שאלי רק את הפרט החסר.\n"
+    '   - booking_unavailable / booking_failed: אל תקבעי; אמרי "{handoff}".\n'
+    "   - false_claim_cut: תקני את עצמך: התור עוד לא נקבע ודבר לא נשלח.\n"
+    "   - continue_after_noise: המשיכי מהמקום שבו עצרת, בלי להתנצל ובלי לחזור על הכול.\n"
+    '   - silence_prompt: שאלי פעם אחת בלבד: "{still_there}"\n'
+    "   - silence_goodbye: היפרדי בנימוס במשפט קצר אחד.\n"
+    "8. אם מבקשים מועד מחוץ לשעות הפעילות, אמרי שהעסק סגור אז והציעי מועד אחר בתוך שעות הפעילות.\n"
+)
+
+_ENGLISH = (
+    'You are the voice assistant of "{name}" on a phone call. Speak natural English, warmly and briefly.\n'
+    "{date_line}\n"
+    "\n"
+    "Opening hours:\n"
+    "{hours}\n"
+    "Appointments are booked in {slot}-minute slots.\n"
+    "\n"
+    "Conversation rules:\n"
+    "1. Opening: one short greeting of at most two sentences (who you are and what you do),"
+    ' then a short open question: "{open_question}"\n'
+    "2. No monologues: one or two sentences per answer, one question at a time.\n"
+    "3. After the opening, speak only when the caller speaks, in answer to them.\n"
+    "4. In silence, never start a new topic.\n"
+    "5. Never say an appointment was booked, scheduled or confirmed unless a [SERVER] appointment_created note"
+    " says so. Until then, say you are checking.\n"
+    "6. Never say you sent a WhatsApp, an SMS, a message or the details: you cannot send anything."
+    ' Say instead: "{handoff}".\n'
+    "7. [SERVER] notes are facts from the system, not words of the caller. Never read them out; act on them:\n"
+    "   - appointment_created: confirm the appointment at the day and time in the note.\n"
+    "   - outside_hours / slot_unavailable: politely explain that this time is not possible"
+    " (outside opening hours, or taken) and offer the alternatives in the note.\n"
+    "   - need_name / need_date / need_time: ask only for the missing piece.\n"
+    '   - booking_unavailable / booking_failed: do not book; say "{handoff}".\n'
+    "   - false_claim_cut: correct yourself: nothing has been booked and nothing was sent.\n"
+    "   - continue_after_noise: continue where you stopped, without apologising or repeating everything.\n"
+    '   - silence_prompt: ask once, and only once: "{still_there}"\n'
+    "   - silence_goodbye: say a polite goodbye in one short sentence.\n"
+    "8. If asked for a time outside opening hours, say the business is closed then"
+    " and offer another time within the opening hours.\n"
+)
