@@ -1,0 +1,110 @@
+"""The offline rule extractor: folds the conversation, turn by turn, into one `Action`.
+
+Each caller turn is parsed on its own (`parse_utterance`); the conversation keeps
+the latest value of every piece, so "בעצם, אפשר בשבע במקום?" changes the time and
+keeps the date, the name and the intent. Assistant turns only tell what was just
+asked (a bare "דנה" after "what is your name?" is a name). Server notes
+(`[SERVER] …`) are context, never the caller's intent: an `appointment_created`
+note makes a later new slot a reschedule of that appointment.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from zoneinfo import ZoneInfo
+
+import attrs
+
+from ..messages import HistoryTurn
+from .action import Action, ActionKind
+from .lexicon import Intent
+from .tokens import tokenize
+from .utterance import Expectation, Utterance, parse_utterance
+
+SERVER_PREFIX = "[SERVER]"
+ACTION_OF_INTENT: dict[Intent, ActionKind] = {
+    "create": "create_appointment",
+    "reschedule": "reschedule_appointment",
+    "cancel": "cancel_appointment",
+}
+# Words in an assistant question that say what it asks for.
+QUESTION_WORDS: dict[Expectation, frozenset[str]] = {
+    "name": frozenset({"שם", "השם", "שמך", "קוראים", "name"}),
+    "time": frozenset({"שעה", "time", "when", "מתי"}),
+    "date": frozenset({"יום", "תאריך", "day", "date", "when", "מתי"}),
+    "phone": frozenset({"טלפון", "מספר", "phone", "number"}),
+}
+
+
+@attrs.define
+class _Conversation:
+    """The pieces known so far, updated turn by turn."""
+
+    intent: Intent | None = None
+    date: dt.date | None = None
+    time: dt.time | None = None
+    name: str | None = None
+    phone: str | None = None
+    booked: bool = False
+    """The server confirmed an appointment in this call (and it was not cancelled since)."""
+
+    def hear_server(self, text: str) -> None:
+        if "appointment_cancelled" in text:
+            self.booked = False
+        elif "appointment_created" in text or "appointment_rescheduled" in text:
+            self.booked = True
+
+    def hear_caller(self, said: Utterance) -> None:
+        intent = said.intent
+        changes_slot = (said.date is not None and said.date != self.date) or (
+            said.time is not None and said.time != self.time
+        )
+        if intent is None and self.booked and changes_slot and self.intent in (None, "create", "reschedule"):
+            intent = "reschedule"  # "actually, seven instead?" after the booking was confirmed
+        elif intent is None and self.intent is None and said.time is not None and not said.info_question:
+            intent = "create"  # a caller naming a time on a booking line wants that time
+        if intent == "reschedule" and self.intent == "create" and not self.booked:
+            intent = "create"  # "can we move it to seven?" before anything was booked revises the request
+        self.intent = intent or self.intent
+        self.date = said.date or self.date
+        self.time = said.time or self.time
+        self.name = said.name or self.name
+        self.phone = said.phone or self.phone
+
+    def action(self, timezone: str) -> Action:
+        if self.intent is None:
+            return Action("none")
+        return Action.build(ACTION_OF_INTENT[self.intent], self.date, self.time, timezone, self.name, self.phone)
+
+
+def is_server_turn(turn: HistoryTurn) -> bool:
+    return turn.role == "server" or turn.text.lstrip().startswith(SERVER_PREFIX)
+
+
+def asked_for(text: str) -> frozenset[Expectation]:
+    """What an assistant turn asks the caller for."""
+    words = {t.surface.lower() for t in tokenize(text)} | {t.text for t in tokenize(text)}
+    return frozenset(kind for kind, cues in QUESTION_WORDS.items() if words & cues)
+
+
+class RuleExtractor:
+    """Hebrew and English rules, no network: the default extractor and the LLM's fallback."""
+
+    def extract_sync(self, history: Sequence[HistoryTurn], now: dt.datetime, timezone: str) -> Action:
+        today = now.astimezone(ZoneInfo(timezone)).date()
+        conversation = _Conversation()
+        expect: frozenset[Expectation] = frozenset()
+        for turn in history:
+            if is_server_turn(turn):
+                conversation.hear_server(turn.text)
+            elif turn.role == "assistant":
+                expect = asked_for(turn.text)
+            else:
+                conversation.hear_caller(parse_utterance(turn.text, today, expect))
+                expect = frozenset()
+        return conversation.action(timezone)
+
+    async def extract(self, history: Sequence[HistoryTurn], now: dt.datetime, timezone: str) -> Action:
+        # Pure CPU work of tens of microseconds: no thread needed.
+        return self.extract_sync(history, now, timezone)
