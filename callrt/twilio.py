@@ -205,9 +205,9 @@ def clear_message(stream_sid: str) -> str:
 # The caller line
 
 
-@attrs.define
+@attrs.define(eq=False)
 class LineStats:
-    """What one line saw and sent; the server's /metrics sums these over calls."""
+    """What one line saw and sent; the server's /metrics sums these over calls (hashed by identity)."""
 
     frames_in: int = 0
     frames_out: int = 0

@@ -1,0 +1,175 @@
+"""`callrt serve`: the telephony server (Twilio webhook + media websocket + trace viewer).
+
+With `--workers N` (N > 1) the parent prepares the database once, then starts N
+processes that each bind the same port with SO_REUSEPORT (the kernel spreads new
+connections across them); they share the stream-token secret, so a webhook answered
+by one worker is honoured by whichever worker receives the media stream.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import multiprocessing
+import signal
+import socket
+from functools import partial
+from typing import Any
+
+import attrs
+import trio
+
+from .server import ServerConfig, TelephonyServer, serve
+
+logger = logging.getLogger("callrt.serve")
+
+DEMO_BUSINESS: dict[str, Any] = {
+    "name": "מספרת דנה",
+    "timezone": "Asia/Jerusalem",
+    "opening_hours": {
+        "sun": [["09:00", "19:00"]],
+        "mon": [["09:00", "19:00"]],
+        "tue": [["09:00", "19:00"]],
+        "wed": [["09:00", "19:00"]],
+        "thu": [["09:00", "19:00"]],
+        "fri": [["08:00", "13:00"]],
+        "sat": [],
+    },
+}
+
+
+def register(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "serve", help="run the telephony server (Twilio webhook and media streams)", description=__doc__
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8080, help="port to bind (default 8080)")
+    parser.add_argument("--db", dest="db_url", default=None, help="database URL (default $CALLRT_DB_URL)")
+    parser.add_argument("--business-id", type=int, default=None, help="business the calls are for (default: first)")
+    parser.add_argument("--public-url", default=None, help="base URL Twilio reaches us at (default $CALLRT_PUBLIC_URL)")
+    parser.add_argument("--max-calls", type=int, default=None, help="concurrent calls per worker (default 100)")
+    parser.add_argument("--workers", type=int, default=1, help="server processes sharing the port (default 1)")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    config = ServerConfig.from_env(
+        host=args.host,
+        port=args.port,
+        db_url=args.db_url,
+        business_id=args.business_id,
+        public_url=args.public_url,
+        max_calls=args.max_calls,
+        workers=args.workers,
+    )
+    if config.workers < 1 or config.max_calls < 1:
+        raise SystemExit("--workers and --max-calls must be at least 1")
+    business_id = prepare_database(config)
+    config = attrs.evolve(config, business_id=business_id)
+    logger.warning(
+        "callrt serving business %d on %s:%d (%s model, %d worker(s))",
+        business_id,
+        config.host,
+        config.port,
+        "OpenAI" if config.openai_api_key else "simulated",
+        config.workers,
+    )
+    if config.workers == 1:
+        trio.run(serve_process, config, None)
+        return 0
+    return run_workers(config)
+
+
+def prepare_database(config: ServerConfig) -> int:
+    """Create the schema on SQLite (PostgreSQL is migrated with `callrt db init`) and make sure
+    there is a business to answer for; returns its id."""
+    import sqlalchemy as sa
+
+    from store import Store
+    from store.models import Business
+
+    store = Store(config.db_url)
+    try:
+        if config.db_url.startswith("sqlite"):
+            store.init_schema()
+        if config.business_id is not None:
+            store.get_business(config.business_id)  # fails loudly on an unknown id
+            return config.business_id
+        with store.engine.connect() as connection:
+            first = connection.execute(sa.select(sa.func.min(Business.id))).scalar()
+        return int(first) if first is not None else store.create_business(**DEMO_BUSINESS)
+    finally:
+        store.dispose()
+
+
+async def serve_process(config: ServerConfig, bind: str | None) -> None:
+    from store import Store
+
+    store = Store(config.db_url)
+    assert config.business_id is not None
+    try:
+        async with trio.open_nursery() as nursery:
+            server = TelephonyServer(config, store, config.business_id)
+            urls = await nursery.start(partial(serve, server, bind=bind, shutdown_trigger=_signalled))
+            if bind is None:  # a worker's URL is the parent's to print
+                print(f"callrt serve: listening on {', '.join(urls)}", flush=True)
+    finally:
+        store.dispose()
+
+
+async def _signalled() -> None:
+    """Returns on SIGINT or SIGTERM: hypercorn then stops accepting and lets running calls finish briefly."""
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async for signum in signals:
+            logger.warning("received %s: shutting down", signal.Signals(signum).name)
+            return
+
+
+def _reuseport_socket(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    return sock
+
+
+def _worker_main(config: ServerConfig, log_level: int) -> None:
+    logging.basicConfig(level=log_level, format="%(asctime)s %(levelname)s %(processName)s %(name)s: %(message)s")
+    # Each worker binds its own listening socket on the shared port: no fd passing needed.
+    sock = _reuseport_socket(config.host, config.port)
+    sock.set_inheritable(True)
+    trio.run(partial(serve_process, config, f"fd://{sock.fileno()}"))
+
+
+def run_workers(config: ServerConfig) -> int:
+    if not hasattr(socket, "SO_REUSEPORT"):
+        raise SystemExit("--workers > 1 needs SO_REUSEPORT (Linux, BSD, macOS)")
+    # Holding a bound (not listening) SO_REUSEPORT socket pins the port, so `--port 0` picks one port for all.
+    reservation = _reuseport_socket(config.host, config.port)
+    config = attrs.evolve(config, port=reservation.getsockname()[1])
+    context = multiprocessing.get_context("spawn")
+    log_level = logging.getLogger().level
+    workers = [
+        context.Process(target=_worker_main, args=(config, log_level), name=f"callrt-worker-{i}")
+        for i in range(config.workers)
+    ]
+    signal.signal(signal.SIGTERM, _interrupt)
+    for worker in workers:
+        worker.start()
+    print(f"callrt serve: {config.workers} workers on http://{config.host}:{config.port}", flush=True)
+    try:
+        for worker in workers:
+            worker.join()
+    except KeyboardInterrupt:
+        for worker in workers:
+            worker.terminate()  # SIGTERM: each worker shuts down gracefully
+        for worker in workers:
+            worker.join(timeout=10)
+    finally:
+        reservation.close()
+    return 0 if all(worker.exitcode == 0 for worker in workers) else 1
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt

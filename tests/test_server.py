@@ -1,0 +1,272 @@
+"""The telephony server live on loopback (hypercorn's trio worker, real sockets, real clock):
+health, metrics, signed webhooks, stream tokens, limits, and bad input on the media socket.
+
+Real sockets need the real clock, so these tests bound every wait with `trio.fail_after`
+instead of using the virtual one; each finishes in well under a second.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import attrs
+import httpx
+import pytest
+import trio
+from trio_websocket import ConnectionClosed, WebSocketConnection, open_websocket_url
+
+from callrt.server import ServerConfig, TelephonyServer, serve
+from callrt.twilio_webhook import compute_signature, parse_stream_twiml
+from store import Store
+
+TOKEN = "twilio-auth-token"
+STEP_S = 5.0
+"""Upper bound for any single network step on loopback."""
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    store = Store(f"sqlite:///{tmp_path / 'calls.db'}")
+    store.init_schema()
+    return store
+
+
+@pytest.fixture
+def business_id(store: Store) -> int:
+    return store.create_business(name="Test salon", opening_hours={"sun": [["09:00", "19:00"]]})
+
+
+@asynccontextmanager
+async def live(server: TelephonyServer) -> AsyncIterator[str]:
+    """Serve on a free loopback port; yields the base URL (http://127.0.0.1:PORT)."""
+    async with trio.open_nursery() as nursery:
+        urls = await nursery.start(partial(serve, server, bind="127.0.0.1:0"))
+        yield urls[0]
+        nursery.cancel_scope.cancel()
+
+
+def make_server(store: Store, business_id: int, tmp_path: Path, **overrides: Any) -> TelephonyServer:
+    config = ServerConfig(trace_dir=tmp_path / "traces", **overrides)
+    return TelephonyServer(config, store, business_id)
+
+
+def start_message(call_sid: str, **params: str) -> str:
+    return json.dumps(
+        {
+            "event": "start",
+            "streamSid": "MZ" + call_sid,
+            "start": {"streamSid": "MZ" + call_sid, "callSid": call_sid, "customParameters": params},
+        }
+    )
+
+
+async def closed_without_a_word(ws: WebSocketConnection) -> int:
+    """Waits for the server to close; fails if it sends anything first. Returns the close code."""
+    with trio.fail_after(STEP_S):
+        try:
+            message = await ws.get_message()
+        except ConnectionClosed as closed:
+            return int(closed.reason.code)
+    raise AssertionError(f"the server spoke before closing: {message!r}")
+
+
+async def twiml_for(client: httpx.AsyncClient, base: str, call_sid: str, **extra: str) -> tuple[str, dict[str, str]]:
+    params = {"CallSid": call_sid, "From": "+972501234567", **extra}
+    signature = compute_signature(TOKEN, base + "/twiml", params)
+    response = await client.post(base + "/twiml", data=params, headers={"X-Twilio-Signature": signature})
+    assert response.status_code == 200, response.text
+    return parse_stream_twiml(response.text)
+
+
+# -- HTTP routes --------------------------------------------------------------
+
+
+async def test_health_and_metrics(store: Store, business_id: int, tmp_path: Path) -> None:
+    server = make_server(store, business_id, tmp_path, max_calls=7)
+    async with live(server) as base, httpx.AsyncClient(timeout=STEP_S) as client:
+        health = (await client.get(base + "/health")).json()
+        assert health == {
+            "status": "ok",
+            "calls_active": 0,
+            "max_calls": 7,
+            "model": "simulated",
+            "business_id": business_id,
+        }
+        response = await client.get(base + "/metrics")
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
+        samples = {
+            line.split(" ")[0]: float(line.split(" ")[1])
+            for line in response.text.splitlines()
+            if line and not line.startswith("#")
+        }
+        for name in (
+            "callrt_calls_active",
+            "callrt_calls_total",
+            "callrt_frames_total",
+            "callrt_frames_dropped_total",
+            "callrt_barge_ins_total",
+            "callrt_restarts_total",
+        ):
+            assert samples[name] == 0.0
+            assert f"# TYPE {name} " in response.text
+        assert "# TYPE callrt_bad_messages_total counter" in response.text
+        assert samples['callrt_calls_refused_total{reason="token"}'] == 0.0
+
+
+async def test_twiml_needs_a_valid_signature_when_a_token_is_set(
+    store: Store, business_id: int, tmp_path: Path
+) -> None:
+    server = make_server(store, business_id, tmp_path, auth_token=TOKEN)
+    async with live(server) as base, httpx.AsyncClient(timeout=STEP_S) as client:
+        params = {"CallSid": "CA1", "From": "+972501234567"}
+        url = base + "/twiml"
+        assert (await client.post(url, data=params)).status_code == 403
+        wrong = compute_signature("another-token", url, params)
+        assert (await client.post(url, data=params, headers={"X-Twilio-Signature": wrong})).status_code == 403
+        good = compute_signature(TOKEN, url, params)
+        tampered = {**params, "From": "+15550000000"}
+        assert (await client.post(url, data=tampered, headers={"X-Twilio-Signature": good})).status_code == 403
+
+        response = await client.post(url, data=params, headers={"X-Twilio-Signature": good})
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("application/xml")
+        assert response.text.endswith("</Connect><Hangup/></Response>")
+        stream_url, stream_params = parse_stream_twiml(response.text)
+        assert stream_url == base.replace("http://", "ws://") + "/media"
+        assert stream_params["caller"] == "+972501234567"
+        assert server.tokens.expiry("CA1", stream_params["token"]) is not None
+        assert "sim_script" not in stream_params
+
+        stream_url, stream_params = await twiml_for(client, base, "CA2", sim_script='{"l":"en","s":["hi"]}')
+        assert stream_params["sim_script"] == '{"l":"en","s":["hi"]}'
+
+
+async def test_twiml_is_open_without_an_auth_token(store: Store, business_id: int, tmp_path: Path) -> None:
+    server = make_server(store, business_id, tmp_path)
+    async with live(server) as base, httpx.AsyncClient(timeout=STEP_S) as client:
+        response = await client.post(base + "/twiml", data={"CallSid": "CA9"})
+        assert response.status_code == 200
+        assert (await client.post(base + "/twiml", data={"From": "+1"})).status_code == 400
+        assert (await client.post(base + "/twiml", content=b"x" * 70_000)).status_code == 413
+
+
+async def test_twiml_behind_a_proxy_uses_forwarded_headers(store: Store, business_id: int, tmp_path: Path) -> None:
+    server = make_server(store, business_id, tmp_path, auth_token=TOKEN)
+    async with live(server) as base, httpx.AsyncClient(timeout=STEP_S) as client:
+        params = {"CallSid": "CA3", "From": "+972501234567"}
+        public = "https://calls.example.com/twiml?biz=1"
+        headers = {
+            "X-Forwarded-Proto": "https",
+            "X-Forwarded-Host": "calls.example.com",
+            "X-Twilio-Signature": compute_signature(TOKEN, public, params),
+        }
+        response = await client.post(base + "/twiml?biz=1", data=params, headers=headers)
+        assert response.status_code == 200
+        assert parse_stream_twiml(response.text)[0] == "wss://calls.example.com/media"
+        # Signed for the loopback URL, it no longer matches what Twilio called.
+        headers["X-Twilio-Signature"] = compute_signature(TOKEN, base + "/twiml?biz=1", params)
+        assert (await client.post(base + "/twiml?biz=1", data=params, headers=headers)).status_code == 403
+
+
+async def test_twiml_with_a_configured_public_url(store: Store, business_id: int, tmp_path: Path) -> None:
+    server = make_server(store, business_id, tmp_path, auth_token=TOKEN, public_url="https://edge.example.org/callrt/")
+    async with live(server) as base, httpx.AsyncClient(timeout=STEP_S) as client:
+        params = {"CallSid": "CA4"}
+        signature = compute_signature(TOKEN, "https://edge.example.org/callrt/twiml", params)
+        headers = {"X-Twilio-Signature": signature, "X-Forwarded-Host": "ignored.example.net"}
+        response = await client.post(base + "/twiml", data=params, headers=headers)
+        assert response.status_code == 200
+        assert parse_stream_twiml(response.text)[0] == "wss://edge.example.org/callrt/media"
+
+
+# -- the media socket -----------------------------------------------------------
+
+
+async def test_streams_without_a_valid_token_are_closed_without_a_word(
+    store: Store, business_id: int, tmp_path: Path
+) -> None:
+    server = make_server(store, business_id, tmp_path)
+    async with live(server) as base, httpx.AsyncClient(timeout=STEP_S) as client:
+        media = base.replace("http://", "ws://") + "/media"
+        _, issued = await twiml_for(client, base, "CA10")
+        foreign_token = issued["token"]
+        for start in (
+            start_message("CA11"),
+            start_message("CA11", token="123.forged"),
+            start_message("CA11", token=foreign_token),  # a genuine token, for another call
+        ):
+            async with open_websocket_url(media) as ws:
+                await ws.send_message(json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"}))
+                await ws.send_message(start)
+                assert await closed_without_a_word(ws) == 1008
+        assert server.metrics.calls_refused["token"] == 3
+        assert server.metrics.calls_total == 0
+        assert server.metrics.calls_active == 0
+
+
+async def test_a_stream_that_never_starts_is_closed(store: Store, business_id: int, tmp_path: Path) -> None:
+    server = make_server(store, business_id, tmp_path, start_timeout_s=0.2)
+    async with live(server) as base:
+        async with open_websocket_url(base.replace("http://", "ws://") + "/media") as ws:
+            await ws.send_message("not even json")
+            assert await closed_without_a_word(ws) == 1008
+        assert server.metrics.bad_messages == {"bad_json": 1}
+
+
+async def test_concurrent_call_limit(store: Store, business_id: int, tmp_path: Path) -> None:
+    server = make_server(store, business_id, tmp_path, max_calls=2)
+    async with live(server) as base:
+        media = base.replace("http://", "ws://") + "/media"
+        async with open_websocket_url(media) as first, open_websocket_url(media) as second:
+            await first.send_message(json.dumps({"event": "connected"}))
+            await second.send_message(json.dumps({"event": "connected"}))
+            with trio.fail_after(STEP_S):
+                while server._slots < 2:
+                    await trio.sleep(0.01)
+            async with open_websocket_url(media) as third:
+                assert await closed_without_a_word(third) == 1013
+            assert server.metrics.calls_refused["capacity"] == 1
+        with trio.fail_after(STEP_S):
+            while server._slots:
+                await trio.sleep(0.01)
+        # The slots are free again: a new stream gets as far as the token check.
+        async with open_websocket_url(media) as fourth:
+            await fourth.send_message(start_message("CA20"))
+            assert await closed_without_a_word(fourth) == 1008
+
+
+async def test_oversized_messages_close_the_stream(store: Store, business_id: int, tmp_path: Path) -> None:
+    server = make_server(store, business_id, tmp_path, max_message_bytes=4096)
+    async with live(server) as base, open_websocket_url(base.replace("http://", "ws://") + "/media") as ws:
+        await ws.send_message(json.dumps({"event": "connected", "padding": "x" * 5000}))
+        assert await closed_without_a_word(ws) == 1009
+
+
+def test_config_from_environment() -> None:
+    config = ServerConfig.from_env(
+        {
+            "CALLRT_DB_URL": "sqlite:///elsewhere.db",
+            "TWILIO_AUTH_TOKEN": "abc",
+            "CALLRT_TRACE_DIR": "out/traces",
+            "CALLRT_STREAM_SECRET": "s" * 32,
+            "CALLRT_PUBLIC_URL": "https://x.example",
+        },
+        port=9000,
+        max_calls=None,
+    )
+    assert (config.db_url, config.auth_token, config.trace_dir, config.port) == (
+        "sqlite:///elsewhere.db",
+        "abc",
+        Path("out/traces"),
+        9000,
+    )
+    assert config.stream_secret == b"s" * 32 and config.public_url == "https://x.example"
+    assert config.max_calls == ServerConfig().max_calls and config.openai_api_key is None
+    shown = repr(attrs.evolve(config, openai_api_key="sk-123"))
+    assert "sk-123" not in shown and "sss" not in shown
