@@ -275,6 +275,8 @@ class UserTranscriptFailed:
 class Error:
     code: str | None
     message: str
+    event_id: str | None = None
+    """The id of the client event that caused it, when the server names one."""
 
 
 @attrs.frozen
@@ -424,8 +426,12 @@ def _parse_known(dialect: Dialect, kind: str, raw: Mapping[str, Any]) -> ServerE
         return UserTranscriptFailed(_str(raw, "item_id"), message)
     if kind == "error":
         error = _obj(raw, "error")
-        code = error.get("code")
-        return Error(code if isinstance(code, str) else None, str(error.get("message", "")))
+        code, cause = error.get("code"), error.get("event_id")
+        return Error(
+            code if isinstance(code, str) else None,
+            str(error.get("message", "")),
+            cause if isinstance(cause, str) else None,
+        )
     if kind in _IGNORED[dialect]:
         return Ignored(kind)
     return Unknown(kind)

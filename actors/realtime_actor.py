@@ -1,0 +1,637 @@
+"""RealtimeActor: owns the model session of one call.
+
+It turns the AudioActor's turn-taking decisions (utterances, noise, barge-in, silence) and
+the server's notes into Realtime client events, and the model's server events into AI audio
+for the caller, transcripts for the NLP, and stored turns. It owns `is_ai_speaking`,
+`has_pending_ai_response`, the last user / AI turn ids, the silence ladder, the
+response guard and the false-claim guard, and it reconnects (session, replayed turns)
+when the model connection drops or the session nears its maximum duration.
+
+Two tasks share the state: the inbox loop and the model pump. Each handles one message or
+one server event at a time under `_lock`, so every transition is atomic with respect to
+the other. Documented in docs/realtime.md (state machine and trace events).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Mapping
+from contextlib import suppress
+from typing import Any, Literal
+
+import trio
+
+from store.errors import StoreError
+from store.records import BusinessSettings
+
+from . import realtime_protocol as rp
+from .call_context import CallContext
+from .claims import Claim, detect_claim
+from .errors import InjectedFault
+from .messages import (
+    AiAudio,
+    AiAudioDone,
+    BargeIn,
+    CallerAudio,
+    HangUpAfterPlayout,
+    HistoryTurn,
+    InjectedCrash,
+    NoiseIgnored,
+    NoteKind,
+    PlayoutFinished,
+    RealtimeInbox,
+    ServerNote,
+    SilenceElapsed,
+    StopPlayback,
+    UserTranscript,
+    UtteranceEnded,
+    UtteranceStarted,
+)
+from .ports import ModelClosed, ModelConnection, ModelConnector
+from .prompt import build_instructions
+
+GUARD_LINE = "[GUARD] Skipping AI response – previous response still pending."
+
+MULAW_BYTES_PER_MS = 8
+"""8 kHz, one byte per sample: how AI audio bytes become milliseconds of speech."""
+MAX_UNCOMMITTED_BYTES = 30_000 * MULAW_BYTES_PER_MS
+"""Caller audio kept since the last commit/clear (30 s), re-sent after a reconnect."""
+REPLAY_CHUNK_BYTES = 1000 * MULAW_BYTES_PER_MS
+RECONNECT_INITIAL_S = 0.2
+RECONNECT_MAX_S = 3.2
+RECONNECT_ATTEMPTS = 6
+CLOSE_TIMEOUT_S = 1.0
+SEEN_EVENT_IDS = 1024
+
+_NOTE_TEXT: dict[str, str] = {
+    "silence_prompt": "The caller has been silent. Ask once, briefly, whether they are still on the line.",
+    "silence_goodbye": "The caller is still silent. Say a short, polite goodbye; the call will end.",
+    "continue_after_noise": "That interruption was only noise. Continue where you stopped, without apologising.",
+}
+_CLAIM_TEXT: dict[Claim, str] = {
+    "booking": "claim=booking. Your last reply said an appointment was booked, but the server booked nothing.",
+    "sent_details": "claim=sent_details. Your last reply said details were sent, but nothing can be sent.",
+}
+_CORRECTION = "Correct yourself in one short sentence and continue honestly; never repeat the claim."
+
+
+class ModelUnavailable(RuntimeError):
+    """Every reconnect attempt failed: the actor crashes and its supervisor decides."""
+
+
+class RealtimeActor:
+    name = "realtime"
+
+    def __init__(self, ctx: CallContext, connector: ModelConnector) -> None:
+        self.ctx = ctx
+        self.connector = connector
+        self.dialect = rp.check_dialect(connector.dialect)
+        self._audio = ctx.mailboxes.audio.outbox("realtime")
+        self._nlp = ctx.mailboxes.nlp.outbox("realtime")
+        self._lock = trio.Lock()
+        self._instructions = ""
+        # The connection: `_ready` once the server acknowledged our session.update.
+        self._conn: ModelConnection | None = None
+        self._ready = False
+        self._connected_at = 0.0
+        self._pump_scope = trio.CancelScope()
+        self._pump_task: trio.lowlevel.Task | None = None
+        self._next_event = 0
+        self._seen_ids: deque[str] = deque()
+        self._seen_set: set[str] = set()
+        # Turn-taking state (reset when the connection changes).
+        self.is_ai_speaking = False
+        self.has_pending_ai_response = False
+        self.active_response_id: str | None = None
+        self.last_user_turn_id: str | None = None
+        self.last_ai_turn_id: str | None = None
+        self._create_reason: str | None = None
+        self._create_event_id: str | None = None
+        self._response_reasons: dict[str, str] = {}
+        self._response_wanted: str | None = None
+        self._transcript_finished: set[str] = set()
+        self._done_responses: set[str] = set()
+        self._cut_responses: set[str] = set()
+        self._transcripts: dict[str, str] = {}
+        self._sent_ms: dict[str, int] = {}
+        self._heard_ms: dict[str, int] = {}
+        self._uncommitted = bytearray()
+        self._commit_wanted = False
+        self._commit_positions: dict[str, int] = {}
+        self._transcribed: set[str] = set()
+        # Durable per-call state, reloaded from the store by every new instance.
+        self.turns: list[HistoryTurn] = []
+        self.silence_prompt_used = False
+        self.booking_backed = False
+        self._silence_stage: Literal["none", "goodbye"] = "none"
+        self._goodbye_response_id: str | None = None
+        self._hangup_sent = False
+        self._greeted = False
+        self.false_claims_cut = 0
+
+    # ------------------------------------------------------------------ run
+
+    async def run(self) -> None:
+        await self._load_durable_state()
+        self._instructions = build_instructions(await self._load_business(), self.ctx.language, self.ctx.now())
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._model_loop)
+                async for message in self.ctx.mailboxes.realtime:
+                    async with self._lock:
+                        await self._handle_inbox(message)
+                nursery.cancel_scope.cancel()
+        finally:
+            await self._close_quietly(self._conn)
+
+    # ------------------------------------------------------------------ durable state
+
+    async def _load_durable_state(self) -> None:
+        try:
+            state = await self.ctx.gateway.run(self.ctx.store.load_call_state, self.ctx.call_sid)
+        except StoreError as exc:
+            self._store_failed("load_call_state", exc)
+            return
+        for role, text in state.turns:
+            if role in ("user", "assistant", "server"):
+                self.turns.append(HistoryTurn(role=role, text=text))  # type: ignore[arg-type]
+        self.silence_prompt_used = state.silence_prompt_used
+        self.booking_backed = state.appointment_id is not None or any(
+            turn.role == "server" and turn.text.startswith(rp.render_note("appointment_created", ""))
+            for turn in self.turns
+        )
+        self._greeted = any(turn.role == "assistant" for turn in self.turns)
+        self._trace(
+            "state_loaded",
+            turns=len(self.turns),
+            silence_prompt_used=self.silence_prompt_used,
+            booking_backed=self.booking_backed,
+        )
+
+    async def _load_business(self) -> BusinessSettings | None:
+        try:
+            return await self.ctx.gateway.run(self.ctx.store.get_business, self.ctx.business_id)
+        except StoreError as exc:
+            self._store_failed("get_business", exc)
+            return None
+
+    async def _record_turn(self, role: Literal["user", "assistant", "server"], text: str) -> None:
+        try:
+            await self.ctx.gateway.run(self.ctx.store.record_turn, self.ctx.call_sid, role, text)
+        except StoreError as exc:
+            self._store_failed("record_turn", exc)
+
+    def _store_failed(self, operation: str, exc: Exception) -> None:
+        self._trace("store_error", op=operation, error=f"{type(exc).__name__}: {exc}")
+        self.ctx.log(self.name, f"[STORE] {operation} failed ({type(exc).__name__}); the call goes on")
+
+    # ------------------------------------------------------------------ the model connection
+
+    async def _model_loop(self) -> None:
+        while True:
+            conn = await self._connect_with_backoff()
+            async with self._lock:
+                await self._start_session(conn)
+            reason = await self._pump(conn)
+            async with self._lock:
+                await self._drop_connection(reason)
+
+    async def _connect_with_backoff(self) -> ModelConnection:
+        delay = RECONNECT_INITIAL_S
+        for attempt in range(1, RECONNECT_ATTEMPTS + 1):
+            try:
+                return await self.connector.connect()
+            except (ModelClosed, OSError) as exc:
+                self._trace("connect_failed", attempt=attempt, error=f"{type(exc).__name__}: {exc}")
+            if attempt < RECONNECT_ATTEMPTS:
+                await trio.sleep(delay)
+                delay = min(delay * 2, RECONNECT_MAX_S)
+        raise ModelUnavailable(f"no model connection after {RECONNECT_ATTEMPTS} attempts")
+
+    async def _start_session(self, conn: ModelConnection) -> None:
+        """A fresh session: configure it, replay the conversation as text, re-send unsent caller audio."""
+        self._conn = conn
+        self._ready = False
+        self._connected_at = trio.current_time()
+        self._trace("model_connected", dialect=self.dialect, replay_turns=len(self.turns))
+        await self._send(rp.session_update(self.dialect, self.ctx.config, self._instructions, self.ctx.language))
+        for turn in self.turns:
+            await self._send(rp.text_item(self.dialect, turn.role, turn.text))
+        for start in range(0, len(self._uncommitted), REPLAY_CHUNK_BYTES):
+            await self._send(rp.input_audio_append(bytes(self._uncommitted[start : start + REPLAY_CHUNK_BYTES])))
+        if self._commit_wanted:
+            await self._commit()
+
+    async def _pump(self, conn: ModelConnection) -> str:
+        """Handle server events until the connection closes or is dropped, or rotate an old session when quiet.
+
+        Only the receive is under the rotation deadline: a handler is never cancelled halfway.
+        """
+        deadline = self._connected_at + self.ctx.config.model_max_session_s
+        rotating = False
+        self._pump_task = trio.lowlevel.current_task()
+        with trio.CancelScope() as self._pump_scope:
+            while self._conn is conn:
+                raw: dict[str, Any] | None = None
+                with trio.move_on_at(math.inf if rotating else deadline):
+                    try:
+                        raw = await conn.receive()
+                    except ModelClosed:
+                        return "closed"
+                if raw is None:
+                    rotating = True
+                    self._trace("session_rotation_due")
+                else:
+                    async with self._lock:
+                        if self._conn is not conn:
+                            return "dropped"
+                        await self._handle_server(raw)
+                if rotating and self._quiet():
+                    return "session_rotation"
+        return "dropped"
+
+    def _quiet(self) -> bool:
+        return not self.has_pending_ai_response and not self.is_ai_speaking
+
+    async def _drop_connection(self, reason: str) -> None:
+        """Forget the connection; pending state resets, an unfinished response is asked for again."""
+        conn, self._conn, self._ready = self._conn, None, False
+        if conn is None:
+            return
+        if trio.lowlevel.current_task() is not self._pump_task:
+            # Wake the pump out of its receive; from inside the pump, its loop sees the change itself.
+            self._pump_scope.cancel()
+        active = self.active_response_id
+        unfinished = self.has_pending_ai_response and (active is None or active not in self._transcript_finished)
+        if unfinished and active not in self._cut_responses:
+            self._response_wanted = self._response_wanted or self._create_reason or "resume"
+        self.has_pending_ai_response = False
+        self.is_ai_speaking = False
+        self.active_response_id = None
+        self._trace("model_disconnected", reason=reason, resume=self._response_wanted)
+        await self._close_quietly(conn)
+
+    async def _close_quietly(self, conn: ModelConnection | None) -> None:
+        if conn is None:
+            return
+        # Already gone is fine: there is nothing left to release.
+        with trio.CancelScope(shield=True), trio.move_on_after(CLOSE_TIMEOUT_S), suppress(ModelClosed, OSError):
+            await conn.aclose()
+
+    async def _send(self, event: Mapping[str, Any]) -> bool:
+        """Send one client event; False (and the connection dropped) when it could not be sent."""
+        conn = self._conn
+        if conn is None:
+            return False
+        self._next_event += 1
+        event_id = f"rt_{self._next_event}"
+        self.ctx.trace.record("io", peer="model", dir="out", event_id=event_id, **rp.summarise_client_event(event))
+        try:
+            await conn.send({**event, "event_id": event_id})
+        except ModelClosed:
+            await self._drop_connection("send_failed")
+            return False
+        if event.get("type") == "response.create":
+            self._create_event_id = event_id
+        return True
+
+    # ------------------------------------------------------------------ responses and the guard
+
+    async def _request_response(self, reason: str) -> None:
+        """response.create now, or later: never while one is pending (the guard) or before the session is ready."""
+        if self.has_pending_ai_response:
+            self.ctx.log(self.name, GUARD_LINE)
+            self._trace("guard_skip", reason=reason, pending=self.active_response_id)
+            self._response_wanted = reason
+            return
+        if not self._ready:
+            self._trace("response_deferred", reason=reason)
+            self._response_wanted = reason
+            return
+        if await self._send(rp.response_create()):
+            self.has_pending_ai_response = True
+            self._create_reason = reason
+            self._trace("response_create", reason=reason)
+        else:
+            self._response_wanted = reason
+
+    async def _flush_wanted_response(self) -> None:
+        if self._response_wanted is not None and not self.has_pending_ai_response and self._ready:
+            reason, self._response_wanted = self._response_wanted, None
+            await self._request_response(reason)
+
+    async def _inject_note(self, kind: NoteKind, text: str) -> None:
+        """A `[SERVER]` note: stored, kept for replay, and sent as a system item when connected."""
+        rendered = rp.render_note(kind, text)
+        self.turns.append(HistoryTurn(role="server", text=rendered))
+        if kind in ("appointment_created", "appointment_rescheduled"):
+            self.booking_backed = True
+        self._trace("note_injected", kind=kind, text=rendered)
+        await self._send(rp.text_item(self.dialect, "server", rendered))
+        await self._record_turn("server", rendered)
+
+    # ------------------------------------------------------------------ inbox
+
+    async def _handle_inbox(self, message: RealtimeInbox) -> None:
+        if isinstance(message, CallerAudio):
+            await self._on_caller_audio(message.payload)
+        elif isinstance(message, UtteranceStarted):
+            self._goodbye_aborted("caller_spoke")
+        elif isinstance(message, UtteranceEnded):
+            await self._on_utterance_ended()
+        elif isinstance(message, NoiseIgnored):
+            await self._on_noise(message)
+        elif isinstance(message, BargeIn):
+            await self._on_barge_in(message)
+        elif isinstance(message, PlayoutFinished):
+            self._heard_ms[message.item_id] = min(message.heard_ms, self._sent_ms.get(message.item_id, 0))
+        elif isinstance(message, SilenceElapsed):
+            await self._on_silence()
+        elif isinstance(message, ServerNote):
+            await self._inject_note(message.kind, message.text)
+            await self._request_response(message.kind)
+        elif isinstance(message, InjectedCrash):
+            raise InjectedFault(message.reason)
+
+    async def _on_caller_audio(self, payload: bytes) -> None:
+        self._uncommitted += payload
+        overflow = len(self._uncommitted) - MAX_UNCOMMITTED_BYTES
+        if overflow > 0:
+            del self._uncommitted[:overflow]
+        await self._send(rp.input_audio_append(payload))
+
+    async def _on_utterance_ended(self) -> None:
+        if self.ctx.config.server_vad:
+            return  # the server's VAD commits and responds by itself
+        self._goodbye_aborted("caller_spoke")
+        if not self._uncommitted:
+            self._trace("commit_skipped", reason="empty_buffer")
+            return
+        self._commit_wanted = True
+        await self._commit()
+        await self._request_response("user_turn")
+
+    async def _commit(self) -> None:
+        if await self._send(rp.input_audio_commit()):
+            self._commit_wanted = False
+            self._uncommitted.clear()
+
+    async def _on_noise(self, message: NoiseIgnored) -> None:
+        self._uncommitted.clear()
+        await self._send(rp.input_audio_clear())
+        if message.interrupted_ai:
+            await self._inject_note("continue_after_noise", _NOTE_TEXT["continue_after_noise"])
+            await self._request_response("continue_after_noise")
+
+    async def _on_barge_in(self, message: BargeIn) -> None:
+        await self._cancel_active("barge_in")
+        sent = self._sent_ms.get(message.item_id, 0)
+        if message.item_id and sent > 0:
+            await self._truncate(message.item_id, min(message.audio_end_ms, sent), "barge_in")
+
+    async def _cancel_active(self, why: str) -> None:
+        self.is_ai_speaking = False
+        active = self.active_response_id
+        if not self.has_pending_ai_response or active is None or active in self._done_responses:
+            self._trace("cancel_skipped", why=why)
+            return
+        self._cut_responses.add(active)
+        if active == self._goodbye_response_id:
+            self._goodbye_aborted(why)
+        await self._send(rp.response_cancel(active))
+        self._trace("cancel", why=why, response_id=active)
+
+    async def _truncate(self, item_id: str, audio_end_ms: int, why: str) -> None:
+        await self._send(rp.item_truncate(item_id, audio_end_ms))
+        self._trace("truncate", why=why, item_id=item_id, audio_end_ms=audio_end_ms, sent_ms=self._sent_ms[item_id])
+
+    async def _on_silence(self) -> None:
+        if not self._quiet() or self._silence_stage == "goodbye":
+            self._trace("silence_ignored", pending=self.has_pending_ai_response, speaking=self.is_ai_speaking)
+            return
+        if not self.silence_prompt_used:
+            self.silence_prompt_used = True
+            if await self._claim_silence_prompt():
+                self._trace("silence_prompt")
+                await self._inject_note("silence_prompt", _NOTE_TEXT["silence_prompt"])
+                await self._request_response("silence_prompt")
+                return
+        self._silence_stage = "goodbye"
+        self._trace("silence_goodbye")
+        await self._inject_note("silence_goodbye", _NOTE_TEXT["silence_goodbye"])
+        await self._request_response("silence_goodbye")
+
+    async def _claim_silence_prompt(self) -> bool:
+        """True when this call may ask "are you still there?": the store grants it once per call, ever."""
+        try:
+            return await self.ctx.gateway.run(self.ctx.store.mark_silence_prompt_used, self.ctx.call_sid)
+        except StoreError as exc:
+            # Without the store this instance decides alone; a restart could not know, which we accept
+            # over hanging up on a caller who may still be there.
+            self._store_failed("mark_silence_prompt_used", exc)
+            return True
+
+    def _goodbye_aborted(self, why: str) -> None:
+        if self._silence_stage == "goodbye" and not self._hangup_sent:
+            self._trace("silence_goodbye_aborted", why=why)
+            self._silence_stage = "none"
+            self._goodbye_response_id = None
+            if self._response_wanted == "silence_goodbye":
+                self._response_wanted = None
+
+    # ------------------------------------------------------------------ server events
+
+    async def _handle_server(self, raw: dict[str, Any]) -> None:
+        event_id = raw.get("event_id")
+        if isinstance(event_id, str) and event_id:
+            if event_id in self._seen_set:
+                self.ctx.trace.record("io", peer="model", dir="in", type=raw.get("type"), duplicate=True)
+                return
+            self._remember(event_id)
+        event = rp.parse_server_event(self.dialect, raw)
+        self.ctx.trace.record("io", peer="model", dir="in", **rp.summarise_server_event(raw, event))
+        if event is not None:
+            await self._on_server_event(event)
+
+    def _remember(self, event_id: str) -> None:
+        self._seen_ids.append(event_id)
+        self._seen_set.add(event_id)
+        if len(self._seen_ids) > SEEN_EVENT_IDS:
+            self._seen_set.discard(self._seen_ids.popleft())
+
+    async def _on_server_event(self, event: rp.ServerEvent) -> None:
+        if isinstance(event, rp.SessionUpdated):
+            await self._on_session_updated()
+        elif isinstance(event, rp.ResponseCreated):
+            self._on_response_created(event.response_id)
+        elif isinstance(event, rp.OutputItemAdded):
+            if event.response_id not in self._cut_responses | self._done_responses:
+                self.is_ai_speaking = True
+                self.last_ai_turn_id = event.item_id
+        elif isinstance(event, rp.AudioDelta):
+            self._on_audio_delta(event)
+        elif isinstance(event, rp.AudioDone):
+            self._on_audio_done(event.response_id, event.item_id)
+        elif isinstance(event, rp.TranscriptDelta):
+            await self._on_transcript_delta(event)
+        elif isinstance(event, rp.TranscriptDone):
+            await self._on_transcript_done(event)
+        elif isinstance(event, rp.OutputItemDone):
+            if event.item_id == self.last_ai_turn_id:
+                self.is_ai_speaking = False
+        elif isinstance(event, rp.ResponseDone):
+            await self._on_response_done(event.response_id, event.status)
+        elif isinstance(event, rp.InputCommitted):
+            self.last_user_turn_id = event.item_id
+            self._commit_positions.setdefault(event.item_id, len(self.turns))
+        elif isinstance(event, rp.UserTranscriptCompleted):
+            await self._on_user_transcript(event.item_id, event.transcript)
+        elif isinstance(event, rp.UserTranscriptFailed):
+            self._trace("user_transcript_failed", item_id=event.item_id, message=event.message)
+        elif isinstance(event, rp.Error):
+            self._on_error(event)
+
+    async def _on_session_updated(self) -> None:
+        self._ready = True
+        if not self._greeted and not self.turns:
+            self._greeted = True
+            await self._request_response("greeting")
+        await self._flush_wanted_response()
+
+    def _on_response_created(self, response_id: str) -> None:
+        if response_id in self._done_responses or response_id == self.active_response_id:
+            return
+        # A response we did not ask for (server VAD) is just as pending as ours.
+        self.has_pending_ai_response = True
+        self.active_response_id = response_id
+        reason = self._create_reason or "server"
+        self._create_reason = None
+        self._response_reasons[response_id] = reason
+        if reason == "silence_goodbye" and self._silence_stage == "goodbye":
+            self._goodbye_response_id = response_id
+        self._trace("response_created", response_id=response_id, reason=reason)
+
+    def _on_audio_delta(self, event: rp.AudioDelta) -> None:
+        if event.response_id in self._cut_responses or event.response_id in self._done_responses:
+            self._trace("audio_dropped", response_id=event.response_id, bytes=len(event.audio))
+            return
+        self.is_ai_speaking = True
+        self.last_ai_turn_id = event.item_id
+        self._sent_ms[event.item_id] = self._sent_ms.get(event.item_id, 0) + len(event.audio) // MULAW_BYTES_PER_MS
+        self._audio.send_nowait(AiAudio(response_id=event.response_id, item_id=event.item_id, payload=event.audio))
+
+    def _on_audio_done(self, response_id: str, item_id: str) -> None:
+        if response_id in self._cut_responses:
+            return
+        self.is_ai_speaking = False
+        self._audio.send_nowait(AiAudioDone(response_id=response_id, item_id=item_id))
+        if response_id == self._goodbye_response_id:
+            self._hang_up_after_goodbye()
+
+    def _hang_up_after_goodbye(self) -> None:
+        if not self._hangup_sent:
+            self._hangup_sent = True
+            self._trace("hangup_requested", reason="silence")
+            self._audio.send_nowait(HangUpAfterPlayout(reason="silence"))
+
+    async def _on_transcript_delta(self, event: rp.TranscriptDelta) -> None:
+        rid = event.response_id
+        if rid in self._cut_responses or rid in self._done_responses:
+            return
+        self._transcripts[rid] = self._transcripts.get(rid, "") + event.delta
+        await self._check_claim(rid, event.item_id, self._transcripts[rid])
+
+    async def _on_transcript_done(self, event: rp.TranscriptDone) -> None:
+        rid = event.response_id
+        if rid in self._transcript_finished:
+            return
+        self._transcript_finished.add(rid)
+        if rid not in self._cut_responses:
+            await self._check_claim(rid, event.item_id, event.transcript)
+        if rid in self._cut_responses and self._response_reasons.get(rid) == "false_claim":
+            return
+        interrupted = rid in self._cut_responses
+        text = event.transcript.strip()
+        self._trace("ai_turn", response_id=rid, item_id=event.item_id, text=text, interrupted=interrupted)
+        if not text:
+            return
+        self.turns.append(HistoryTurn(role="assistant", text=text))
+        await self._record_turn("assistant", text)
+
+    async def _check_claim(self, response_id: str, item_id: str, text: str) -> None:
+        claim = detect_claim(text)
+        if claim is None or (claim == "booking" and self.booking_backed):
+            return
+        await self._cut_false_claim(response_id, item_id, claim, text)
+
+    async def _cut_false_claim(self, response_id: str, item_id: str, claim: Claim, text: str) -> None:
+        """Stop the claim before the caller hears it: clear playout, cancel, truncate, correct."""
+        self.false_claims_cut += 1
+        self._trace("false_claim_cut", claim=claim, response_id=response_id, item_id=item_id, text=text)
+        self.ctx.log(self.name, f"[GUARD] Cut an unbacked {claim} claim: {text!r}")
+        self._audio.send_nowait(StopPlayback(reason="false_claim"))
+        if response_id == self.active_response_id:
+            await self._cancel_active("false_claim")
+        self._cut_responses.add(response_id)
+        self._response_reasons[response_id] = "false_claim"
+        self.is_ai_speaking = False
+        sent = self._sent_ms.get(item_id, 0)
+        if sent > 0:
+            await self._truncate(item_id, min(self._heard_ms.get(item_id, 0), sent), "false_claim")
+        await self._inject_note("false_claim_cut", f"false_claim_cut {_CLAIM_TEXT[claim]} {_CORRECTION}")
+        await self._request_response("false_claim_cut")
+
+    async def _on_response_done(self, response_id: str, status: str) -> None:
+        if response_id in self._done_responses:
+            return
+        self._done_responses.add(response_id)
+        self.has_pending_ai_response = False
+        self.is_ai_speaking = False
+        self.active_response_id = None
+        self._create_reason = None
+        self._trace("response_done", response_id=response_id, status=status)
+        if response_id == self._goodbye_response_id:
+            if status == "completed":
+                self._hang_up_after_goodbye()
+            else:
+                self._goodbye_aborted(f"goodbye_{status}")
+        await self._flush_wanted_response()
+
+    async def _on_user_transcript(self, item_id: str, transcript: str) -> None:
+        if item_id in self._transcribed:
+            return
+        self._transcribed.add(item_id)
+        text = transcript.strip()
+        self._trace("user_turn", item_id=item_id, text=text)
+        if not text:
+            return
+        # A late transcription goes where the caller spoke, before the AI's answer to it.
+        position = min(self._commit_positions.pop(item_id, len(self.turns)), len(self.turns))
+        self.turns.insert(position, HistoryTurn(role="user", text=text))
+        for other, at in self._commit_positions.items():
+            if at >= position:
+                self._commit_positions[other] = at + 1
+        await self._record_turn("user", text)
+        self._nlp.send_nowait(UserTranscript(turn_id=item_id, text=text, history=tuple(self.turns[: position + 1])))
+
+    def _on_error(self, error: rp.Error) -> None:
+        if error.code == "response_cancel_not_active":
+            self._trace("model_error", code=error.code, harmless=True)
+            return
+        self._trace("model_error", code=error.code, message=error.message, event_id=error.event_id)
+        self.ctx.log(self.name, f"[MODEL] error {error.code}: {error.message}")
+        if (
+            error.event_id is not None
+            and error.event_id == self._create_event_id
+            and self.active_response_id is None
+            and error.code != "conversation_already_has_active_response"
+        ):
+            # Our response.create was refused: nothing is pending any more.
+            self.has_pending_ai_response = False
+            self._create_reason = None
+
+    # ------------------------------------------------------------------ trace
+
+    def _trace(self, what: str, **fields: Any) -> None:
+        self.ctx.trace.record("realtime", what=what, **fields)
