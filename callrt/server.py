@@ -222,6 +222,7 @@ class TelephonyServer:
                 "max_calls": self.config.max_calls,
                 "model": "openai" if self.config.openai_api_key else "simulated",
                 "business_id": self.business_id,
+                "pid": os.getpid(),
             }
         )
 

@@ -8,6 +8,7 @@ instead of using the virtual one; each finishes in well under a second.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
@@ -96,6 +97,7 @@ async def test_health_and_metrics(store: Store, business_id: int, tmp_path: Path
             "max_calls": 7,
             "model": "simulated",
             "business_id": business_id,
+            "pid": os.getpid(),
         }
         response = await client.get(base + "/metrics")
         assert response.status_code == 200
