@@ -36,11 +36,22 @@ OK = SlotCheck(ok=True, reason=None)
 
 
 def _local_instant(day: dt.date, minutes: int, tz: ZoneInfo) -> dt.datetime:
-    """The UTC instant of a local wall-clock time (`minutes` may be 1440: next midnight)."""
+    """The UTC instant of a local wall-clock time (`minutes` may be 1440: next midnight).
+
+    An ambiguous time (autumn, clocks go back) is its first occurrence; a time that does not exist
+    (spring, clocks jump forward) is the instant of the jump.
+    """
     day = day + dt.timedelta(days=minutes // (24 * 60))
     minutes %= 24 * 60
-    local = dt.datetime(day.year, day.month, day.day, minutes // 60, minutes % 60, tzinfo=tz)
-    return local.astimezone(UTC)
+    wall = dt.datetime(day.year, day.month, day.day, minutes // 60, minutes % 60)
+    instant = wall.replace(tzinfo=tz).astimezone(UTC)  # fold=0: an ambiguous time is its first occurrence
+    seen = instant.astimezone(tz).replace(tzinfo=None)
+    if seen != wall:
+        # The clocks jump over this wall time (spring forward): it means the moment of the jump.
+        instant -= seen - wall
+        while instant.astimezone(tz).replace(tzinfo=None) < wall:
+            instant += dt.timedelta(minutes=1)
+    return instant
 
 
 def open_ranges(settings: BusinessSettings, day: dt.date) -> list[Interval]:
