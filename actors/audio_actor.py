@@ -1,0 +1,579 @@
+"""The AudioActor: everything the caller's line carries, frame by frame.
+
+It owns the VAD state, utterance timing, the barge-in decision, the silence
+timer, the batching of caller audio for the model, and the playout clock of AI
+audio at the caller (from Twilio marks). It runs four tasks in one nursery that
+share this state; every state transition is synchronous (no await inside), so
+each frame or control message is handled atomically:
+
+* frames:  the bounded `audio_frames` mailbox (drop-oldest) -> RMS -> VAD ->
+           caller audio batches, utterance events, barge-in;
+* control: the `audio` mailbox -> AI audio, marks, stop/hang-up requests;
+* writer:  the only task that writes to the line, in decision order, so a
+           `clear` can never overtake (or be overtaken by) audio it must drop;
+* silence: sleeps until the silence deadline (virtual or real time), so the
+           timer fires even when no frame arrives.
+
+Caller audio to the model: only audio that belongs to a VAD segment is sent:
+the 200 ms before the onset (the soft start of the first syllable, below the
+threshold), the segment itself and its hangover tail, in batches of
+`caller_audio_batch_ms`, the rest flushed before `UtteranceEnded`. Between
+segments nothing is sent; a pre-roll ring of 10 frames is all that is kept. A
+segment that ends as noise is not flushed: `NoiseIgnored` makes the
+RealtimeActor clear the model's input buffer.
+
+Playout clock: each AI chunk goes out as `media` followed by a mark named
+`{item_id}@{ms}#{seq}` (ms: the item's audio up to the end of this chunk). A
+mark coming back means the caller heard exactly that many ms. After a `clear`,
+Twilio echoes the marks of the cleared audio too: marks numbered at or below
+the last one sent before the clear are recognised and ignored.
+"""
+
+from __future__ import annotations
+
+import collections
+import math
+import re
+import time
+
+import attrs
+import numpy as np
+import trio
+
+from .call_context import CallContext
+from .codec import FRAME_MS, SAMPLE_RATE, ulaw_rms
+from .errors import InjectedFault
+from .messages import (
+    AiAudio,
+    AiAudioDone,
+    AudioControl,
+    BargeIn,
+    CallerAudio,
+    CallerDtmf,
+    CallerFrame,
+    EndCall,
+    HangUpAfterPlayout,
+    InjectedCrash,
+    MarkPlayed,
+    NoiseIgnored,
+    PlayoutFinished,
+    SilenceElapsed,
+    StopPlayback,
+    UtteranceEnded,
+    UtteranceStarted,
+)
+from .ports import CallerLine, LineClosed
+from .vad import SegmentEnd, SpeechOnset, Vad, VadSettings
+
+BYTES_PER_MS = SAMPLE_RATE // 1000
+PREROLL_FRAMES = 10
+HANGUP_GRACE_MS = 3000.0
+"""Extra wait, beyond the unplayed audio's own length, before hanging up without the last mark."""
+LAG_WINDOW = 256
+LAG_TRACE_EVERY_S = 5.0
+
+_MARK_NAME = re.compile(r"^(?P<item>.+)@(?P<ms>\d+)#(?P<seq>\d+)$")
+
+
+def mark_name(item_id: str, ms: int, seq: int) -> str:
+    return f"{item_id}@{ms}#{seq}"
+
+
+def parse_mark(name: str) -> tuple[str, int, int] | None:
+    """(item_id, ms, seq) of one of our marks; None for anything else."""
+    match = _MARK_NAME.match(name)
+    if match is None:
+        return None
+    return match["item"], int(match["ms"]), int(match["seq"])
+
+
+@attrs.define
+class _Item:
+    """One AI item's audio at the caller."""
+
+    item_id: str
+    response_id: str
+    sent_bytes: int = 0
+    heard_ms: int = 0
+    done: bool = False
+
+
+@attrs.frozen
+class _PendingMark:
+    seq: int
+    item_id: str
+    ms: int
+
+
+@attrs.frozen
+class _Media:
+    payload: bytes
+    item_id: str
+
+
+@attrs.frozen
+class _Mark:
+    name: str
+    item_id: str
+
+
+@attrs.frozen
+class _Clear:
+    reason: str
+    item_id: str | None
+
+
+@attrs.frozen
+class _HangUp:
+    reason: str
+
+
+_LineOp = _Media | _Mark | _Clear | _HangUp
+
+
+@attrs.define
+class AudioStats:
+    """Cheap counters, readable at any time (tests, benchmarks, metrics)."""
+
+    frames: int = 0
+    proc_ns: int = 0
+    """Wall time spent in the synchronous per-frame handling (perf_counter)."""
+    ai_chunks: int = 0
+    ai_chunks_dropped: int = 0
+    barge_ins: int = 0
+    utterances: int = 0
+    noise_segments: int = 0
+    stale_marks: int = 0
+
+
+class AudioActor:
+    name = "audio"
+
+    def __init__(self, ctx: CallContext, line: CallerLine) -> None:
+        self.ctx = ctx
+        self.line = line
+        config = ctx.config
+        self.config = config
+        self.vad = Vad(
+            VadSettings(
+                threshold=config.vad_threshold,
+                min_voice_ms=config.min_voice_ms,
+                hangover_ms=config.hangover_ms,
+                frame_ms=float(FRAME_MS),
+            )
+        )
+        self.stats = AudioStats()
+        self.state = "listening"
+        self._to_realtime = ctx.mailboxes.realtime.outbox(self.name)
+        self._to_supervisor = ctx.mailboxes.supervisor.outbox(self.name)
+        # Caller side
+        self._stream_to_call_ms: float | None = None
+        self._onset_call_ms = 0.0
+        self._barge_frames = 0
+        self._segment_barged = False
+        self._segment_bytes = 0
+        self._preroll: collections.deque[bytes] = collections.deque(maxlen=PREROLL_FRAMES)
+        self._batch = bytearray()
+        self._batch_bytes = max(1, int(config.caller_audio_batch_ms * BYTES_PER_MS))
+        # AI side: the playout clock
+        self._items: dict[str, _Item] = {}
+        self._pending: collections.deque[_PendingMark] = collections.deque()
+        self._mark_seq = 0
+        self._cleared_through = 0
+        self._dropped_responses: set[str] = set()
+        self._dropped_items: set[str] = set()
+        # Line writer
+        self._ops: collections.deque[_LineOp] = collections.deque()
+        self._ops_ready = trio.Event()
+        self._line_closed = False
+        # Silence timer (trio time, seconds); armed from the start: nothing audible yet counts too.
+        self._silence_base = trio.current_time()
+        self._silence_armed = True
+        self._changed = trio.Event()
+        # Hang-up
+        self._hangup_reason: str | None = None
+        self._hangup_deadline = math.inf
+        self._crash: InjectedCrash | None = None
+        # Frame lag
+        self._lags = np.zeros(LAG_WINDOW)
+        self._lag_count = 0
+        self._lag_window_frames = 0
+        self._lag_window_ns = 0
+        self._lag_next_trace = trio.current_time() + LAG_TRACE_EVERY_S
+
+    # -- lifecycle ---------------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._frames_loop, nursery.cancel_scope)
+            nursery.start_soon(self._control_loop, nursery.cancel_scope)
+            nursery.start_soon(self._writer_loop)
+            nursery.start_soon(self._silence_loop)
+            nursery.start_soon(self._hang_up_loop)
+        if self._crash is not None:
+            raise InjectedFault(self._crash.reason)
+
+    async def _frames_loop(self, scope: trio.CancelScope) -> None:
+        async for frame in self.ctx.mailboxes.audio_frames:
+            self.on_frame(frame)
+        scope.cancel()  # the call is ending
+
+    async def _control_loop(self, scope: trio.CancelScope) -> None:
+        async for message in self.ctx.mailboxes.audio:
+            if isinstance(message, InjectedCrash):
+                self._crash = message
+                break
+            self.on_control(message)
+        scope.cancel()
+
+    # -- frames ------------------------------------------------------------------------------------------
+
+    def on_frame(self, frame: CallerFrame) -> None:
+        started = time.perf_counter_ns()
+        now = trio.current_time()
+        rms = ulaw_rms(frame.payload)
+        received_at = frame.received_at or now  # 0.0: the adapter did not stamp it
+        if self._stream_to_call_ms is None:
+            received_ms = self.ctx.trace.now_ms() - (now - received_at) * 1000.0
+            self._stream_to_call_ms = received_ms - FRAME_MS - frame.timestamp_ms
+        for event in self.vad.push(float(frame.timestamp_ms), rms):
+            if isinstance(event, SpeechOnset):
+                self._on_onset(event)
+            else:
+                self._on_segment_end(event)
+        if self.vad.in_segment:
+            self._append_caller_audio(frame.payload)
+            if rms >= self.config.barge_in_rms_threshold:
+                self._barge_frames += 1
+                self._maybe_barge_in()
+        else:
+            self._preroll.append(frame.payload)
+        self.stats.frames += 1
+        elapsed = time.perf_counter_ns() - started
+        self.stats.proc_ns += elapsed
+        self._note_lag(now - received_at, elapsed)
+
+    def _call_ms(self, stream_ms: float) -> float:
+        assert self._stream_to_call_ms is not None
+        return round(stream_ms + self._stream_to_call_ms, 3)
+
+    def _on_onset(self, onset: SpeechOnset) -> None:
+        self._onset_call_ms = self._call_ms(onset.at_ms)
+        self._barge_frames = 0
+        self._segment_barged = False
+        self._segment_bytes = 0
+        # The pre-roll belongs to this segment: the model hears the word's soft start.
+        for payload in self._preroll:
+            self._append_caller_audio(payload)
+        self._preroll.clear()
+        self._set_state("voice", at_ms=self._onset_call_ms)
+        self._to_realtime.send_nowait(UtteranceStarted(at_ms=self._onset_call_ms, rms=round(onset.rms, 1)))
+        self._notify()
+
+    def _append_caller_audio(self, payload: bytes) -> None:
+        self._batch += payload
+        self._segment_bytes += len(payload)
+        if len(self._batch) >= self._batch_bytes:
+            self._flush_caller_audio()
+
+    def _flush_caller_audio(self) -> None:
+        if self._batch:
+            self._to_realtime.send_nowait(CallerAudio(payload=bytes(self._batch)))
+            self._batch.clear()
+
+    def _on_segment_end(self, end: SegmentEnd) -> None:
+        duration = round(end.duration_ms)
+        rms = end.mean_rms
+        if end.is_utterance:
+            self.stats.utterances += 1
+            self._flush_caller_audio()
+            self.ctx.log(
+                self.name,
+                f"STATE -> PROCESSING | len={self._segment_bytes}, silence_ms={round(end.silence_ms)}, "
+                f"duration_ms={duration}",
+            )
+            self.ctx.trace.record("utterance", at_ms=self._onset_call_ms, duration_ms=duration, rms=round(rms))
+            self._to_realtime.send_nowait(
+                UtteranceEnded(
+                    at_ms=self._call_ms(end.end_ms),
+                    duration_ms=end.duration_ms,
+                    rms=round(rms, 1),
+                    silence_ms=end.silence_ms,
+                )
+            )
+            self._set_state("processing", why="utterance_end")
+            # The caller last spoke at the end of the voice, not when the hangover confirmed it.
+            self._silence_base = trio.current_time() - (end.decided_at_ms - end.end_ms) / 1000.0
+            self._silence_armed = True
+        else:
+            self.stats.noise_segments += 1
+            self._batch.clear()
+            self.ctx.log(self.name, f"[TURN] Ignoring short/noisy segment: duration={duration}ms, rms={rms:.0f}")
+            self.ctx.trace.record(
+                "ignored_segment",
+                at_ms=self._onset_call_ms,
+                duration_ms=duration,
+                rms=round(rms),
+                interrupted_ai=self._segment_barged,
+            )
+            self._to_realtime.send_nowait(
+                NoiseIgnored(
+                    at_ms=self._onset_call_ms,
+                    duration_ms=end.duration_ms,
+                    rms=round(rms, 1),
+                    interrupted_ai=self._segment_barged,
+                )
+            )
+            self._set_state("listening", why="noise")
+        self._barge_frames = 0
+        self._segment_barged = False
+        self._notify()
+
+    def _maybe_barge_in(self) -> None:
+        if (
+            self._segment_barged
+            or not self._pending
+            or self._hangup_reason is not None
+            or self._barge_frames * FRAME_MS < self.config.barge_in_min_ms
+        ):
+            return
+        item = self._items[self._pending[0].item_id]
+        self._segment_barged = True
+        self.stats.barge_ins += 1
+        now_ms = self.ctx.trace.now_ms()
+        self.ctx.trace.record(
+            "barge_in",
+            speech_at_ms=self._onset_call_ms,
+            clear_at_ms=now_ms,
+            audio_end_ms=item.heard_ms,
+            item_id=item.item_id,
+        )
+        self._drop_unplayed("barge_in")
+        self._to_realtime.send_nowait(
+            BargeIn(item_id=item.item_id, audio_end_ms=item.heard_ms, speech_at_ms=self._onset_call_ms)
+        )
+        self._set_state("processing", why="barge_in")
+
+    # -- AI audio and control -------------------------------------------------------------------------------
+
+    def on_control(self, message: AudioControl) -> None:
+        if isinstance(message, AiAudio):
+            self._on_ai_audio(message)
+        elif isinstance(message, AiAudioDone):
+            self._on_ai_audio_done(message)
+        elif isinstance(message, MarkPlayed):
+            self._on_mark(message.name)
+        elif isinstance(message, StopPlayback):
+            self._drop_unplayed(message.reason)
+        elif isinstance(message, HangUpAfterPlayout):
+            self._on_hang_up(message.reason)
+        elif isinstance(message, CallerDtmf):
+            # A key press proves the caller is there: it counts as the caller's turn for the silence timer.
+            self.ctx.trace.record("dtmf", digit=message.digit)
+            self._silence_base = trio.current_time()
+            self._silence_armed = True
+            self._notify()
+
+    def _on_ai_audio(self, chunk: AiAudio) -> None:
+        if (
+            self._hangup_reason is not None
+            or chunk.response_id in self._dropped_responses
+            or chunk.item_id in self._dropped_items
+            or not chunk.payload
+        ):
+            self.stats.ai_chunks_dropped += 1
+            self.ctx.trace.record("ai_audio_dropped", item_id=chunk.item_id, bytes=len(chunk.payload))
+            return
+        item = self._items.get(chunk.item_id)
+        if item is None:
+            item = self._items[chunk.item_id] = _Item(chunk.item_id, chunk.response_id)
+        item.sent_bytes += len(chunk.payload)
+        self._mark_seq += 1
+        ms = item.sent_bytes // BYTES_PER_MS
+        self._pending.append(_PendingMark(self._mark_seq, item.item_id, ms))
+        self._queue(_Media(chunk.payload, item.item_id))
+        self._queue(_Mark(mark_name(item.item_id, ms, self._mark_seq), item.item_id))
+        self.stats.ai_chunks += 1
+        self._notify()
+
+    def _on_ai_audio_done(self, done: AiAudioDone) -> None:
+        if done.item_id in self._dropped_items or done.response_id in self._dropped_responses:
+            return
+        item = self._items.get(done.item_id)
+        if item is None:  # an item without audio: nothing to wait for
+            item = self._items[done.item_id] = _Item(done.item_id, done.response_id)
+        item.done = True
+        self._finish_if_played(item)
+
+    def _on_mark(self, name: str) -> None:
+        parsed = parse_mark(name)
+        if parsed is None:
+            self.ctx.trace.record("mark_unknown", name=name)
+            return
+        item_id, ms, seq = parsed
+        if seq <= self._cleared_through:
+            # Twilio echoes the marks of cleared audio too: that audio was never heard.
+            self.stats.stale_marks += 1
+            return
+        while self._pending and self._pending[0].seq <= seq:
+            self._pending.popleft()
+        item = self._items.get(item_id)
+        if item is not None:
+            item.heard_ms = max(item.heard_ms, ms)
+            self._finish_if_played(item)
+        self._notify()
+
+    def _finish_if_played(self, item: _Item) -> None:
+        if not item.done or any(mark.item_id == item.item_id for mark in self._pending):
+            return
+        del self._items[item.item_id]
+        self.ctx.trace.record("playout", item_id=item.item_id, heard_ms=item.heard_ms, finished=True)
+        self._to_realtime.send_nowait(PlayoutFinished(item_id=item.item_id, heard_ms=item.heard_ms))
+        if not self._pending:
+            self._silence_base = trio.current_time()
+            self._silence_armed = True
+            if self.state == "processing":
+                self._set_state("listening", why="playout_finished")
+        self._notify()
+
+    def _drop_unplayed(self, reason: str) -> None:
+        """Clear the caller's playback; late audio of every response that was cut is dropped too."""
+        current = self._pending[0].item_id if self._pending else None
+        for item in list(self._items.values()):
+            if item.done and not any(mark.item_id == item.item_id for mark in self._pending):
+                continue
+            self._dropped_items.add(item.item_id)
+            self._dropped_responses.add(item.response_id)
+            del self._items[item.item_id]
+            self.ctx.trace.record("playout", item_id=item.item_id, heard_ms=item.heard_ms, finished=False)
+        if self._pending:
+            self._silence_base = trio.current_time()
+        self._pending.clear()
+        self._cleared_through = self._mark_seq
+        # Audio not yet written needs no clearing: it is simply never sent.
+        kept = [op for op in self._ops if not isinstance(op, _Media | _Mark)]
+        self._ops.clear()
+        self._ops.extend(kept)
+        self._queue(_Clear(reason, current))
+        self._notify()
+
+    def _on_hang_up(self, reason: str) -> None:
+        if self._hangup_reason is not None:
+            return
+        self._hangup_reason = reason
+        unplayed_ms = sum(item.sent_bytes // BYTES_PER_MS - item.heard_ms for item in self._items.values())
+        self._hangup_deadline = trio.current_time() + (unplayed_ms + HANGUP_GRACE_MS) / 1000.0
+        self.ctx.trace.record("hangup_requested", reason=reason, unplayed_ms=unplayed_ms)
+        self._notify()
+
+    async def _hang_up_loop(self) -> None:
+        while self._hangup_reason is None:
+            await self._wait_for_change()
+        with trio.move_on_at(self._hangup_deadline) as scope:
+            while self._pending:
+                await self._wait_for_change()
+        if scope.cancelled_caught:
+            self.ctx.trace.record("hangup_playout_timeout", unplayed_marks=len(self._pending))
+        self._queue(_HangUp(self._hangup_reason))
+
+    # -- the line writer ---------------------------------------------------------------------------------
+
+    def _queue(self, op: _LineOp) -> None:
+        self._ops.append(op)
+        self._ops_ready.set()
+
+    async def _writer_loop(self) -> None:
+        while True:
+            if not self._ops:
+                self._ops_ready = trio.Event()
+                await self._ops_ready.wait()
+                continue
+            op = self._ops.popleft()
+            if self._line_closed and not isinstance(op, _HangUp):
+                continue
+            # Recorded before the write: anything traced after a clear was decided after it.
+            self._trace_op(op)
+            try:
+                await self._write(op)
+            except LineClosed as exc:
+                self._line_closed = True
+                self.ctx.trace.record("line_closed", during=type(op).__name__.lstrip("_").lower(), why=str(exc))
+            if isinstance(op, _HangUp):
+                # The supervisor takes the first EndCall; if the caller hung up first, this one is moot.
+                self._to_supervisor.send_nowait(EndCall(by="ai", reason=op.reason))
+
+    async def _write(self, op: _LineOp) -> None:
+        if isinstance(op, _Media):
+            await self.line.send_audio(op.payload)
+        elif isinstance(op, _Mark):
+            await self.line.send_mark(op.name)
+        elif isinstance(op, _Clear):
+            await self.line.clear()
+        elif not self._line_closed:
+            await self.line.hang_up()
+
+    def _trace_op(self, op: _LineOp) -> None:
+        record = self.ctx.trace.record
+        if isinstance(op, _Media):
+            record("io", peer="caller", dir="out", type="media", item_id=op.item_id, bytes=len(op.payload))
+        elif isinstance(op, _Mark):
+            record("io", peer="caller", dir="out", type="mark", item_id=op.item_id, name=op.name)
+        elif isinstance(op, _Clear):
+            record("io", peer="caller", dir="out", type="clear", item_id=op.item_id, reason=op.reason)
+        else:
+            record("io", peer="caller", dir="out", type="hangup", reason=op.reason)
+
+    # -- silence -----------------------------------------------------------------------------------------
+
+    def _silence_deadline(self) -> float:
+        if not self._silence_armed or self._hangup_reason is not None or self.vad.in_segment or self._pending:
+            return math.inf
+        return self._silence_base + self.config.silence_timeout_ms / 1000.0
+
+    async def _silence_loop(self) -> None:
+        while True:
+            with trio.move_on_at(self._silence_deadline()):
+                await self._wait_for_change()
+                continue
+            silence_ms = round((trio.current_time() - self._silence_base) * 1000.0, 1)
+            # Fires once; re-armed by the next finished AI playout or caller utterance.
+            self._silence_armed = False
+            self.ctx.trace.record("silence_elapsed", silence_ms=silence_ms)
+            self._to_realtime.send_nowait(SilenceElapsed(silence_ms=silence_ms))
+
+    def _notify(self) -> None:
+        self._changed.set()
+
+    async def _wait_for_change(self) -> None:
+        changed = self._changed
+        if changed.is_set():
+            changed = self._changed = trio.Event()
+        await changed.wait()
+
+    # -- bookkeeping -------------------------------------------------------------------------------------
+
+    def _set_state(self, state: str, **why: object) -> None:
+        if state != self.state:
+            self.state = state
+            self.ctx.trace.record("audio_state", state=state, **why)
+
+    def _note_lag(self, lag_s: float, proc_ns: int) -> None:
+        now = trio.current_time()
+        self._lags[self._lag_count % LAG_WINDOW] = lag_s * 1000.0
+        self._lag_count += 1
+        self._lag_window_frames += 1
+        self._lag_window_ns += proc_ns
+        if now < self._lag_next_trace:
+            return
+        self._lag_next_trace = now + LAG_TRACE_EVERY_S
+        recent = self._lags[: min(self._lag_count, LAG_WINDOW)]
+        p50, p99 = np.percentile(recent, [50, 99])
+        self.ctx.trace.record(
+            "frame_lag",
+            p50_ms=round(float(p50), 2),
+            p99_ms=round(float(p99), 2),
+            n=self._lag_window_frames,
+            proc_us=round(self._lag_window_ns / self._lag_window_frames / 1000.0, 1),
+        )
+        self._lag_window_frames = 0
+        self._lag_window_ns = 0

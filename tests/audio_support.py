@@ -1,0 +1,135 @@
+"""Test support for the AudioActor: a hand-built CallContext and a CallerLine that plays audio in (virtual) time.
+
+`PlayingLine` records every call and plays the AI audio through the simulated
+caller's playout buffer, so marks come back once the audio before them has
+played, and a `clear` echoes pending marks the way Twilio does.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any, cast
+
+import attrs
+import trio
+
+from actors.audio_actor import AudioActor
+from actors.call_context import CallContext, CallMailboxes
+from actors.config import CallConfig
+from actors.db import StoreGateway
+from actors.mailbox import Mailbox
+from actors.messages import CallerFrame, MarkPlayed
+from actors.ports import CallerLineEvent, LineClosed
+from actors.trace import Trace
+from callrt.sim.playout import Playout
+
+if TYPE_CHECKING:
+    from store import Store
+
+
+def make_context(config: CallConfig | None = None) -> CallContext:
+    config = config or CallConfig()
+    trace = Trace("CAtest")
+    return CallContext(
+        call_sid="CAtest",
+        business_id=1,
+        caller_phone=None,
+        language="en",
+        config=config,
+        trace=trace,
+        gateway=StoreGateway(),
+        store=cast("Store", None),  # the AudioActor never touches the store
+        now=lambda: dt.datetime(2026, 11, 24, 10, 0, tzinfo=dt.UTC),
+        mailboxes=CallMailboxes.create(trace, config),
+    )
+
+
+@attrs.define
+class LineCall:
+    t_ms: float
+    kind: str
+    detail: Any = None
+
+
+class PlayingLine:
+    """A CallerLine whose caller hears the audio in real time (echo_marks=False: a line that never answers)."""
+
+    def __init__(self, ctx: CallContext, *, echo_marks: bool = True) -> None:
+        self.ctx = ctx
+        self.calls: list[LineCall] = []
+        self.echoed: list[tuple[str, bool]] = []
+        self._marks = ctx.mailboxes.audio.outbox("line")
+        self._echo = echo_marks
+        self.playout = Playout(self._on_mark)
+        self.closed = False
+
+    def _on_mark(self, name: str, cleared: bool) -> None:
+        self.echoed.append((name, cleared))
+        if self._echo:
+            self._marks.send_nowait(MarkPlayed(name))
+
+    def _log(self, kind: str, detail: Any = None) -> None:
+        if self.closed:
+            raise LineClosed("hung up")
+        self.calls.append(LineCall(self.ctx.trace.now_ms(), kind, detail))
+
+    async def receive(self) -> CallerLineEvent:
+        await trio.sleep_forever()
+        raise AssertionError("unreachable")
+
+    async def send_audio(self, payload: bytes) -> None:
+        self._log("media", len(payload))
+        self.playout.add_audio(len(payload))
+
+    async def send_mark(self, name: str) -> None:
+        self._log("mark", name)
+        self.playout.add_mark(name)
+
+    async def clear(self) -> None:
+        self._log("clear")
+        self.playout.clear()
+
+    async def hang_up(self) -> None:
+        self._log("hang_up")
+        self.closed = True
+
+    def of(self, kind: str) -> list[LineCall]:
+        return [call for call in self.calls if call.kind == kind]
+
+
+@asynccontextmanager
+async def running_actor(
+    config: CallConfig | None = None, *, echo_marks: bool = True
+) -> AsyncIterator[tuple[CallContext, PlayingLine, AudioActor]]:
+    ctx = make_context(config)
+    line = PlayingLine(ctx, echo_marks=echo_marks)
+    actor = AudioActor(ctx, line)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(line.playout.run)
+        nursery.start_soon(actor.run)
+        yield ctx, line, actor
+        nursery.cancel_scope.cancel()
+
+
+async def feed(ctx: CallContext, frames: Sequence[bytes], *, first_index: int = 0) -> None:
+    """Deliver frames at 20 ms pacing: frame k covers stream [20k, 20k+20) ms and arrives at its end.
+
+    With the call starting at trio time 0 of the test, stream ms and call ms coincide.
+    """
+    outbox = ctx.mailboxes.audio_frames.outbox("line")
+    call_start = trio.current_time() - ctx.trace.now_ms() / 1000.0
+    for offset, payload in enumerate(frames):
+        index = first_index + offset
+        await trio.sleep_until(call_start + (index + 1) * 0.02)
+        outbox.send_nowait(CallerFrame(payload=payload, timestamp_ms=index * 20, received_at=trio.current_time()))
+
+
+def drain(mailbox: Mailbox[Any]) -> list[Any]:
+    messages = []
+    while True:
+        try:
+            messages.append(mailbox.receive_nowait())
+        except trio.WouldBlock:
+            return messages

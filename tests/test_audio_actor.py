@@ -1,0 +1,308 @@
+"""The AudioActor in virtual time: utterances, noise, barge-in on the mark clock, silence timers, hang-up, overload."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import trio
+import trio.testing
+from audio_support import PlayingLine, drain, feed, make_context, running_actor
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from actors.audio_actor import AudioActor, mark_name, parse_mark
+from actors.config import CallConfig
+from actors.errors import InjectedFault
+from actors.messages import (
+    AiAudio,
+    AiAudioDone,
+    BargeIn,
+    CallerAudio,
+    CallerFrame,
+    EndCall,
+    HangUpAfterPlayout,
+    InjectedCrash,
+    NoiseIgnored,
+    PlayoutFinished,
+    SilenceElapsed,
+    StopPlayback,
+    UtteranceEnded,
+    UtteranceStarted,
+)
+from callrt.sim.signals import noise_frames, silence_frames, speech_frames
+
+CHUNK_MS = 130  # marks at 130k ms: a tie with the 20 ms frame grid only every 260 ms
+CHUNK = b"\xff" * (CHUNK_MS * 8)
+
+
+def queue_ai_audio(ctx: Any, chunks: int, *, item: str = "item_1", response: str = "resp_1", done: bool = True) -> None:
+    outbox = ctx.mailboxes.audio.outbox("realtime")
+    for _ in range(chunks):
+        outbox.send_nowait(AiAudio(response_id=response, item_id=item, payload=CHUNK))
+    if done:
+        outbox.send_nowait(AiAudioDone(response_id=response, item_id=item))
+
+
+def of_type(messages: list[Any], kind: type) -> list[Any]:
+    return [m for m in messages if isinstance(m, kind)]
+
+
+def test_mark_names_round_trip() -> None:
+    assert parse_mark(mark_name("item_a@b#c", 1170, 42)) == ("item_a@b#c", 1170, 42)
+    assert parse_mark("someone-else's mark") is None
+
+
+async def test_utterance_batches_then_ends(autojump_clock: trio.testing.MockClock) -> None:
+    async with running_actor() as (ctx, _line, actor):
+        frames = silence_frames(1000, seed=1) + speech_frames("I'd like an appointment", 1200)
+        frames += silence_frames(1000, seed=2)
+        await feed(ctx, frames)
+        await trio.sleep(0.05)
+        messages = drain(ctx.mailboxes.realtime)
+    started = of_type(messages, UtteranceStarted)
+    assert [s.at_ms for s in started] == [1000.0]
+    ended = of_type(messages, UtteranceEnded)
+    assert len(ended) == 1
+    assert (ended[0].at_ms, ended[0].duration_ms, ended[0].silence_ms) == (2200.0, 1200.0, 600.0)
+    # Every caller audio batch comes before the end; the segment is 10 pre-roll frames + 60 voiced + 30 hangover.
+    end_index = messages.index(ended[0])
+    audio = of_type(messages, CallerAudio)
+    assert all(messages.index(batch) < end_index for batch in audio)
+    assert sum(len(batch.payload) for batch in audio) == (10 + 60 + 29) * 160
+    assert all(len(batch.payload) <= 800 + 160 for batch in audio)
+    logs = [e["msg"] for e in ctx.trace.events if e["ev"] == "log"]
+    assert logs == [f"STATE -> PROCESSING | len={99 * 160}, silence_ms=600, duration_ms=1200"]
+    assert [e["at_ms"] for e in ctx.trace.events if e["ev"] == "utterance"] == [1000.0]
+    assert actor.state == "processing"
+
+
+async def test_short_noise_is_ignored_and_never_committed(autojump_clock: trio.testing.MockClock) -> None:
+    async with running_actor() as (ctx, _line, _actor):
+        frames = silence_frames(500) + noise_frames("hum", 300, rms=900.0) + silence_frames(1000)
+        await feed(ctx, frames)
+        messages = drain(ctx.mailboxes.realtime)
+    assert of_type(messages, UtteranceEnded) == []
+    assert of_type(messages, NoiseIgnored) == [NoiseIgnored(at_ms=500.0, duration_ms=300.0, rms=902.4)]
+    logs = [e["msg"] for e in ctx.trace.events if e["ev"] == "log"]
+    assert logs == ["[TURN] Ignoring short/noisy segment: duration=300ms, rms=902"]
+
+
+async def test_barge_in_clears_within_the_frame_with_mark_accurate_audio_end(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with running_actor() as (ctx, line, actor):
+        queue_ai_audio(ctx, 30, done=False)  # 3.9 s of AI speech, queued at t=0
+        await feed(ctx, silence_frames(1000) + speech_frames("wait, no", 300))
+        decision_ms = 1200.0  # onset at 1000 ms + 10 voiced frames (200 ms): the frame that arrives at 1200 ms
+        # The model keeps streaming the cancelled response for a while: none of it may reach the caller.
+        queue_ai_audio(ctx, 3, done=True)
+        await trio.sleep(0.5)
+        messages = drain(ctx.mailboxes.realtime)
+    barge = of_type(messages, BargeIn)
+    assert barge == [BargeIn(item_id="item_1", audio_end_ms=1170, speech_at_ms=1000.0)]
+    clears = line.of("clear")
+    assert len(clears) == 1 and decision_ms <= clears[0].t_ms < decision_ms + 20
+    # audio_end_ms is what the caller's line acknowledged: 9 marks of 130 ms, never more than it played.
+    assert barge[0].audio_end_ms == 9 * CHUNK_MS <= line.playout.spans[0].bytes // 8
+    media_after_clear = [c for c in line.calls if c.kind == "media" and c.t_ms > clears[0].t_ms]
+    assert media_after_clear == []
+    assert actor.stats.ai_chunks_dropped == 3
+    # The marks Twilio echoes for the cleared audio are not taken as heard.
+    assert actor.stats.stale_marks == sum(1 for _, cleared in line.echoed if cleared) > 0
+    assert of_type(messages, PlayoutFinished) == []
+    event = next(e for e in ctx.trace.events if e["ev"] == "barge_in")
+    assert (event["speech_at_ms"], event["clear_at_ms"], event["audio_end_ms"]) == (1000.0, 1200.0, 1170)
+    assert actor.state == "processing"
+
+
+async def test_barge_in_needs_unplayed_ai_audio(autojump_clock: trio.testing.MockClock) -> None:
+    async with running_actor() as (ctx, line, _actor):
+        queue_ai_audio(ctx, 5)  # 650 ms, fully played before the caller speaks
+        await feed(ctx, silence_frames(1000) + speech_frames("hello", 1000) + silence_frames(700))
+        messages = drain(ctx.mailboxes.realtime)
+    assert of_type(messages, BargeIn) == []
+    assert line.of("clear") == []
+    assert of_type(messages, PlayoutFinished) == [PlayoutFinished(item_id="item_1", heard_ms=650)]
+    assert len(of_type(messages, UtteranceEnded)) == 1
+
+
+async def test_noise_barge_in_is_recovered(autojump_clock: trio.testing.MockClock) -> None:
+    async with running_actor() as (ctx, line, _actor):
+        queue_ai_audio(ctx, 30, done=False)
+        await feed(ctx, silence_frames(1000) + noise_frames("hum", 300, rms=900.0) + silence_frames(800))
+        messages = drain(ctx.mailboxes.realtime)
+    assert len(of_type(messages, BargeIn)) == 1 and len(line.of("clear")) == 1
+    noise = of_type(messages, NoiseIgnored)
+    assert len(noise) == 1 and noise[0].interrupted_ai
+    assert of_type(messages, UtteranceEnded) == []
+
+
+async def test_stop_playback_clears_and_drops_the_response(autojump_clock: trio.testing.MockClock) -> None:
+    async with running_actor() as (ctx, line, actor):
+        queue_ai_audio(ctx, 10, done=False)
+        await trio.sleep(0.5)
+        ctx.mailboxes.audio.outbox("realtime").send_nowait(StopPlayback(reason="false_claim"))
+        await trio.sleep(0.01)
+        queue_ai_audio(ctx, 2)
+        await trio.sleep(2.0)
+    assert [c.t_ms for c in line.of("clear")] == [500.0]
+    assert line.playout.spans[0].bytes == 500 * 8
+    assert actor.stats.ai_chunks_dropped == 2
+
+
+async def test_silence_fires_once_then_rearms_after_playout(autojump_clock: trio.testing.MockClock) -> None:
+    async with running_actor() as (ctx, _line, _actor):
+        # No frames at all: the timer runs on the clock, not on frames.
+        await trio.sleep(14.9)
+        assert of_type(drain(ctx.mailboxes.realtime), SilenceElapsed) == []
+        await trio.sleep(0.2)
+        assert of_type(drain(ctx.mailboxes.realtime), SilenceElapsed) == [SilenceElapsed(silence_ms=15000.0)]
+        await trio.sleep(60.0)
+        assert of_type(drain(ctx.mailboxes.realtime), SilenceElapsed) == []  # fired once: not re-armed by itself
+        # The AI asks "are you still there?" (1.3 s); the timer re-arms when the caller has heard it all.
+        queue_ai_audio(ctx, 10)
+        start = ctx.trace.now_ms()
+        await trio.sleep(1.3 + 14.9)
+        assert of_type(drain(ctx.mailboxes.realtime), SilenceElapsed) == []
+        await trio.sleep(0.2)
+        fired = [e for e in ctx.trace.events if e["ev"] == "silence_elapsed"]
+        assert [round(e["t"] - start) for e in fired[1:]] == [16300]
+        assert of_type(drain(ctx.mailboxes.realtime), SilenceElapsed) == [SilenceElapsed(silence_ms=15000.0)]
+
+
+async def test_silence_waits_for_long_ai_audio_and_counts_from_caller_speech(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with running_actor() as (ctx, _line, _actor):
+        queue_ai_audio(ctx, 154)  # 20 s of AI speech: never "silence" while it plays
+        await trio.sleep(34.9)
+        assert of_type(drain(ctx.mailboxes.realtime), SilenceElapsed) == []
+        await trio.sleep(0.2)
+        assert len(of_type(drain(ctx.mailboxes.realtime), SilenceElapsed)) == 1
+        # Caller speech re-arms it from the end of the voice (frames resume at stream time 40 s).
+        await feed(ctx, speech_frames("yes I'm here", 1000) + silence_frames(1000), first_index=2000)
+        await trio.sleep(15.0 - 1.0 + 0.05)  # voice ended at 41 s; now is 42 s + 14.05 s
+        fired = of_type(drain(ctx.mailboxes.realtime), SilenceElapsed)
+        assert fired == [SilenceElapsed(silence_ms=15000.0)]
+
+
+async def test_noise_does_not_count_as_the_caller_speaking(autojump_clock: trio.testing.MockClock) -> None:
+    async with running_actor() as (ctx, _line, _actor):
+        # The cough neither resets nor pauses the clock that started with the call.
+        await feed(ctx, silence_frames(10_000) + noise_frames("cough", 300, rms=1500.0) + silence_frames(4_600))
+        assert of_type(drain(ctx.mailboxes.realtime), SilenceElapsed) == []
+        await trio.sleep(0.2)
+        assert of_type(drain(ctx.mailboxes.realtime), SilenceElapsed) == [SilenceElapsed(silence_ms=15000.0)]
+
+
+async def test_hang_up_after_playout(autojump_clock: trio.testing.MockClock) -> None:
+    async with running_actor() as (ctx, line, _actor):
+        queue_ai_audio(ctx, 10)  # 1.3 s goodbye
+        ctx.mailboxes.audio.outbox("realtime").send_nowait(HangUpAfterPlayout(reason="silence"))
+        queue_ai_audio(ctx, 1, item="late")  # after the request: not part of what is heard
+        await trio.sleep(3.0)
+        end = drain(ctx.mailboxes.supervisor)
+    assert [c.t_ms for c in line.of("hang_up")] == [1300.0]
+    assert end == [EndCall(by="ai", reason="silence")]
+    assert [e["item_id"] for e in ctx.trace.events if e["ev"] == "io" and e["type"] == "media"] == ["item_1"] * 10
+
+
+async def test_hang_up_with_nothing_queued_is_immediate(autojump_clock: trio.testing.MockClock) -> None:
+    async with running_actor() as (ctx, line, _actor):
+        await trio.sleep(1.0)
+        ctx.mailboxes.audio.outbox("realtime").send_nowait(HangUpAfterPlayout(reason="goodbye"))
+        await trio.sleep(0.01)
+        assert [c.t_ms for c in line.of("hang_up")] == [1000.0]
+        assert drain(ctx.mailboxes.supervisor) == [EndCall(by="ai", reason="goodbye")]
+
+
+async def test_hang_up_safety_timeout_when_marks_never_return(autojump_clock: trio.testing.MockClock) -> None:
+    async with running_actor(echo_marks=False) as (ctx, line, _actor):
+        queue_ai_audio(ctx, 10)
+        ctx.mailboxes.audio.outbox("realtime").send_nowait(HangUpAfterPlayout(reason="silence"))
+        await trio.sleep(10.0)
+    assert [c.t_ms for c in line.of("hang_up")] == [1300.0 + 3000.0]
+    assert any(e["ev"] == "hangup_playout_timeout" for e in ctx.trace.events)
+
+
+async def test_drop_oldest_under_overload(autojump_clock: trio.testing.MockClock) -> None:
+    config = CallConfig(audio_mailbox_capacity=50)
+    async with running_actor(config) as (ctx, _line, actor):
+        outbox = ctx.mailboxes.audio_frames.outbox("line")
+        frames = silence_frames(400 * 20)
+        # A stall: 400 frames pile up before the actor gets to run; only the newest 50 survive.
+        for index, payload in enumerate(frames):
+            outbox.send_nowait(CallerFrame(payload=payload, timestamp_ms=index * 20, received_at=trio.current_time()))
+        await trio.sleep(0.1)
+        assert actor.stats.frames == 50
+        assert ctx.mailboxes.audio_frames.dropped_total == 350
+        # The actor keeps working on fresh frames afterwards.
+        await feed(ctx, speech_frames("still here", 1000) + silence_frames(700), first_index=400)
+        assert len(of_type(drain(ctx.mailboxes.realtime), UtteranceEnded)) == 1
+
+
+async def test_frame_lag_is_traced(autojump_clock: trio.testing.MockClock) -> None:
+    async with running_actor() as (ctx, _line, _actor):
+        outbox = ctx.mailboxes.audio_frames.outbox("line")
+        floor = silence_frames(20)[0]
+        for index in range(300):
+            await trio.sleep(0.02)
+            # Every frame reaches the actor 30 ms after the line received it.
+            received_at = trio.current_time() - 0.03
+            outbox.send_nowait(CallerFrame(payload=floor, timestamp_ms=index * 20, received_at=received_at))
+    lags = [e for e in ctx.trace.events if e["ev"] == "frame_lag"]
+    assert len(lags) == 1 and 249 <= lags[0]["n"] <= 251  # every 5 s: one window in 6 s
+    assert lags[0]["p50_ms"] == lags[0]["p99_ms"] == 30.0
+    assert lags[0]["proc_us"] > 0
+
+
+async def test_injected_crash_raises(autojump_clock: trio.testing.MockClock) -> None:
+    ctx = make_context()
+    actor = AudioActor(ctx, PlayingLine(ctx))
+    ctx.mailboxes.audio.outbox("supervisor").send_nowait(InjectedCrash(reason="test"))
+    with pytest.raises(InjectedFault):
+        await actor.run()
+
+
+async def test_run_returns_when_the_call_closes_its_mailboxes(autojump_clock: trio.testing.MockClock) -> None:
+    ctx = make_context()
+    actor = AudioActor(ctx, PlayingLine(ctx))
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(actor.run)
+        await trio.sleep(1.0)
+        ctx.mailboxes.close_all()
+    assert trio.current_time() < 2.0
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    speech_start=st.integers(min_value=0, max_value=40),
+    speech_frames_n=st.integers(min_value=10, max_value=60),
+    chunks=st.integers(min_value=1, max_value=25),
+    seed=st.random_module(),
+)
+def test_barge_in_audio_end_never_exceeds_what_was_played(
+    speech_start: int, speech_frames_n: int, chunks: int, seed: Any
+) -> None:
+    """Whatever the timing, audio_end_ms is an acknowledged mark, never beyond what the caller's line played."""
+
+    async def scenario() -> None:
+        async with running_actor() as (ctx, line, _actor):
+            await trio.sleep(0.005)  # marks at 5 + 130k ms never tie with a frame on the 20 ms grid
+            queue_ai_audio(ctx, chunks, done=False)
+            frames = silence_frames(speech_start * 20) + speech_frames("over you", speech_frames_n * 20)
+            await feed(ctx, frames + silence_frames(700))
+            messages = drain(ctx.mailboxes.realtime)
+            barges = of_type(messages, BargeIn)
+            decision_ms = (speech_start + 10) * 20
+            assert len(barges) == (1 if 5 + chunks * CHUNK_MS > decision_ms else 0)
+            for barge in barges:
+                assert barge.audio_end_ms % CHUNK_MS == 0
+                assert barge.audio_end_ms <= line.playout.spans[0].bytes // 8
+                assert decision_ms - CHUNK_MS < 5 + barge.audio_end_ms <= decision_ms
+            if barges:
+                writes = [c.kind for c in line.calls if c.kind in ("media", "clear")]
+                assert "media" not in writes[writes.index("clear") :]
+
+    trio.run(scenario, clock=trio.testing.MockClock(autojump_threshold=0))
