@@ -153,7 +153,7 @@ async def run_call(
     started = trio.current_time()
     trace.record("call_start", call_sid=call_sid, business_id=business_id, language=language)
     await _store_quietly(ctx, "start_call_session", store.start_call_session, call_sid, business_id, caller_phone)
-    end = EndCall(by="supervisor", reason="unknown")
+    end = EndCall(by="supervisor", reason="cancelled")  # until an EndCall arrives
     try:
         async with trio.open_nursery() as nursery:
             for spec in specs:

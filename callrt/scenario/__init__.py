@@ -1,0 +1,17 @@
+"""Scenario files, the virtual-time runner, invariants and reports."""
+
+from .call_log import call_log_lines
+from .model import Fault, Scenario, ScenarioError, load_scenario, parse_scenario
+from .runner import RunOptions, run_concurrent, run_scenarios
+
+__all__ = [
+    "Fault",
+    "RunOptions",
+    "Scenario",
+    "ScenarioError",
+    "call_log_lines",
+    "load_scenario",
+    "parse_scenario",
+    "run_concurrent",
+    "run_scenarios",
+]

@@ -1,0 +1,30 @@
+"""A call's trace as a readable call log: who said what, and the runtime's own log lines."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .invariants import Event
+
+
+def _stamp(t: float) -> str:
+    return f"[{t / 1000.0:7.2f}s]"
+
+
+def call_log_lines(events: Sequence[Event]) -> list[str]:
+    lines: list[str] = []
+    for event in events:
+        ev, t = event.get("ev"), float(event.get("t", 0.0))
+        if ev == "log":
+            lines.append(f"{_stamp(t)} {event.get('actor', '?'):>10}  {event.get('msg', '')}")
+        elif ev == "realtime" and event.get("what") == "ai_turn":
+            cut = " (interrupted)" if event.get("interrupted") else ""
+            lines.append(f"{_stamp(float(event.get('started_t', t)))} {'AI':>10}  «{event.get('text', '')}»{cut}")
+        elif ev == "realtime" and event.get("what") == "user_turn":
+            lines.append(f"{_stamp(t)} {'caller':>10}  «{event.get('text', '')}»")
+        elif ev in ("crash", "restart", "escalate"):
+            detail = event.get("error") or event.get("action") or f"attempt {event.get('attempt')}"
+            lines.append(f"{_stamp(t)} {'supervisor':>10}  {ev} {event.get('actor')}: {detail}")
+        elif ev == "call_end":
+            lines.append(f"{_stamp(t)} {'call':>10}  ended by {event.get('by')} ({event.get('reason')})")
+    return lines

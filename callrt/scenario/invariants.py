@@ -1,0 +1,160 @@
+"""Invariants of a call, checked on its trace and on the database, never on the
+runner's own bookkeeping. Each check returns the names of the violations it found
+(CONTRACTS "Scenario report": `violations`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from actors.claims import detect_claim
+from store import AppointmentInfo, BusinessSettings
+from store.availability import check_slot
+
+Event = dict[str, Any]
+
+
+def _of(events: Iterable[Event], ev: str, **match: Any) -> list[Event]:
+    return [e for e in events if e.get("ev") == ev and all(e.get(k) == v for k, v in match.items())]
+
+
+def model_io(events: Sequence[Event], direction: str, type_: str) -> list[Event]:
+    return _of(events, "io", peer="model", dir=direction, type=type_)
+
+
+def check_responses_never_overlap(events: Sequence[Event]) -> list[str]:
+    """No response.create is sent while an earlier response has not reached response.done."""
+    pending = 0
+    for event in events:
+        if event.get("ev") != "io" or event.get("peer") != "model":
+            continue
+        if event.get("dir") == "out" and event.get("type") == "response.create":
+            if pending > 0:
+                return ["response_while_pending"]
+            pending += 1
+        elif event.get("dir") == "in" and event.get("type") == "response.done":
+            pending = max(0, pending - 1)
+        elif (
+            event.get("dir") == "in"
+            and event.get("type") == "error"
+            and event.get("code") in ("conversation_already_has_active_response",)
+        ):
+            return ["response_while_pending"]
+        elif event.get("ev") == "io" and event.get("type") == "reconnected":
+            pending = 0
+    return []
+
+
+def check_silence_prompts(events: Sequence[Event]) -> list[str]:
+    return ["more_than_one_silence_prompt"] if len(silence_prompts(events)) > 1 else []
+
+
+def silence_prompts(events: Sequence[Event]) -> list[Event]:
+    return _of(events, "realtime", what="silence_prompt")
+
+
+def check_no_audio_after_clear(events: Sequence[Event]) -> list[str]:
+    """After a barge-in cleared an item, none of that item's audio reaches the caller."""
+    cleared: set[str] = set()
+    for event in events:
+        if event.get("ev") == "barge_in" and event.get("item_id"):
+            cleared.add(str(event["item_id"]))
+        elif (
+            event.get("ev") == "io"
+            and event.get("peer") == "caller"
+            and event.get("dir") == "out"
+            and event.get("type") == "media"
+            and event.get("item_id") in cleared
+        ):
+            return ["audio_after_clear"]
+    return []
+
+
+def check_noise_never_reaches_nlp(events: Sequence[Event]) -> list[str]:
+    """Every committed input buffer is a real utterance: noise is cleared, never committed or transcribed."""
+    commits = len(model_io(events, "out", "input_audio_buffer.commit"))
+    utterances = len(_of(events, "utterance"))
+    transcripts = len(_of(events, "send", mailbox="nlp", type="UserTranscript"))
+    return ["noise_reached_nlp"] if commits > utterances or transcripts > utterances else []
+
+
+def server_note_texts(events: Sequence[Event]) -> list[tuple[float, str]]:
+    return [(float(e["t"]), str(e.get("text", ""))) for e in _of(events, "realtime", what="note_injected")]
+
+
+def heard_text(turn: Event) -> str:
+    """The part of an AI turn the caller heard, by the share of its audio that was played."""
+    text = str(turn.get("text", ""))
+    audio_ms = float(turn.get("audio_ms") or 0.0)
+    heard_ms = float(turn.get("heard_ms") or 0.0)
+    if audio_ms <= 0.0:
+        return text if not turn.get("interrupted") else ""
+    share = min(1.0, heard_ms / audio_ms)
+    return text[: int(len(text) * share)]
+
+
+def check_claims_backed(events: Sequence[Event]) -> list[str]:
+    """The caller never hears a booking claim before an `appointment_created` note, nor a 'details sent' claim."""
+    notes = server_note_texts(events)
+    for turn in _of(events, "realtime", what="ai_turn"):
+        claim = detect_claim(heard_text(turn))
+        if claim is None:
+            continue
+        started = float(turn.get("started_t", turn["t"]))
+        backed = claim == "booking" and any(
+            t <= started and text.startswith("appointment_created") for t, text in notes
+        )
+        if not backed:
+            return ["claim_without_server_note"]
+    return []
+
+
+def check_call_ended(events: Sequence[Event]) -> list[str]:
+    """The call ended by itself: a hang-up by either side or an escalation, not an outside cancellation."""
+    ends = _of(events, "call_end")
+    return [] if ends and ends[-1].get("reason") != "cancelled" else ["call_never_ended"]
+
+
+def check_appointments(
+    created: Sequence[AppointmentInfo],
+    all_active: Sequence[AppointmentInfo],
+    business: BusinessSettings,
+    call_started_at: dt.datetime,
+) -> list[str]:
+    """Rules of the business, checked independently of how the booking code decided."""
+    violations: list[str] = []
+    by_call: dict[str | None, list[AppointmentInfo]] = {}
+    for appointment in created:
+        by_call.setdefault(appointment.call_sid, []).append(appointment)
+    if any(len(group) > 1 for group in by_call.values()):
+        violations.append("duplicate_appointment")
+    intervals = sorted((a.start, a.start + dt.timedelta(minutes=a.minutes)) for a in all_active)
+    for i, (start, end) in enumerate(intervals):
+        overlapping = sum(1 for s, e in intervals[i:] if s < end and start < e)
+        if overlapping > business.capacity:
+            violations.append("overlapping_appointments")
+            break
+    for appointment in created:
+        problem = check_slot(business, (), appointment.start, call_started_at).reason
+        if problem in ("closed_day", "outside_hours", "not_on_slot_grid", "beyond_horizon"):
+            violations.append("appointment_outside_hours")
+        elif problem in ("too_soon", "in_past"):
+            violations.append("appointment_too_soon")
+    return sorted(set(violations), key=violations.index)
+
+
+def check_trace(events: Sequence[Event]) -> list[str]:
+    """Every trace-level invariant, in the order CONTRACTS lists them."""
+    violations: list[str] = []
+    for check in (
+        check_silence_prompts,
+        check_responses_never_overlap,
+        check_claims_backed,
+        check_no_audio_after_clear,
+        check_noise_never_reaches_nlp,
+        check_call_ended,
+    ):
+        violations.extend(check(events))
+    return violations

@@ -1,0 +1,93 @@
+"""The scenario report (CONTRACTS "Scenario report"), read off the call's trace
+and the appointments the database holds for the call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from store import AppointmentInfo
+
+from .invariants import Event, model_io, server_note_texts, silence_prompts
+
+
+def _ms(value: Any) -> float:
+    return round(float(value), 1)
+
+
+def _first_at_or_after(events: Sequence[Event], t: float) -> float | None:
+    return next((_ms(e["t"]) for e in events if float(e["t"]) >= t), None)
+
+
+def appointment_json(appointment: AppointmentInfo) -> dict[str, Any]:
+    return {
+        "id": appointment.id,
+        "start": appointment.start.isoformat(),
+        "minutes": appointment.minutes,
+        "name": appointment.name,
+        "phone": appointment.phone,
+    }
+
+
+def build_report(
+    *,
+    scenario_name: str,
+    events: Sequence[Event],
+    appointments: Sequence[AppointmentInfo],
+    violations: Sequence[str],
+    trace_path: str | None,
+) -> dict[str, Any]:
+    end = next((e for e in reversed(events) if e.get("ev") == "call_end"), None)
+    cancels = model_io(events, "out", "response.cancel")
+    utterances = [e for e in events if e.get("ev") == "utterance"]
+    transcripts = [e for e in events if e.get("ev") == "realtime" and e.get("what") == "user_turn"]
+    return {
+        "scenario": scenario_name,
+        "violations": list(violations),
+        "duration_ms": _ms(end["t"] if end else (events[-1]["t"] if events else 0.0)),
+        "hangup": (
+            {"by": end.get("by"), "reason": end.get("reason"), "at_ms": _ms(end["t"])} if end is not None else None
+        ),
+        "appointments": [appointment_json(a) for a in appointments],
+        "ai_turns": [
+            {
+                "at_ms": _ms(e.get("started_t", e["t"])),
+                "text": e.get("text", ""),
+                "interrupted": bool(e.get("interrupted")),
+                "heard_ms": _ms(e.get("heard_ms") or 0.0),
+            }
+            for e in events
+            if e.get("ev") == "realtime" and e.get("what") == "ai_turn"
+        ],
+        "user_turns": [
+            {
+                "at_ms": _ms(utterances[i]["at_ms"]) if i < len(utterances) else _ms(e["t"]),
+                "text": e.get("text", ""),
+                "duration_ms": _ms(utterances[i]["duration_ms"]) if i < len(utterances) else None,
+            }
+            for i, e in enumerate(transcripts)
+        ],
+        "ignored_segments": [
+            {"at_ms": _ms(e.get("at_ms", e["t"])), "duration_ms": _ms(e["duration_ms"]), "rms": round(e["rms"])}
+            for e in events
+            if e.get("ev") == "ignored_segment"
+        ],
+        "silence_prompts": len(silence_prompts(events)),
+        "barge_ins": [
+            {
+                "speech_at_ms": _ms(e["speech_at_ms"]),
+                "clear_at_ms": _ms(e.get("clear_at_ms", e["t"])),
+                "cancel_at_ms": _first_at_or_after(cancels, float(e["t"])),
+                "audio_end_ms": e["audio_end_ms"],
+            }
+            for e in events
+            if e.get("ev") == "barge_in"
+        ],
+        "server_notes": [text for _, text in server_note_texts(events)],
+        "responses_created": len(model_io(events, "out", "response.create")),
+        "guard_skips": sum(1 for e in events if e.get("ev") == "realtime" and e.get("what") == "guard_skip"),
+        "false_claims_cut": sum(1 for e in events if e.get("ev") == "realtime" and e.get("what") == "false_claim_cut"),
+        "restarts": [{"actor": e["actor"], "at_ms": _ms(e["t"])} for e in events if e.get("ev") == "restart"],
+        "trace": trace_path,
+    }

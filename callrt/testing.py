@@ -1,0 +1,177 @@
+"""The testing API: Hypothesis strategies for calls, and a runner that checks invariants.
+
+Fuzz your own configuration (business hours, thresholds, dialect) against the
+real runtime in virtual time::
+
+    from hypothesis import given, settings, strategies as st
+    from callrt.testing import scenarios, run_scenario, assert_no_violations
+
+    @settings(max_examples=50, deadline=None)
+    @given(scenario=scenarios(language="en"), _order=st.random_module())
+    def test_my_line(scenario):
+        assert_no_violations(run_scenario(scenario))
+
+`st.random_module()` seeds trio's scheduler (trio registers its scheduling RNG
+with Hypothesis), so the interleaving of actors is part of the example: a
+failure shrinks to a small script and replays exactly. See docs/testing.md.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import strategies as st
+
+from actors.config import CallConfig
+from callrt.scenario import RunOptions, parse_scenario, run_concurrent, run_scenarios
+
+DEFAULT_NOW = "2026-11-24T10:00:00+02:00"
+ISRAELI_HOURS: dict[str, list[list[str]]] = {
+    "sun": [["09:00", "19:00"]],
+    "mon": [["09:00", "19:00"]],
+    "tue": [["09:00", "19:00"]],
+    "wed": [["09:00", "19:00"]],
+    "thu": [["09:00", "19:00"]],
+    "fri": [["08:00", "13:00"]],
+    "sat": [],
+}
+DEFAULT_BUSINESS: dict[str, Any] = {
+    "name": "מספרת דנה",
+    "timezone": "Asia/Jerusalem",
+    "opening_hours": ISRAELI_HOURS,
+    "working_hours": None,
+    "slot_size_min": 30,
+    "min_notice_min": 60,
+}
+
+UTTERANCES: dict[str, list[str]] = {
+    "he": [
+        "אני רוצה פגישה מחר בשש בערב, קוראים לי דנה",
+        "אפשר לקבוע תור ליום חמישי בעשר בבוקר? שמי יוסי",
+        "אפשר בשבע במקום?",
+        "קוראים לי מיכל",
+        "מה שעות הפתיחה שלכם?",
+        "אני רוצה לבטל את התור שלי",
+        "אפשר לקבוע למחר בתשע בערב?",
+        "תודה רבה, להתראות",
+        "ביום שישי בשתיים בצהריים, על שם רונית",
+    ],
+    "en": [
+        "I'd like an appointment tomorrow at six pm, my name is Dana",
+        "Can I come in on Thursday at 10:30 am? This is Mike",
+        "Actually, can we make it seven instead?",
+        "My name is Sarah",
+        "What are your opening hours?",
+        "I want to cancel my appointment",
+        "Can I book for tomorrow at nine pm?",
+        "Thanks, bye",
+        "Friday at two in the afternoon, for Ron",
+    ],
+}
+
+
+def say_steps(language: str = "he") -> st.SearchStrategy[dict[str, Any]]:
+    return st.builds(
+        lambda text, ms: {"say": text, "ms": ms},
+        st.sampled_from(UTTERANCES[language]),
+        st.integers(min_value=900, max_value=3200),
+    )
+
+
+def noise_steps() -> st.SearchStrategy[dict[str, Any]]:
+    """Coughs, clicks, hums and breaths: shorter than `min_voice_ms`, at any level."""
+    return st.builds(
+        lambda kind, ms, rms: {"noise": kind, "ms": ms, "rms": rms},
+        st.sampled_from(["cough", "click", "hum", "breath"]),
+        st.integers(min_value=40, max_value=600),
+        st.integers(min_value=100, max_value=4000),
+    )
+
+
+def pause_steps(max_ms: int = 20_000) -> st.SearchStrategy[dict[str, Any]]:
+    return st.one_of(
+        st.builds(lambda ms: {"pause_ms": ms}, st.integers(min_value=0, max_value=1500)),
+        st.builds(lambda ms: {"silence_ms": ms}, st.integers(min_value=0, max_value=max_ms)),
+    )
+
+
+def barge_in_steps(language: str = "he") -> st.SearchStrategy[list[dict[str, Any]]]:
+    """Wait until the AI is audible, then talk over it (or cough over it)."""
+    return st.tuples(
+        st.integers(min_value=0, max_value=2000),
+        st.one_of(say_steps(language), noise_steps()),
+    ).map(lambda pair: [{"wait": "ai_started", "timeout_ms": 8000}, {"pause_ms": pair[0]}, pair[1]])
+
+
+def scripts(language: str = "he", max_steps: int = 6) -> st.SearchStrategy[list[dict[str, Any]]]:
+    """A caller's script: listen to the greeting, then a mix of speech, noise, silence and barge-ins."""
+    single = st.one_of(
+        say_steps(language).map(lambda s: [s, {"wait": "ai_done", "timeout_ms": 20000}]),
+        noise_steps().map(lambda s: [s]),
+        pause_steps().map(lambda s: [s]),
+        barge_in_steps(language),
+    )
+    ending = st.sampled_from([[{"hangup": True}], [{"silence_ms": 40_000}]])
+    return st.tuples(st.lists(single, max_size=max_steps), ending).map(
+        lambda parts: [{"wait": "ai_done"}, *[step for group in parts[0] for step in group], *parts[1]]
+    )
+
+
+def fault_plans(max_faults: int = 2) -> st.SearchStrategy[list[dict[str, Any]]]:
+    """Actor crashes, database outages, model disconnects, late transcriptions, duplicated events, false claims."""
+    at = st.integers(min_value=0, max_value=20_000)
+    fault = st.one_of(
+        st.builds(
+            lambda t, actor: {"at_ms": t, "kind": "crash", "actor": actor},
+            at,
+            st.sampled_from(["audio", "realtime", "nlp", "booking"]),
+        ),
+        st.builds(lambda t, ms: {"at_ms": t, "kind": "db_down", "ms": ms}, at, st.integers(500, 15_000)),
+        st.builds(lambda t: {"at_ms": t, "kind": "realtime_disconnect"}, at),
+        st.builds(lambda t, ms: {"at_ms": t, "kind": "late_transcription", "ms": ms}, at, st.integers(100, 3000)),
+        st.builds(lambda t: {"at_ms": t, "kind": "duplicate_events"}, at),
+        st.builds(lambda t: {"at_ms": t, "kind": "ai_false_claim"}, at),
+    )
+    return st.lists(fault, max_size=max_faults)
+
+
+def scenarios(
+    *,
+    language: str = "he",
+    business: dict[str, Any] | None = None,
+    now: str = DEFAULT_NOW,
+    faults: bool = True,
+) -> st.SearchStrategy[dict[str, Any]]:
+    """Whole scenario documents (CONTRACTS "Scenario file") for one business."""
+    return st.builds(
+        lambda script, plan, n: {
+            "name": f"generated-{n}",
+            "language": language,
+            "now": now,
+            "business": business or DEFAULT_BUSINESS,
+            "appointments": [],
+            "caller": {"phone": "+972501234567", "name": None},
+            "script": script,
+            "faults": plan,
+        },
+        scripts(language),
+        fault_plans() if faults else st.just([]),
+        st.integers(min_value=0, max_value=10**6),
+    )
+
+
+def run_scenario(
+    scenario: dict[str, Any], *, db_url: str | None = None, config: CallConfig | None = None, dialect: str = "beta"
+) -> dict[str, Any]:
+    """Run one scenario document as a whole call in virtual time; returns its report."""
+    options = RunOptions(db_url=db_url, config=config or CallConfig(), dialect=dialect)
+    return run_scenarios([parse_scenario(scenario)], options)[0]
+
+
+def run_simultaneous(scenarios_: list[dict[str, Any]], *, db_url: str | None = None) -> list[dict[str, Any]]:
+    """Several scenario documents as simultaneous calls to the first one's business."""
+    return run_concurrent([parse_scenario(s) for s in scenarios_], RunOptions(db_url=db_url))
+
+
+def assert_no_violations(report: dict[str, Any]) -> None:
+    assert not report["violations"], f"{report['scenario']}: {report['violations']} (trace: {report['trace']})"
