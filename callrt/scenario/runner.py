@@ -46,9 +46,9 @@ CALL_GRACE_MS = 120_000.0
 @attrs.frozen
 class RunOptions:
     db_url: str | None = None
-    trace_dir: Path = Path(os.environ.get("CALLRT_TRACE_DIR", "traces"))
+    trace_dir: Path = attrs.field(factory=lambda: Path(os.environ.get("CALLRT_TRACE_DIR", "traces")))
     dialect: str = "beta"
-    config: CallConfig = CallConfig()
+    config: CallConfig = attrs.field(factory=CallConfig)
 
 
 def create_business(store: Store, scenario: Scenario) -> int:
