@@ -82,8 +82,9 @@ class ServerConfig:
     trace_dir: Path = Path("traces")
     workers: int = 1
     openai_api_key: str | None = attrs.field(default=None, repr=False)
-    openai_model: str = "gpt-realtime"
-    dialect: Dialect = "ga"
+    openai_model: str | None = None
+    """None: the connector's default model for the dialect."""
+    dialect: Dialect = attrs.field(default="ga", validator=attrs.validators.in_(("beta", "ga")))
     language: Literal["he", "en"] = "he"
 
     @classmethod
@@ -97,7 +98,7 @@ class ServerConfig:
             "auth_token": env.get("TWILIO_AUTH_TOKEN") or None,
             "trace_dir": Path(env.get("CALLRT_TRACE_DIR", "traces")),
             "openai_api_key": env.get("OPENAI_API_KEY") or None,
-            "openai_model": env.get("CALLRT_OPENAI_MODEL", "gpt-realtime"),
+            "openai_model": env.get("CALLRT_OPENAI_MODEL") or None,
             "dialect": env.get("CALLRT_DIALECT", "ga"),
         }
         if env.get("CALLRT_STREAM_SECRET"):
@@ -273,7 +274,6 @@ class TelephonyServer:
     async def _run_call(self, line: TwilioCallerLine, start: StreamStart) -> None:
         from actors.call_supervisor import run_call
 
-        plan = self.planner(self.config, start)
         trace_path = self.config.trace_dir / f"{_SAFE_NAME.sub('_', start.call_sid)[:64]}.jsonl"
         trace = MeteredTrace(start.call_sid, trace_path, self.metrics)
         line.trace = trace
@@ -281,6 +281,7 @@ class TelephonyServer:
         self.metrics.calls_active += 1
         ended_by = "error"
         try:
+            plan = self.planner(self.config, start)
             outcome = await run_call(
                 call_sid=start.call_sid,
                 business_id=self.business_id,

@@ -7,8 +7,14 @@ instead of using the virtual one; each finishes in well under a second.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
+import re
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
@@ -17,11 +23,15 @@ from typing import Any
 
 import attrs
 import httpx
+import numpy as np
 import pytest
 import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection, open_websocket_url
 
+from actors.codec import FRAME_BYTES, pcm16_to_ulaw
+from actors.trace import read_trace
 from callrt.server import ServerConfig, TelephonyServer, serve
+from callrt.sim.peer_script import SimScript
 from callrt.twilio_webhook import compute_signature, parse_stream_twiml
 from store import Store
 
@@ -72,6 +82,7 @@ async def closed_without_a_word(ws: WebSocketConnection) -> int:
         try:
             message = await ws.get_message()
         except ConnectionClosed as closed:
+            assert closed.reason is not None
             return int(closed.reason.code)
     raise AssertionError(f"the server spoke before closing: {message!r}")
 
@@ -272,3 +283,92 @@ def test_config_from_environment() -> None:
     assert config.max_calls == ServerConfig().max_calls and config.openai_api_key is None
     shown = repr(attrs.evolve(config, openai_api_key="sk-123"))
     assert "sk-123" not in shown and "sss" not in shown
+
+
+# -- a whole call over the socket ---------------------------------------------
+
+
+def media_message(payload: bytes, timestamp: int) -> str:
+    encoded = base64.b64encode(payload).decode()
+    return json.dumps(
+        {"event": "media", "media": {"track": "inbound", "timestamp": str(timestamp), "payload": encoded}}
+    )
+
+
+async def test_live_call_greets_the_caller_and_survives_bad_frames(
+    store: Store, business_id: int, tmp_path: Path
+) -> None:
+    server = make_server(store, business_id, tmp_path, auth_token=TOKEN)
+    script = SimScript(language="en", business_name="Test salon").to_json()
+    line_floor = pcm16_to_ulaw(np.full(FRAME_BYTES, 3, dtype=np.int16))  # quiet line noise: no voice
+    heard: list[bytes] = []
+    async with live(server) as base, httpx.AsyncClient(timeout=STEP_S) as client:
+        stream_url, params = await twiml_for(client, base, "CAlive1", sim_script=script)
+        async with open_websocket_url(stream_url) as ws:
+            await ws.send_message(json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"}))
+            await ws.send_message(start_message("CAlive1", **params))
+
+            async def listen() -> None:
+                # Twilio's part: play what arrives and acknowledge each mark once what precedes it played.
+                while True:
+                    message = json.loads(await ws.get_message())
+                    if message["event"] == "media":
+                        heard.append(base64.b64decode(message["media"]["payload"]))
+                    elif message["event"] == "mark":
+                        await ws.send_message(json.dumps({"event": "mark", "mark": message["mark"]}))
+
+            bad = [
+                "{ not json",
+                json.dumps({"event": "hologram"}),
+                json.dumps({"event": "media", "media": {"payload": "%%%", "timestamp": "0"}}),
+                media_message(b"\xff" * 161, 0),
+            ]
+            with trio.fail_after(20):
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(listen)
+                    for i in range(100):  # 2 s of caller line at real-time pacing
+                        await ws.send_message(media_message(line_floor, 20 * i))
+                        if i % 25 == 5:
+                            await ws.send_message(bad[i // 25])
+                        await trio.sleep(0.02)
+                    assert heard, "the caller heard no greeting"
+                    assert server.metrics.calls_active == 1
+                    await ws.send_message(json.dumps({"event": "stop", "stop": {"callSid": "CAlive1"}}))
+                    while server.metrics.calls_active:
+                        await trio.sleep(0.01)
+                    nursery.cancel_scope.cancel()
+        metrics = (await client.get(base + "/metrics")).text
+    assert sum(len(chunk) for chunk in heard) >= 8000 // 2, "less than half a second of greeting"
+    assert server.metrics.calls_total == 1 and server.metrics.calls_ended == {"caller": 1}
+    assert server.metrics.frames_total == 100
+    assert server.metrics.bad_messages == {"bad_json": 1, "unknown_event": 1, "bad_base64": 1, "bad_frame_size": 1}
+    assert 'callrt_bad_messages_total{reason="bad_frame_size"} 1' in metrics
+    assert "callrt_frames_total 100" in metrics
+    events = read_trace(tmp_path / "traces" / "CAlive1.jsonl")
+    assert events[0].ev == "trace_start" and events[-1].ev == "trace_end"
+    assert any(e.ev == "call_end" and e.get("by") == "caller" for e in events)
+    assert sum(1 for e in events if e.ev == "line" and e.get("kind") == "bad_message") == 4
+
+
+def test_workers_share_one_port_and_stop_on_sigterm(tmp_path: Path) -> None:
+    command = [sys.executable, "-m", "callrt", "serve", "--port", "0", "--workers", "2"]
+    command += ["--db", f"sqlite:///{tmp_path / 'workers.db'}"]
+    env = {**os.environ, "CALLRT_TRACE_DIR": str(tmp_path / "traces")}
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) as parent:
+        try:
+            assert parent.stdout is not None
+            banner = parent.stdout.readline()
+            base = re.search(r"http://[\d.]+:\d+", banner)
+            assert base, banner
+            pids: set[int] = set()
+            deadline = time.monotonic() + 20
+            while len(pids) < 2 and time.monotonic() < deadline:
+                try:
+                    # A fresh connection each time, so the kernel picks a worker each time.
+                    pids.add(httpx.get(base.group(0) + "/health", timeout=STEP_S).json()["pid"])
+                except httpx.TransportError:
+                    time.sleep(0.05)  # a worker is still starting (real processes, real clock)
+            assert len(pids) == 2 and parent.pid not in pids
+        finally:
+            parent.send_signal(signal.SIGTERM)
+        assert parent.wait(timeout=20) == 0, parent.stderr.read() if parent.stderr else ""
