@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .lexicon import Intent, Kind
+from .lexicon import REQUEST_WORDS, Intent, Kind
 from .tokens import Token
 
-NEGATION_REACH = 3
+NEGATION_REACH = 4
 """A negation reaches this many words ahead within its clause ("I don't want to cancel")."""
 COMING_WORDS = frozenset({"להגיע", "לבוא", "come", "make"})
 # Nouns name the appointment in any request; only verbs say "book a new one".
@@ -30,6 +30,7 @@ def intent_of(tokens: Sequence[Token], new_slot: bool) -> Intent | None:
     """The utterance's intent; `new_slot`: it names a date or time that is not the old one."""
     found: set[Intent] = set()
     booking_verb = False
+    requested = any(t.surface.lower() in REQUEST_WORDS or t.text in REQUEST_WORDS for t in tokens)
     for k, tok in enumerate(tokens):
         is_make_it = tok.text == "make" and k + 1 < len(tokens) and tokens[k + 1].text == "it"
         if tok.kind is not Kind.INTENT and not is_make_it:
@@ -41,8 +42,11 @@ def intent_of(tokens: Sequence[Token], new_slot: bool) -> Intent | None:
         if is_make_it:
             continue
         intent: Intent = tok.value  # type: ignore[assignment]
+        noun = tok.text in APPOINTMENT_NOUNS
+        if intent == "create" and noun and not (new_slot or requested):
+            continue  # "אני מתקשר לגבי התור שלי" names an appointment, asks for nothing yet
         found.add(intent)
-        booking_verb = booking_verb or (intent == "create" and tok.text not in APPOINTMENT_NOUNS)
+        booking_verb = booking_verb or (intent == "create" and not noun)
     if "cancel" in found and booking_verb and new_slot:
         return "reschedule"  # "cancel Monday and book Tuesday instead"
     return next((intent for intent in PRIORITY if intent in found), None)

@@ -106,14 +106,15 @@ PARTS_OF_DAY: dict[str, object] = {
 }  # fmt: skip
 
 CREATE_WORDS = """
-    לקבוע קביעת אקבע נקבע תקבעי תקבע לקבע לזמן להזמין אזמין הזמנה תור תורים פגישה פגישות לבוא להגיע פנוי פנויה פנויים
-    book booking appointment schedule reserve slot available come
+    לקבוע קביעת אקבע נקבע תקבעי תקבע לקבע לזמן להזמין אזמין הזמנה תור תורים פגישה פגישות לבוא להגיע
+    פנוי פנויה פנויים מקום
+    book booking appointment schedule reserve slot available availability come
 """
 RESCHEDULE_WORDS = """
     להזיז להעביר לשנות לדחות להקדים תזיזי תזיז תעבירי תעביר תשני תשנה תדחי תדחה נדחה להחליף
     reschedule move change postpone push
 """
-CANCEL_WORDS = "לבטל ביטול מבטל מבטלת תבטלי תבטל לבטלו אבטל cancel canceling cancelling"
+CANCEL_WORDS = "לבטל ביטול מבטל מבטלת תבטלי תבטל תבטלו בטל בטלי לבטלו אבטל cancel canceling cancelling"
 
 LEXICON: dict[str, Lexeme] = {
     **_table(Kind.NUMBER, HEBREW_NUMBERS),
@@ -166,6 +167,7 @@ NAME_INTRODUCERS: tuple[tuple[str, ...], ...] = (
     ("קוראים", "לי"),
     ("שמי",),
     ("השם", "שלי"),
+    ("השם", "הוא"),
     ("על", "שם"),
     ("בשם",),
     ("מדברת",),
@@ -186,3 +188,9 @@ CAPITALISED_NAME_INTRODUCERS: tuple[tuple[str, ...], ...] = (
 )
 
 HEBREW_PREFIX_LETTERS = "ובלהמשכ"
+
+# A wish or a request ("אני רוצה תור", "I need an appointment"): with it, an appointment noun asks for a booking;
+# without it ("אני מתקשר לגבי התור שלי") the noun only names an appointment.
+REQUEST_WORDS = word_set("רוצה רוצים רציתי צריך צריכה צריכים אפשר want wanted need like get could can")
+# "בוקר טוב", "good evening": a greeting, not a part of day.
+GREETING_WORDS = word_set("טוב good")

@@ -82,10 +82,14 @@ def is_server_turn(turn: HistoryTurn) -> bool:
     return turn.role == "server" or turn.text.lstrip().startswith(SERVER_PREFIX)
 
 
-def asked_for(text: str) -> frozenset[Expectation]:
-    """What an assistant turn asks the caller for."""
-    words = {t.surface.lower() for t in tokenize(text)} | {t.text for t in tokenize(text)}
-    return frozenset(kind for kind, cues in QUESTION_WORDS.items() if words & cues)
+def asked_for(text: str, today: dt.date) -> frozenset[Expectation]:
+    """What an assistant turn asks the caller for. Proposing a time ("would 3 work?") asks for a time."""
+    tokens = tokenize(text)
+    words = {t.surface.lower() for t in tokens} | {t.text for t in tokens}
+    asked = {kind for kind, cues in QUESTION_WORDS.items() if words & cues}
+    if parse_utterance(text, today).time is not None:
+        asked.add("time")
+    return frozenset(asked)
 
 
 class RuleExtractor:
@@ -99,7 +103,7 @@ class RuleExtractor:
             if is_server_turn(turn):
                 conversation.hear_server(turn.text)
             elif turn.role == "assistant":
-                expect = asked_for(turn.text)
+                expect = asked_for(turn.text, today)
             else:
                 conversation.hear_caller(parse_utterance(turn.text, today, expect))
                 expect = frozenset()

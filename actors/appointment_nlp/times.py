@@ -113,12 +113,10 @@ def _minutes_word(tokens: Sequence[Token], i: int, *, joined: bool) -> tuple[int
 
 
 def part_of_day_at(tokens: Sequence[Token], i: int) -> tuple[str, int] | None:
-    """ "pm", "בערב", "בצהריים", "אחר הצהריים", "אחה״צ", "in the morning", "at night", "tonight" at i."""
+    """ "pm", "בערב", "בצהריים", "אחר הצהריים", "אחה״צ", "in the morning", "at night" at i."""
     j = i
     if _kind(tokens, j) is Kind.AMPM:
         return str(tokens[j].value), j + 1
-    if _kind(tokens, j) is Kind.TONIGHT:
-        return "evening", j + 1
     if _kind(tokens, j) in (Kind.IN, Kind.AT):
         j += 1
         if _kind(tokens, j) is Kind.THE:
@@ -187,7 +185,7 @@ def minutes_past_hour(tokens: Sequence[Token], i: int, expect_time: bool) -> Tim
 def hour_and_minutes(tokens: Sequence[Token], i: int, expect_time: bool) -> TimeMatch | None:
     """בשש, בשש וחצי, בשבע ועשרים, בעשר בבוקר, at six, 6pm, six thirty, eleven in the morning.
 
-    A number is a time only when something says so: "ב"/"at"/"בשעה" before it,
+    A number is a time only when something says so: "ב"/"ל"/"מ"/"at"/"בשעה" before it,
     minutes, "o'clock" or a part of day after it, or the assistant having just asked for a time.
     """
     hour = _hour_at(tokens, i)
@@ -202,7 +200,7 @@ def hour_and_minutes(tokens: Sequence[Token], i: int, expect_time: bool) -> Time
     matched = _finish(tokens, value, literal, offset, end)
     cued = (
         _kind(tokens, i - 1) is Kind.AT
-        or "ב" in tok.prefix
+        or any(letter in tok.prefix for letter in "בלמ")  # at / for / from six
         or (expect_time and not tok.prefix)
         or offset != 0
         or matched[1] > end

@@ -17,7 +17,7 @@ import attrs
 
 from .dates import DATE_RULES, next_week_phrase
 from .intents import intent_of, is_info_question
-from .lexicon import Intent, Kind
+from .lexicon import GREETING_WORDS, Intent, Kind
 from .people import bare_name, introduced_name, phone_number
 from .times import TIME_RULES, SpokenTime, part_of_day_at, resolve
 from .tokens import Token, tokenize
@@ -67,14 +67,21 @@ def _choose(found: Sequence[_Found[T]]) -> T | None:
 
 
 def _utterance_part(tokens: Sequence[Token]) -> str | None:
-    """The first part of day said anywhere ("מחר בערב, בסביבות שש")."""
-    i = 0
-    while i < len(tokens):
+    """The first part of day said anywhere ("מחר בערב, בסביבות שש", "tonight"), greetings aside."""
+    for i, tok in enumerate(tokens):
+        if tok.kind is Kind.TONIGHT:
+            return "evening"
         part = part_of_day_at(tokens, i)
-        if part is not None:
+        if part is not None and not _is_greeting(tokens, i, part[1]):
             return part[0]
-        i += 1
     return None
+
+
+def _is_greeting(tokens: Sequence[Token], start: int, end: int) -> bool:
+    """ "בוקר טוב", "good morning"."""
+    before = tokens[start - 1].text if start > 0 else ""
+    after = tokens[end].text if end < len(tokens) else ""
+    return before in GREETING_WORDS or after in GREETING_WORDS
 
 
 def parse_utterance(text: str, today: dt.date, expect: frozenset[Expectation] = frozenset()) -> Utterance:
