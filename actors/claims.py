@@ -59,7 +59,7 @@ _SENT_PATTERNS = (
 )
 
 _NEGATION = re.compile(
-    r"(?:\bלא|\bטרם|\bnot|\bnever|n't)\s*(?:\S+\s+)?$",
+    r"(?:\bלא|\bטרם|\bnot|\bnever|n't)\s*$",
 )
 
 
@@ -80,7 +80,7 @@ def normalise(text: str) -> str:
 def _affirmed(patterns: tuple[re.Pattern[str], ...], text: str) -> bool:
     for pattern in patterns:
         for match in pattern.finditer(text):
-            # Only the few words right before the match decide a negation ("לא קבעתי לך").
+            # Only the word right before the match negates it ("לא קבעתי לך"); farther words belong to other clauses.
             before = text[max(0, match.start() - 24) : match.start()]
             if not _NEGATION.search(before):
                 return True
