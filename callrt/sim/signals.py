@@ -58,7 +58,7 @@ def speech_samples(text: str, ms: float, rms: float = SPEECH_RMS) -> Samples:
     # Intonation: f0 wanders by up to 40 Hz (stays within 120-220 Hz); phase is its integral.
     f0 = f0_base + 20.0 * (1.0 + np.sin(2 * np.pi * 0.7 * t + (seed % 7)))
     phase = 2 * np.pi * np.cumsum(f0) / SAMPLE_RATE
-    harmonics = sum(np.sin(k * phase) / k for k in range(1, 9))
+    harmonics = np.sum([np.sin(k * phase) / k for k in range(1, 9)], axis=0)
     envelope = 0.35 + 0.65 * (0.5 - 0.5 * np.cos(2 * np.pi * syllable_hz * t))
     return _scale_to_rms(harmonics * envelope, rms)
 
@@ -76,7 +76,7 @@ def noise_samples(kind: NoiseKind, ms: float, rms: float, seed: int = 0) -> Samp
         for start in range(0, n, period):
             samples[start : start + 8] = rng.choice([-1.0, 1.0]) * np.hanning(10)[1:9][: n - start]
     elif kind == "hum":
-        samples = sum(np.sin(2 * np.pi * 50.0 * k * t) / k for k in (1, 2, 3))
+        samples = np.sum([np.sin(2 * np.pi * 50.0 * k * t) / k for k in (1, 2, 3)], axis=0)
     else:  # breath
         white = rng.normal(0.0, 1.0, n)
         smoothed = np.convolve(white, np.ones(4) / 4.0, mode="same")
