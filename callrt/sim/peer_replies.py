@@ -9,6 +9,7 @@ except when the `ai_false_claim` fault makes the model lie once.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Literal
@@ -149,7 +150,6 @@ def _join(items: list[str], language: Language) -> str:
 
 
 def _first_sentence(text: str) -> str:
-    for end, char in enumerate(text):
-        if char in ".?!":
-            return text[: end + 1].strip()
-    return text.strip()
+    # A sentence ends at . ? ! followed by a space or the end ("25.11" is a date, not an end).
+    match = re.match(r"\s*(.*?[.?!])(?:\s|$)", text)
+    return match.group(1) if match else text.strip()
