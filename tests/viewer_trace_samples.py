@@ -225,8 +225,13 @@ class _Nlp:
             if "פגישה" in message.text:
                 self.call.log("nlp", "[NLP] appointment action detected: create_appointment 2026-11-25 18:00 דנה")
                 self.to_booking.send_nowait(
-                    BookingRequest(request_id=message.turn_id, kind="create_appointment", start=None, name="דנה",
-                                   phone="+972501234567")
+                    BookingRequest(
+                        request_id=message.turn_id,
+                        kind="create_appointment",
+                        start=None,
+                        name="דנה",
+                        phone="+972501234567",
+                    )
                 )
 
 

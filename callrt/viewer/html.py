@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from pathlib import Path
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -36,17 +37,19 @@ def _asset(name: str) -> str:
     return text
 
 
+_PLACEHOLDERS = re.compile(r"__TITLE__|__CSP__|<!--STYLE-->|<!--DATA-->|<!--SCRIPTS-->")
+
+
 def _fill(*, title: str, csp: str, style: str, scripts: str, data: str) -> str:
-    page = _template()
-    for placeholder, value in (
-        ("__TITLE__", html.escape(title)),
-        ("__CSP__", html.escape(csp)),
-        ("<!--STYLE-->", style),
-        ("<!--DATA-->", data),
-        ("<!--SCRIPTS-->", scripts),
-    ):
-        page = page.replace(placeholder, value, 1)
-    return page
+    values = {
+        "__TITLE__": html.escape(title),
+        "__CSP__": html.escape(csp),
+        "<!--STYLE-->": style,
+        "<!--DATA-->": data,
+        "<!--SCRIPTS-->": scripts,
+    }
+    # One pass: text inserted for one placeholder is never scanned for another.
+    return _PLACEHOLDERS.sub(lambda match: values[match.group(0)], _template())
 
 
 def served_page(title: str, trace_url: str) -> str:

@@ -118,8 +118,9 @@ def trace_list_html(trace_dir: Path, traces: list[TraceSummary]) -> str:
     empty = "" if traces else '<p class="empty">No traces yet.</p>'
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'self'; style-src 'self'">
+<meta http-equiv="Content-Security-Policy" content="default-src 'self'; style-src 'self'; img-src data:">
 <title>callrt traces</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="traces/{ASSET_URL_PREFIX}viewer.css">
 </head><body class="trace-list">
 <h1>Recent call traces</h1>

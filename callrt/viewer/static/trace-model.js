@@ -104,7 +104,7 @@
       let i = model.laneIndex.get(id);
       if (i === undefined) {
         i = model.lanes.length;
-        model.lanes.push({ id, label: id, kind: ACTORS.includes(id) ? 'actor' : id in PEERS ? 'peer' : 'other' });
+        model.lanes.push({ id, label: PEERS[id] || id, kind: ACTORS.includes(id) ? 'actor' : id in PEERS ? 'peer' : 'other' });
         model.laneIndex.set(id, i);
       }
       return i;
@@ -143,11 +143,17 @@
       return a;
     }
 
+    let rank = 0;
+    let prevT = NaN;
     for (let i = 0; i < events.length; i++) {
       const ev = events[i];
       ev._i = i;
       const kind = String(ev.ev || '');
       const t = num(ev.t, 0);
+      /* Order among events at the same instant (common in virtual time): the page spreads them apart. */
+      rank = t === prevT ? rank + 1 : 0;
+      prevT = t;
+      ev._r = rank;
       if (t > tMax) tMax = t;
       if (kind === 'trace_start') {
         model.header = ev;
@@ -219,9 +225,6 @@
           else if (what === 'note_injected') notes.push(ev);
           break;
         }
-        case 'log':
-          if (/appointment action detected/i.test(String(ev.msg || ''))) marker('booking', t, 'action detected', ev);
-          break;
         case 'crash':
           marker('crash', t, 'crash ' + (ev.actor || ''), ev);
           if (ev.actor) lane(ev.actor);

@@ -17,6 +17,10 @@
   const HEADS_BELOW = 4000; /* arrowheads only when fewer arrows are visible: they cost more than lines */
   const LABELS_BELOW = 300;
   const PICK_PX = 6;
+  /* Events at the same instant are drawn this far apart, in trace order, when zoomed in enough. */
+  const TIE_PX = 6;
+  const TIE_BELOW = 1000;
+  const TIE_MAX_RANK = 60;
 
   const S = {
     model: null,
@@ -26,6 +30,7 @@
     typeOn: new Map(),
     markerOn: {},
     typeColor: new Map(),
+    tiePx: 0,
     sel: null,
     rows: [],
     laneY: [],
@@ -79,6 +84,10 @@
   }
   function x(t) {
     return ((t - S.view.t0) * S.W) / (S.view.t1 - S.view.t0);
+  }
+  /* The x of an event: its time, plus its rank among events at the same instant. */
+  function xe(ev) {
+    return x(ev.t || 0) + Math.min(ev._r || 0, TIE_MAX_RANK) * S.tiePx;
   }
   function tAt(px) {
     return S.view.t0 + (px * (S.view.t1 - S.view.t0)) / S.W;
@@ -290,13 +299,32 @@
       let i = Math.max(0, lowerBoundNum(s.t, S.view.t0) - 1);
       let prevY = yOf(s.d[i] || 0);
       ctx.moveTo(Math.max(0, x(s.t[i] || 0)), prevY);
+      /* A step line, one vertical stroke per pixel column (its min..max), however many points fall in it. */
+      let col = NaN;
+      let lo = prevY;
+      let hi = prevY;
       for (; i < s.t.length; i++) {
-        const px = x(s.t[i]);
+        const px = Math.round(x(s.t[i]));
         const py = yOf(s.d[i]);
-        ctx.lineTo(px, prevY);
-        ctx.lineTo(px, py);
+        if (px !== col) {
+          if (col === col) {
+            ctx.lineTo(col, lo);
+            ctx.lineTo(col, hi);
+            ctx.lineTo(col, prevY);
+          }
+          ctx.lineTo(px, prevY);
+          col = px;
+          lo = hi = prevY;
+        }
+        lo = Math.min(lo, py);
+        hi = Math.max(hi, py);
         prevY = py;
         if (s.t[i] > S.view.t1) break;
+      }
+      if (col === col) {
+        ctx.lineTo(col, lo);
+        ctx.lineTo(col, hi);
+        ctx.lineTo(col, prevY);
       }
       ctx.lineTo(S.W, prevY);
       ctx.stroke();
@@ -321,21 +349,30 @@
   }
 
   function arrowGeometry(a) {
-    return { x0: x(a.t0), y0: S.laneY[a.from], x1: x(a.t1), y1: S.laneY[a.to] };
+    const x0 = xe(a.ev);
+    return { x0, y0: S.laneY[a.from], x1: a.recv ? xe(a.recv) : x0, y1: S.laneY[a.to] };
   }
 
-  function drawArrows() {
-    let count = 0;
-    visibleArrows(() => count++);
+  function drawArrows(count) {
     const heads = count < HEADS_BELOW;
     const lines = new Map();
     const fills = new Map();
     const dashed = new Path2D();
+    /* Zoomed out, many arrows of one lane pair fall on the same pixels: draw each such line once. */
+    const pairs = S.model.lanes.length;
+    const lastX0 = new Float64Array(pairs * pairs).fill(NaN);
+    const lastX1 = new Float64Array(pairs * pairs).fill(NaN);
     visibleArrows((a) => {
+      const g = arrowGeometry(a);
+      const pair = a.from * pairs + a.to;
+      const rx0 = Math.round(g.x0);
+      const rx1 = Math.round(g.x1);
+      if (!heads && lastX0[pair] === rx0 && lastX1[pair] === rx1) return;
+      lastX0[pair] = rx0;
+      lastX1[pair] = rx1;
       const c = typeColor(a.type);
       let p = lines.get(c);
       if (!p) lines.set(c, (p = new Path2D()));
-      const g = arrowGeometry(a);
       const path = a.undelivered ? dashed : p;
       if (a.from === a.to) {
         path.moveTo(g.x0, g.y0);
@@ -366,7 +403,6 @@
     ctx.stroke(dashed);
     ctx.setLineDash([]);
     if (count < LABELS_BELOW) drawArrowLabels();
-    return count;
   }
 
   function arrowHead(path, g, size) {
@@ -419,7 +455,7 @@
       if (m.t > S.view.t1) break;
       if (!markerShown(m)) continue;
       const color = T.MARKERS[m.cat].color;
-      const px = Math.round(x(m.t)) + 0.5;
+      const px = Math.round(xe(m.ev)) + 0.5;
       ctx.globalAlpha = 0.45;
       ctx.fillStyle = color;
       ctx.fillRect(px - 0.5, r.y + r.h, 1, bottom - r.y - r.h);
@@ -479,8 +515,9 @@
     }
     const t = selectionTime();
     if (t === null) return;
+    const at = s.kind === 'event' ? xe(s.ev) : s.kind === 'marker' ? xe(s.m.ev) : x(t);
     ctx.fillStyle = '#111827';
-    ctx.fillRect(Math.round(x(t)), ROW.ruler, 1.5, S.H - ROW.ruler);
+    ctx.fillRect(Math.round(at), ROW.ruler, 1.5, S.H - ROW.ruler);
   }
 
   function draw() {
@@ -488,11 +525,14 @@
     const started = performance.now();
     ctx.setTransform(S.dpr, 0, 0, S.dpr, 0, 0);
     ctx.clearRect(0, 0, S.W, S.H);
+    let visible = 0;
+    visibleArrows(() => visible++);
+    S.tiePx = visible < TIE_BELOW ? TIE_PX : 0;
     drawLanes();
     drawRuler();
     drawSpeech();
     drawDepth();
-    const visible = drawArrows();
+    drawArrows(visible);
     drawMarkers();
     drawSelection();
     const ms = performance.now() - started;
@@ -520,7 +560,7 @@
       let bestD = PICK_PX + 1;
       for (const m of S.model.markers) {
         if (!markerShown(m)) continue;
-        const d = Math.abs(x(m.t) - px);
+        const d = Math.abs(xe(m.ev) - px);
         if (d < bestD) {
           best = m;
           bestD = d;
@@ -566,7 +606,7 @@
 
   function rest(ev, skip) {
     const out = {};
-    for (const k in ev) if (k !== '_i' && !skip.includes(k)) out[k] = ev[k];
+    for (const k in ev) if (k !== '_i' && k !== '_r' && !skip.includes(k)) out[k] = ev[k];
     return out;
   }
 
