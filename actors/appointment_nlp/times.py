@@ -202,6 +202,7 @@ def hour_and_minutes(tokens: Sequence[Token], i: int, expect_time: bool) -> Time
         _kind(tokens, i - 1) is Kind.AT
         or any(letter in tok.prefix for letter in "בלמ")  # at / for / from six
         or (expect_time and not tok.prefix)
+        or [t.text for t in tokens[max(0, i - 2) : i]] == ["make", "it"]  # "make it six"
         or offset != 0
         or matched[1] > end
     )

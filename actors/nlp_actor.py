@@ -1,0 +1,103 @@
+"""The NlpActor: after every completed caller transcription, extract the booking action from the
+conversation so far and hand it on: a `BookingRequest` to the BookingActor when the slot is
+known, or a `need_date` / `need_time` server note to the RealtimeActor so the AI asks for it.
+
+Extraction (possibly a slow LLM call) runs in a child task; a newer transcript cancels it,
+because the newer one carries the whole conversation and supersedes it. The same action is
+never handed on twice in a row.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Literal
+
+import trio
+
+from store import StoreError
+
+from .appointment_nlp import Action, Extractor
+from .call_context import CallContext
+from .errors import InjectedFault
+from .messages import BookingKind, BookingRequest, InjectedCrash, ServerNote, UserTranscript
+
+
+class NlpActor:
+    name = "nlp"
+
+    def __init__(self, ctx: CallContext, extractor: Extractor) -> None:
+        self.ctx = ctx
+        self.extractor = extractor
+        self._timezone: str | None = None
+        self._last_handled: Action | None = None
+        self._booking = ctx.mailboxes.booking.outbox(self.name)
+        self._realtime = ctx.mailboxes.realtime.outbox(self.name)
+
+    async def run(self) -> None:
+        crash: InjectedCrash | None = None
+        async with trio.open_nursery() as nursery:
+            in_flight = trio.CancelScope()
+            async for message in self.ctx.mailboxes.nlp:
+                if isinstance(message, InjectedCrash):
+                    crash = message
+                    nursery.cancel_scope.cancel()
+                    break
+                in_flight.cancel()  # the newer transcript carries the whole conversation
+                in_flight = trio.CancelScope()
+                nursery.start_soon(self._extract_and_forward, message, in_flight)
+        # Raised outside the nursery so that the supervisor sees the fault itself, not an exception group.
+        if crash is not None:
+            raise InjectedFault(crash.reason)
+
+    async def _extract_and_forward(self, transcript: UserTranscript, scope: trio.CancelScope) -> None:
+        with scope:
+            timezone = await self._business_timezone()
+            if timezone is None:
+                return
+            action = await self.extractor.extract(transcript.history, self.ctx.now(), timezone)
+            self.ctx.log(
+                self.name, f"[NLP] appointment action detected: {json.dumps(action.to_json(), ensure_ascii=False)}"
+            )
+            if action.action == "none" or action == self._last_handled:
+                return
+            self._last_handled = action
+            self._forward(transcript.turn_id, action.action, action)
+        if scope.cancelled_caught:
+            self.ctx.trace.record("nlp_superseded", turn_id=transcript.turn_id)
+
+    async def _business_timezone(self) -> str | None:
+        if self._timezone is None:
+            try:
+                business = await self.ctx.gateway.run(self.ctx.store.get_business, self.ctx.business_id)
+            except StoreError as exc:
+                # Without the time zone "tomorrow" means nothing; the next transcript tries again.
+                self.ctx.log(self.name, f"[NLP] business settings unavailable ({type(exc).__name__}); turn skipped")
+                return None
+            self._timezone = business.timezone
+        return self._timezone
+
+    def _forward(self, turn_id: str, kind: BookingKind, action: Action) -> None:
+        if kind != "cancel_appointment" and action.start is None:
+            self._realtime.send_nowait(need_note(action))
+            return
+        self._booking.send_nowait(
+            BookingRequest(
+                request_id=f"{self.ctx.call_sid}:{turn_id}:{kind}",
+                kind=kind,
+                start=action.start,
+                name=action.name,
+                phone=action.phone or self.ctx.caller_phone,
+            )
+        )
+
+
+def need_note(action: Action) -> ServerNote:
+    """`need_date …` when the day is missing (asked first), else `need_time …`; known pieces as key=value."""
+    fields: dict[str, str] = {"action": action.action}
+    if action.date is not None:
+        fields["date"] = action.date.isoformat()
+    if action.time is not None:
+        fields["time"] = action.time.strftime("%H:%M")
+    kind: Literal["need_date", "need_time"] = "need_date" if action.date is None else "need_time"
+    text = " ".join([kind, *(f"{key}={value}" for key, value in fields.items())])
+    return ServerNote(kind=kind, text=text)

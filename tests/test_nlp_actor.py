@@ -1,0 +1,275 @@
+"""NlpActor: transcripts in, booking requests or need_… notes out; superseding, dedupe, crash, store outage.
+
+A hand-built CallContext over a real Store on a temporary SQLite file; virtual time (autojump_clock).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+import trio
+
+from actors.appointment_nlp import Action, RuleExtractor
+from actors.call_context import CallContext, CallMailboxes
+from actors.config import CallConfig
+from actors.db import StoreGateway
+from actors.errors import InjectedFault
+from actors.messages import BookingRequest, HistoryTurn, InjectedCrash, ServerNote, UserTranscript
+from actors.nlp_actor import NlpActor
+from store import Store
+
+TZ = ZoneInfo("Asia/Jerusalem")
+NOW = dt.datetime(2026, 11, 24, 10, 0, tzinfo=TZ)  # a Tuesday
+
+
+class SlowRules(RuleExtractor):
+    """The rule extractor taking `delays[i]` virtual seconds for its i-th call: a stand-in for a slow LLM."""
+
+    def __init__(self, delays: Sequence[float]) -> None:
+        self.delays = list(delays)
+        self.started = 0
+
+    async def extract(self, history: Sequence[HistoryTurn], now: dt.datetime, timezone: str) -> Action:
+        delay = self.delays[self.started] if self.started < len(self.delays) else 0.0
+        self.started += 1
+        await trio.sleep(delay)
+        return self.extract_sync(history, now, timezone)
+
+
+def make_store(tmp_path: Path, timezone: str = "Asia/Jerusalem") -> tuple[Store, int]:
+    store = Store(f"sqlite:///{tmp_path / 'nlp.db'}")
+    store.init_schema()
+    business_id = store.create_business(name="מספרת דנה", timezone=timezone, working_hours="09:00-19:00")
+    return store, business_id
+
+
+def make_context(store: Store, business_id: int, now: dt.datetime = NOW) -> CallContext:
+    from actors.trace import Trace
+
+    config = CallConfig()
+    trace = Trace("CAnlp")
+    return CallContext(
+        call_sid="CAnlp",
+        business_id=business_id,
+        caller_phone="+972501234567",
+        language="he",
+        config=config,
+        trace=trace,
+        gateway=StoreGateway(),
+        store=store,
+        now=lambda: now,
+        mailboxes=CallMailboxes.create(trace, config),
+    )
+
+
+@pytest.fixture
+async def ctx(tmp_path: Path) -> AsyncIterator[CallContext]:
+    store, business_id = make_store(tmp_path)
+    yield make_context(store, business_id)
+    store.dispose()
+
+
+def transcript(turn_id: str, *texts: str) -> UserTranscript:
+    history = tuple(HistoryTurn("user", text) for text in texts)
+    return UserTranscript(turn_id=turn_id, text=texts[-1], history=history)
+
+
+def drain(ctx: CallContext) -> tuple[list[BookingRequest], list[ServerNote]]:
+    ctx.mailboxes.booking.close()
+    ctx.mailboxes.realtime.close()
+    requests = [m for m in _all(ctx.mailboxes.booking) if isinstance(m, BookingRequest)]
+    notes = [m for m in _all(ctx.mailboxes.realtime) if isinstance(m, ServerNote)]
+    return requests, notes
+
+
+def _all(mailbox: object) -> list[object]:
+    items = []
+    while True:
+        try:
+            items.append(mailbox.receive_nowait())  # type: ignore[attr-defined]
+        except (trio.WouldBlock, trio.EndOfChannel):
+            return items
+
+
+def nlp_logs(ctx: CallContext) -> list[str]:
+    return [e["msg"] for e in ctx.trace.events if e["ev"] == "log" and e["actor"] == "nlp"]
+
+
+async def wait_for_logs(ctx: CallContext, count: int) -> None:
+    # The store runs in a worker thread, during which the autojump clock moves on: wait on the outcome, not on time.
+    while len(nlp_logs(ctx)) < count:
+        await trio.sleep(0.01)
+
+
+async def run_actor(ctx: CallContext, extractor: RuleExtractor, *messages: UserTranscript, gap_s: float = 0.0) -> None:
+    """Feed the messages one at a time (each handled, then gap_s more), close the mailbox, wait for the actor."""
+    actor = NlpActor(ctx, extractor)
+    outbox = ctx.mailboxes.nlp.outbox("realtime")
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(actor.run)
+        for count, message in enumerate(messages, start=1):
+            outbox.send_nowait(message)
+            await wait_for_logs(ctx, count)
+            await trio.sleep(gap_s)
+        ctx.mailboxes.nlp.close()
+
+
+async def test_full_request_goes_to_booking_with_the_callers_phone(ctx: CallContext, autojump_clock: object) -> None:
+    await run_actor(ctx, RuleExtractor(), transcript("u1", "אני רוצה לקבוע תור למחר בשש בערב, קוראים לי דנה"))
+    requests, notes = drain(ctx)
+    assert notes == []
+    [request] = requests
+    assert request.kind == "create_appointment"
+    assert request.start == dt.datetime(2026, 11, 25, 18, 0, tzinfo=TZ)
+    assert request.name == "דנה"
+    assert request.phone == "+972501234567"
+    assert request.request_id == "CAnlp:u1:create_appointment"
+    [line] = nlp_logs(ctx)
+    assert line.startswith("[NLP] appointment action detected: {")
+    assert '"name": "דנה"' in line and '"start": "2026-11-25T18:00:00+02:00"' in line
+
+
+async def test_missing_name_still_books_so_the_booking_actor_checks_the_slot_first(
+    ctx: CallContext, autojump_clock: object
+) -> None:
+    await run_actor(ctx, RuleExtractor(), transcript("u1", "can I come in tomorrow at 4?"))
+    [request], notes = drain(ctx)
+    assert notes == []
+    assert request.name is None and request.start == dt.datetime(2026, 11, 25, 16, 0, tzinfo=TZ)
+
+
+async def test_missing_time_or_date_becomes_a_need_note(ctx: CallContext, autojump_clock: object) -> None:
+    await run_actor(
+        ctx,
+        RuleExtractor(),
+        transcript("u1", "אני רוצה לקבוע תור למחר"),
+        transcript("u2", "I want to book at 6"),
+        transcript("u3", "I want to book an appointment"),
+        gap_s=1.0,
+    )
+    requests, notes = drain(ctx)
+    assert requests == []
+    assert [(n.kind, n.text) for n in notes] == [
+        ("need_time", "need_time action=create_appointment date=2026-11-25"),
+        ("need_date", "need_date action=create_appointment time=18:00"),
+        ("need_date", "need_date action=create_appointment"),
+    ]
+    for note in notes:
+        assert all(" " not in part.partition("=")[2] for part in note.text.split()[1:])
+
+
+async def test_chit_chat_sends_nothing_but_is_logged(ctx: CallContext, autojump_clock: object) -> None:
+    await run_actor(ctx, RuleExtractor(), transcript("u1", "מה השעות שלכם?"))
+    assert drain(ctx) == ([], [])
+    assert nlp_logs(ctx) == ['[NLP] appointment action detected: {"action": "none", "start": null, '
+                             '"date": null, "time": null, "name": null, "phone": null}']  # fmt: skip
+
+
+async def test_an_unchanged_action_is_not_sent_twice(ctx: CallContext, autojump_clock: object) -> None:
+    first = "Can I book tomorrow at 5? This is Bob"
+    await run_actor(
+        ctx,
+        RuleExtractor(),
+        transcript("u1", first),
+        transcript("u2", first, "great, thanks"),
+        transcript("u3", first, "great, thanks", "actually make it 6"),
+        gap_s=1.0,
+    )
+    requests, _ = drain(ctx)
+    assert [r.start.hour for r in requests if r.start] == [17, 18]
+
+
+async def test_a_newer_transcript_supersedes_a_slow_extraction(ctx: CallContext, autojump_clock: object) -> None:
+    extractor = SlowRules([10.0, 0.5])
+    actor = NlpActor(ctx, extractor)
+    outbox = ctx.mailboxes.nlp.outbox("realtime")
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(actor.run)
+        outbox.send_nowait(transcript("u1", "אני רוצה תור מחר בחמש"))
+        while extractor.started < 1:  # the slow extraction is in flight
+            await trio.sleep(0.01)
+        await trio.sleep(1.0)
+        arrived = trio.current_time()
+        outbox.send_nowait(transcript("u2", "אני רוצה תור מחר בחמש", "בעצם בשש"))
+        await wait_for_logs(ctx, 1)
+        answered = trio.current_time()
+        ctx.mailboxes.nlp.close()
+    requests, _ = drain(ctx)
+    assert extractor.started == 2
+    assert [(r.request_id, r.start) for r in requests] == [
+        ("CAnlp:u2:create_appointment", dt.datetime(2026, 11, 25, 18, 0, tzinfo=TZ))
+    ]
+    # The newer transcript was answered after its own 0.5 s, not after the first call's 10 s.
+    assert answered - arrived == pytest.approx(0.5, abs=0.02)
+    assert len(nlp_logs(ctx)) == 1
+    assert any(e["ev"] == "nlp_superseded" and e["turn_id"] == "u1" for e in ctx.trace.events)
+
+
+async def test_cancel_is_sent_even_without_a_slot(ctx: CallContext, autojump_clock: object) -> None:
+    await run_actor(ctx, RuleExtractor(), transcript("u1", "I need to cancel my appointment"))
+    [request], notes = drain(ctx)
+    assert notes == []
+    assert (request.kind, request.start, request.phone) == ("cancel_appointment", None, "+972501234567")
+
+
+async def test_reschedule_after_a_confirmed_booking(ctx: CallContext, autojump_clock: object) -> None:
+    history = (
+        HistoryTurn("user", "אני רוצה תור מחר בחמש, שמי אורי"),
+        HistoryTurn("server", "[SERVER] appointment_created id=7 start=2026-11-25T17:00+02:00"),
+        HistoryTurn("assistant", "קבעתי לך תור למחר בחמש"),
+        HistoryTurn("user", "בעצם, אפשר להזיז לשש?"),
+    )
+    await run_actor(ctx, RuleExtractor(), UserTranscript("u2", history[-1].text, history))
+    [request], _ = drain(ctx)
+    assert (request.kind, request.start, request.name) == (
+        "reschedule_appointment",
+        dt.datetime(2026, 11, 25, 18, 0, tzinfo=TZ),
+        "אורי",
+    )
+
+
+async def test_the_business_time_zone_comes_from_the_store(tmp_path: Path, autojump_clock: object) -> None:
+    store, business_id = make_store(tmp_path, timezone="America/New_York")
+    # 05:00 in Jerusalem is still the evening before in New York: "tomorrow" is the 24th there.
+    ctx = make_context(store, business_id, now=dt.datetime(2026, 11, 24, 5, 0, tzinfo=TZ))
+    await run_actor(ctx, RuleExtractor(), transcript("u1", "I'd like to book tomorrow at 10am"))
+    [request], _ = drain(ctx)
+    assert request.start is not None and request.start.isoformat() == "2026-11-24T10:00:00-05:00"
+    store.dispose()
+
+
+async def test_store_outage_skips_the_turn_and_the_next_one_works(ctx: CallContext, autojump_clock: object) -> None:
+    ctx.gateway.outage_until = trio.current_time() + 5.0
+    await run_actor(
+        ctx,
+        RuleExtractor(),
+        transcript("u1", "I'd like to book tomorrow at 10am"),
+        transcript("u2", "I'd like to book tomorrow at 10am", "my name is Dan"),
+        gap_s=6.0,
+    )
+    [request], _ = drain(ctx)
+    assert request.request_id == "CAnlp:u2:create_appointment" and request.name == "Dan"
+    assert any("business settings unavailable (StoreUnavailable)" in line for line in nlp_logs(ctx))
+
+
+async def test_injected_crash_raises_the_fault_itself(ctx: CallContext, autojump_clock: object) -> None:
+    actor = NlpActor(ctx, SlowRules([100.0]))
+    outbox = ctx.mailboxes.nlp.outbox("supervisor")
+    outbox.send_nowait(transcript("u1", "אני רוצה תור מחר בחמש"))
+    outbox.send_nowait(InjectedCrash("test"))
+    with pytest.raises(InjectedFault, match="test"):
+        await actor.run()
+    assert drain(ctx) == ([], [])
+
+
+async def test_end_of_mailbox_returns_after_the_last_extraction(ctx: CallContext, autojump_clock: object) -> None:
+    actor = NlpActor(ctx, SlowRules([2.0]))
+    ctx.mailboxes.nlp.outbox("realtime").send_nowait(transcript("u1", "I'd like to book tomorrow at 10am"))
+    ctx.mailboxes.nlp.close()
+    await actor.run()
+    [request], _ = drain(ctx)
+    assert request.kind == "create_appointment"
