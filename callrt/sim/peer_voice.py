@@ -49,7 +49,8 @@ def speech_pcm16(text: str, sample_rate: int = 8000) -> npt.NDArray[np.int16]:
         envelope[-ramp:] *= np.linspace(1.0, 0.0, ramp)
     signal = voiced * envelope
     rms = float(np.sqrt(np.mean(signal**2))) or 1.0
-    return np.clip(signal * (TARGET_RMS / rms), -32768, 32767).astype(np.int16)
+    samples: npt.NDArray[np.int16] = np.clip(signal * (TARGET_RMS / rms), -32768, 32767).astype(np.int16)
+    return samples
 
 
 def speech_audio(text: str, audio_format: str) -> bytes:
