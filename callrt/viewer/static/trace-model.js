@@ -28,6 +28,8 @@
     crash: { label: 'crash', color: '#b91c1c' },
     restart: { label: 'restart', color: '#0369a1' },
     escalate: { label: 'escalation', color: '#a21caf' },
+    disconnect: { label: 'disconnect', color: '#92400e' },
+    fault: { label: 'injected fault', color: '#f59e0b' },
     call_end: { label: 'call end', color: '#111827' },
   };
 
@@ -219,12 +221,20 @@
           break;
         case 'realtime': {
           const what = String(ev.what || '');
-          if (what === 'silence_prompt') marker('silence', t, 'silence prompt', ev);
+          if (what === 'silence_prompt' || what === 'silence_goodbye') marker('silence', t, what.replace('_', ' '), ev);
+          else if (what === 'model_disconnected') marker('disconnect', t, 'model disconnected', ev);
           else if (what === 'guard_skip') marker('guard', t, 'guard skip', ev);
           else if (what === 'false_claim_cut') marker('false_claim', t, 'false claim cut', ev);
           else if (what === 'note_injected') notes.push(ev);
           break;
         }
+        case 'io_error':
+        case 'line_closed':
+          marker('disconnect', t, kind.replace('_', ' '), ev);
+          break;
+        case 'fault':
+          marker('fault', t, 'fault ' + (ev.kind || '') + ' ' + (ev.actor || ''), ev);
+          break;
         case 'crash':
           marker('crash', t, 'crash ' + (ev.actor || ''), ev);
           if (ev.actor) lane(ev.actor);
