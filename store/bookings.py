@@ -166,6 +166,10 @@ def create_from_call(
     check = availability.check_slot(settings, busy, start, now)
     if not check.ok:
         assert check.reason is not None
+        if check.reason == "taken" and _active_of_call(session, business_id, call_sid) is not None:
+            # On PostgreSQL each statement sees the latest commits: a twin request of this call
+            # committed between our two reads and is what "took" the slot. Start over to see it.
+            raise LostRace(f"call {call_sid} booked concurrently")
         return _refused(settings, start, check.reason, availability.alternatives(settings, busy, start, now))
     lead_id = ensure_lead(session, business_id, phone, name) if phone else None
     start_at = start.astimezone(UTC)

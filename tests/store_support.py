@@ -4,9 +4,11 @@ module, the demo hours, and an invariant check on the slot claims."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -15,6 +17,7 @@ from conftest import require_postgres
 
 from store import Store
 
+T = TypeVar("T")
 TZ = ZoneInfo("Asia/Jerusalem")
 ISRAELI_HOURS = {
     "sun": [["09:00", "19:00"]],
@@ -81,3 +84,26 @@ def assert_claims_consistent(store: Store, business_id: int) -> None:
     for appointment_id, status, claims in rows:
         expected = minutes[appointment_id] if status == "booked" else 0
         assert claims == expected, (appointment_id, status, claims)
+
+
+def run_concurrently(count: int, work: Callable[[int], T]) -> list[T]:
+    """Run `work(i)` in `count` threads released together; any exception is re-raised here."""
+    barrier = threading.Barrier(count)
+    results: list[T] = []
+    errors: list[BaseException] = []
+
+    def run(i: int) -> None:
+        barrier.wait()
+        try:
+            results.append(work(i))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+    return results
