@@ -175,7 +175,7 @@ class PeerSession:
                 raise PeerError("missing_required_parameter", "Missing required parameter: 'type'.", "type")
             model = self.dialect.client_event_model(event_type)
             if event_type != "session.update":  # session.update is judged field by field in the dialect
-                validate_strict(model, event, "").model_dump()
+                validate_strict(model, event, "")
             await self._dispatch(event_type, event)
         except PeerError as error:
             await self.error(error, client_event_id)
