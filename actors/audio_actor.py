@@ -23,15 +23,17 @@ segment that ends as noise is not flushed: `NoiseIgnored` makes the
 RealtimeActor clear the model's input buffer.
 
 Playout clock: each AI chunk goes out as `media` followed by a mark named
-`{item_id}@{ms}#{seq}` (ms: the item's audio up to the end of this chunk). A
-mark coming back means the caller heard exactly that many ms. After a `clear`,
-Twilio echoes the marks of the cleared audio too: marks numbered at or below
-the last one sent before the clear are recognised and ignored.
+`{item_id}@{ms}#{epoch}.{seq}` (ms: the item's audio up to the end of this
+chunk; epoch: this actor instance). A mark coming back means the caller heard
+exactly that many ms. After a `clear`, Twilio echoes the marks of the cleared
+audio too: marks numbered at or below the last one sent before the clear are
+recognised and ignored, as are marks of another (crashed) instance.
 """
 
 from __future__ import annotations
 
 import collections
+import itertools
 import math
 import re
 import time
@@ -72,19 +74,21 @@ HANGUP_GRACE_MS = 3000.0
 LAG_WINDOW = 256
 LAG_TRACE_EVERY_S = 5.0
 
-_MARK_NAME = re.compile(r"^(?P<item>.+)@(?P<ms>\d+)#(?P<seq>\d+)$")
+_MARK_NAME = re.compile(r"^(?P<item>.+)@(?P<ms>\d+)#(?P<epoch>\d+)\.(?P<seq>\d+)$")
+_EPOCHS = itertools.count(1)
+"""One per actor instance: a restarted actor must not take its predecessor's marks for its own."""
 
 
-def mark_name(item_id: str, ms: int, seq: int) -> str:
-    return f"{item_id}@{ms}#{seq}"
+def mark_name(item_id: str, ms: int, epoch: int, seq: int) -> str:
+    return f"{item_id}@{ms}#{epoch}.{seq}"
 
 
-def parse_mark(name: str) -> tuple[str, int, int] | None:
-    """(item_id, ms, seq) of one of our marks; None for anything else."""
+def parse_mark(name: str) -> tuple[str, int, int, int] | None:
+    """(item_id, ms, epoch, seq) of one of our marks; None for anything else."""
     match = _MARK_NAME.match(name)
     if match is None:
         return None
-    return match["item"], int(match["ms"]), int(match["seq"])
+    return match["item"], int(match["ms"]), int(match["epoch"]), int(match["seq"])
 
 
 @attrs.define
@@ -178,6 +182,7 @@ class AudioActor:
         # AI side: the playout clock
         self._items: dict[str, _Item] = {}
         self._pending: collections.deque[_PendingMark] = collections.deque()
+        self._epoch = next(_EPOCHS)
         self._mark_seq = 0
         self._cleared_through = 0
         self._dropped_responses: set[str] = set()
@@ -392,7 +397,7 @@ class AudioActor:
         ms = item.sent_bytes // BYTES_PER_MS
         self._pending.append(_PendingMark(self._mark_seq, item.item_id, ms))
         self._queue(_Media(chunk.payload, item.item_id))
-        self._queue(_Mark(mark_name(item.item_id, ms, self._mark_seq), item.item_id))
+        self._queue(_Mark(mark_name(item.item_id, ms, self._epoch, self._mark_seq), item.item_id))
         self.stats.ai_chunks += 1
         self._notify()
 
@@ -410,9 +415,10 @@ class AudioActor:
         if parsed is None:
             self.ctx.trace.record("mark_unknown", name=name)
             return
-        item_id, ms, seq = parsed
-        if seq <= self._cleared_through:
-            # Twilio echoes the marks of cleared audio too: that audio was never heard.
+        item_id, ms, epoch, seq = parsed
+        if epoch != self._epoch or seq <= self._cleared_through:
+            # Twilio echoes the marks of cleared audio too (that audio was never heard);
+            # marks of a crashed predecessor are not ours to count.
             self.stats.stale_marks += 1
             return
         while self._pending and self._pending[0].seq <= seq:

@@ -23,6 +23,7 @@ from actors.messages import (
     EndCall,
     HangUpAfterPlayout,
     InjectedCrash,
+    MarkPlayed,
     NoiseIgnored,
     PlayoutFinished,
     SilenceElapsed,
@@ -49,8 +50,24 @@ def of_type(messages: list[Any], kind: type) -> list[Any]:
 
 
 def test_mark_names_round_trip() -> None:
-    assert parse_mark(mark_name("item_a@b#c", 1170, 42)) == ("item_a@b#c", 1170, 42)
+    assert parse_mark(mark_name("item_a@b#c.d", 1170, 3, 42)) == ("item_a@b#c.d", 1170, 3, 42)
     assert parse_mark("someone-else's mark") is None
+
+
+async def test_marks_of_a_crashed_predecessor_are_ignored(autojump_clock: trio.testing.MockClock) -> None:
+    async with running_actor() as (ctx, line, actor):
+        queue_ai_audio(ctx, 10, done=False)
+        await trio.sleep(0.01)
+        # A mark the previous instance sent, with a higher sequence number than ours, comes back late.
+        name = line.of("mark")[0].detail
+        item, ms, epoch, _ = parse_mark(name) or ("", 0, 0, 0)
+        ctx.mailboxes.audio.outbox("line").send_nowait(MarkPlayed(mark_name(item, 1300, epoch - 1, 99)))
+        await trio.sleep(0.01)
+        assert actor.stats.stale_marks == 1
+        await feed(ctx, silence_frames(200) + speech_frames("hello", 300))
+        # The audio is still unplayed: the caller's voice barges in on what was really heard (marks at 130 ms).
+        barge = of_type(drain(ctx.mailboxes.realtime), BargeIn)
+        assert [b.audio_end_ms for b in barge] == [390] and ms == 130
 
 
 async def test_utterance_batches_then_ends(autojump_clock: trio.testing.MockClock) -> None:
