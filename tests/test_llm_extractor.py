@@ -1,0 +1,189 @@
+"""LlmExtractor against a real fake OpenAI HTTP server on loopback (Starlette on hypercorn's trio worker).
+
+The SDK is not mocked: requests go through AsyncOpenAI and httpx over a socket. Real clock,
+with timeouts of a fraction of a second (the fake server hangs instead of sleeping).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import attrs
+import openai
+import pytest
+import trio
+from hypercorn.config import Config
+from hypercorn.trio import serve
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from actors.appointment_nlp import Action, RuleExtractor
+from actors.messages import HistoryTurn
+from callrt.llm_extractor import LlmExtractor
+
+TZ = "Asia/Jerusalem"
+NOW = dt.datetime(2026, 11, 24, 10, 0, tzinfo=ZoneInfo(TZ))  # a Tuesday
+TIMEOUT_S = 0.3
+HISTORY = (
+    HistoryTurn("user", "אני רוצה לקבוע תור למחר בשש בערב, קוראים לי דנה"),
+    HistoryTurn("server", "[SERVER] slot_unavailable start=2026-11-25T18:00+02:00"),
+    HistoryTurn("assistant", "בשש תפוס, אפשר בשבע?"),
+    HistoryTurn("user", "כן, בשבע"),
+)
+RULES_ANSWER = RuleExtractor().extract_sync(HISTORY, NOW, TZ)
+
+
+def answer(**fields: Any) -> str:
+    base = {"action": "create_appointment", "date": "2026-11-25", "time": "19:00", "name": "דנה", "phone": None}
+    return json.dumps({**base, **fields}, ensure_ascii=False)
+
+
+@attrs.define
+class FakeOpenAI:
+    """Answers /v1/chat/completions from a script: a JSON content string, "HANG" or an HTTP status code."""
+
+    script: list[str | int] = attrs.Factory(list)
+    requests: list[dict[str, Any]] = attrs.Factory(list)
+
+    async def completions(self, request: Request) -> Response:
+        self.requests.append(await request.json())
+        step = self.script.pop(0) if self.script else "HANG"
+        if step == "HANG":
+            await trio.sleep_forever()
+        if isinstance(step, int):
+            return JSONResponse({"error": {"message": "boom", "type": "server_error"}}, status_code=step)
+        return JSONResponse(
+            {
+                "id": f"chatcmpl-{len(self.requests)}",
+                "object": "chat.completion",
+                "created": 1764000000,
+                "model": "gpt-4o-mini",
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": step, "refusal": None},
+                        "finish_reason": "stop",
+                        "logprobs": None,
+                    }
+                ],
+                "usage": {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120},
+            }
+        )
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[tuple[FakeOpenAI, openai.AsyncOpenAI]]:
+    server = FakeOpenAI()
+    app = Starlette(routes=[Route("/v1/chat/completions", server.completions, methods=["POST"])])
+    config = Config()
+    config.bind = ["127.0.0.1:0"]
+    config.graceful_timeout = 0.1
+    config.accesslog = None
+    stop = trio.Event()
+    async with trio.open_nursery() as nursery:
+        binds = await nursery.start(
+            lambda task_status: serve(app, config, shutdown_trigger=stop.wait, task_status=task_status)
+        )  # type: ignore[arg-type]
+        client = openai.AsyncOpenAI(api_key="sk-test", base_url=f"{binds[0]}/v1")
+        yield server, client
+        await client.close()
+        stop.set()
+        nursery.cancel_scope.deadline = trio.current_time() + 2.0
+
+
+def extractor(client: openai.AsyncOpenAI) -> LlmExtractor:
+    return LlmExtractor(client, RuleExtractor(), timeout_s=TIMEOUT_S)
+
+
+async def test_happy_path_sends_schema_prompt_and_temperature(fake: tuple[FakeOpenAI, openai.AsyncOpenAI]) -> None:
+    server, client = fake
+    server.script = [answer(name="Dana from the LLM")]
+    action = await extractor(client).extract(HISTORY, NOW, TZ)
+    assert action == Action.build("create_appointment", dt.date(2026, 11, 25), dt.time(19, 0), TZ, "Dana from the LLM")
+    assert action.to_json()["start"] == "2026-11-25T19:00:00+02:00"
+    [body] = server.requests
+    assert body["model"] == "gpt-4o-mini"
+    assert body["temperature"] == 0.2
+    assert body["response_format"]["type"] == "json_schema"
+    schema = body["response_format"]["json_schema"]
+    assert schema["strict"] is True and schema["schema"]["required"] == ["action", "date", "time", "name", "phone"]
+    system, user = body["messages"]
+    assert "Today is Tuesday, 2026-11-24; the local time is 10:00 (Asia/Jerusalem)" in system["content"]
+    assert user["content"].splitlines() == [
+        "caller: אני רוצה לקבוע תור למחר בשש בערב, קוראים לי דנה",
+        "[SERVER] slot_unavailable start=2026-11-25T18:00+02:00",
+        "assistant: בשש תפוס, אפשר בשבע?",
+        "caller: כן, בשבע",
+    ]
+
+
+async def test_timeout_twice_falls_back_to_the_rules(
+    fake: tuple[FakeOpenAI, openai.AsyncOpenAI], caplog: pytest.LogCaptureFixture
+) -> None:
+    server, client = fake
+    server.script = ["HANG", "HANG"]
+    started = trio.current_time()
+    with caplog.at_level(logging.WARNING, logger="callrt.nlp"):
+        action = await extractor(client).extract(HISTORY, NOW, TZ)
+    assert action == RULES_ANSWER
+    assert len(server.requests) == 2
+    assert trio.current_time() - started < 2 * TIMEOUT_S + 0.5
+    assert "timeout after 0.3 s; timeout after 0.3 s" in caplog.text
+
+
+async def test_one_timeout_then_the_retry_answers(fake: tuple[FakeOpenAI, openai.AsyncOpenAI]) -> None:
+    server, client = fake
+    server.script = ["HANG", answer(time="19:30")]
+    action = await extractor(client).extract(HISTORY, NOW, TZ)
+    assert action.time == dt.time(19, 30)
+    assert len(server.requests) == 2
+
+
+@pytest.mark.parametrize(
+    ("bad", "reason"),
+    [
+        ("this is not json {", "invalid answer: Expecting value"),
+        (answer(date="2026-11-20"), "date 2026-11-20 is in the past"),
+        (answer(date="2026-11-24", time="09:00"), "start 2026-11-24T09:00:00+02:00 is in the past"),
+        (answer(date="2026-02-30"), "invalid date"),
+        (answer(time="25:00"), "invalid time"),
+        (answer(action="book_it"), "unknown action"),
+        (json.dumps({"action": "none"}), "not the schema's fields"),
+        (answer(start="2026-11-25T19:00:00+02:00"), "not the schema's fields"),
+    ],
+)
+async def test_invalid_answers_fall_back_to_the_rules(
+    fake: tuple[FakeOpenAI, openai.AsyncOpenAI], caplog: pytest.LogCaptureFixture, bad: str, reason: str
+) -> None:
+    server, client = fake
+    server.script = [bad, bad]
+    with caplog.at_level(logging.WARNING, logger="callrt.nlp"):
+        action = await extractor(client).extract(HISTORY, NOW, TZ)
+    assert action == RULES_ANSWER
+    assert len(server.requests) == 2
+    assert reason in caplog.text and "using the rule extractor" in caplog.text
+
+
+async def test_invalid_then_valid_uses_the_retry(fake: tuple[FakeOpenAI, openai.AsyncOpenAI]) -> None:
+    server, client = fake
+    server.script = [answer(date="2025-01-01"), answer(action="none", date=None, time=None, name=None)]
+    assert await extractor(client).extract(HISTORY, NOW, TZ) == Action("none")
+
+
+async def test_server_errors_fall_back_to_the_rules(
+    fake: tuple[FakeOpenAI, openai.AsyncOpenAI], caplog: pytest.LogCaptureFixture
+) -> None:
+    server, client = fake
+    server.script = [500, 429]
+    with caplog.at_level(logging.WARNING, logger="callrt.nlp"):
+        action = await extractor(client).extract(HISTORY, NOW, TZ)
+    assert action == RULES_ANSWER
+    assert len(server.requests) == 2  # our one retry; the SDK's own retries are off
+    assert "InternalServerError" in caplog.text and "RateLimitError" in caplog.text
