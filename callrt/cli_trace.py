@@ -78,7 +78,9 @@ async def serve_trace(
     config.accesslog = None
     config.errorlog = "-"
     async with trio.open_nursery() as nursery:
-        binds: list[str] = await nursery.start(functools.partial(serve, trace_app(path.parent, name), config))
+        # Starlette is an ASGI app; hypercorn's type for one is stricter than Starlette's signature.
+        app = trace_app(path.parent, name)
+        binds: list[str] = await nursery.start(functools.partial(serve, app, config))  # type: ignore[arg-type]
         url = f"{binds[0]}/traces/{name}"
         print(f"trace viewer: {url}  (Ctrl-C to stop)", flush=True)
         task_status.started(url)
