@@ -10,7 +10,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-COMMAND_MODULES: tuple[str, ...] = ("callrt.cli_trace", "callrt.cli_serve", "callrt.cli_sim")
+COMMAND_MODULES: tuple[str, ...] = ("callrt.cli_trace", "callrt.cli_serve", "callrt.cli_sim", "callrt.cli_nlp")
 
 
 def build_parser() -> argparse.ArgumentParser:
