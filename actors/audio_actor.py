@@ -499,14 +499,15 @@ class AudioActor:
                 continue
             # Recorded before the write: anything traced after a clear was decided after it.
             self._trace_op(op)
+            if isinstance(op, _HangUp):
+                # Told before the line closes, so the caller's side seeing the close cannot claim the hang-up;
+                # the supervisor takes the first EndCall and hangs the line up itself.
+                self._to_supervisor.send_nowait(EndCall(by="ai", reason=op.reason))
             try:
                 await self._write(op)
             except LineClosed as exc:
                 self._line_closed = True
                 self.ctx.trace.record("line_closed", during=type(op).__name__.lstrip("_").lower(), why=str(exc))
-            if isinstance(op, _HangUp):
-                # The supervisor takes the first EndCall; if the caller hung up first, this one is moot.
-                self._to_supervisor.send_nowait(EndCall(by="ai", reason=op.reason))
 
     async def _write(self, op: _LineOp) -> None:
         if isinstance(op, _Media):

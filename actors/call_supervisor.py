@@ -168,7 +168,7 @@ async def run_call(
             nursery.start_soon(supervisor.pump_line, name=f"{call_sid}:line")
             task_status.started(ctx)
             end = await ctx.mailboxes.supervisor.receive()
-            if end.by == "supervisor":
+            if end.by != "caller":
                 await supervisor.hang_up_line()
             nursery.cancel_scope.cancel()
     finally:

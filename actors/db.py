@@ -18,13 +18,20 @@ R = TypeVar("R")
 class StoreGateway:
     """Runs synchronous store functions off the event loop.
 
+    `inline=True` runs them on the event loop instead. That is for virtual time
+    only (the scenario runner): under `MockClock(autojump_threshold=0)` the clock
+    jumps ahead whenever every task waits, including while a worker thread is
+    busy, so threaded store calls would make virtual timings depend on the
+    machine's speed.
+
     `outage_until` is a fault-injection hook (scenario `db_down`): while the
     current trio time is before it, every call raises `StoreUnavailable` exactly
     like a real connection failure would.
     """
 
-    def __init__(self, limiter: trio.CapacityLimiter | None = None) -> None:
+    def __init__(self, limiter: trio.CapacityLimiter | None = None, *, inline: bool = False) -> None:
         self.limiter = limiter or trio.CapacityLimiter(8)
+        self.inline = inline
         self.outage_until = -1.0
 
     async def run(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
@@ -32,4 +39,7 @@ class StoreGateway:
             from store import StoreUnavailable
 
             raise StoreUnavailable("database unreachable (injected outage)")
+        if self.inline:
+            await trio.lowlevel.checkpoint()
+            return fn(*args, **kwargs)
         return await trio.to_thread.run_sync(functools.partial(fn, *args, **kwargs), limiter=self.limiter)

@@ -10,7 +10,15 @@ import logging
 import sys
 from collections.abc import Sequence
 
-COMMAND_MODULES: tuple[str, ...] = ("callrt.cli_trace", "callrt.cli_serve", "callrt.cli_sim", "callrt.cli_nlp")
+COMMAND_MODULES: tuple[str, ...] = (
+    "callrt.cli_demo",
+    "callrt.cli_scenario",
+    "callrt.cli_trace",
+    "callrt.cli_serve",
+    "callrt.cli_sim",
+    "callrt.cli_nlp",
+    "callrt.cli_db",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .invariants import Event
+from .invariants import Event, ai_turns
 
 
 def _stamp(t: float) -> str:
@@ -13,13 +13,24 @@ def _stamp(t: float) -> str:
 
 def call_log_lines(events: Sequence[Event]) -> list[str]:
     lines: list[str] = []
+    turns = {turn["t"]: turn for turn in ai_turns(events)}
     for event in events:
         ev, t = event.get("ev"), float(event.get("t", 0.0))
         if ev == "log":
             lines.append(f"{_stamp(t)} {event.get('actor', '?'):>10}  {event.get('msg', '')}")
-        elif ev == "realtime" and event.get("what") == "ai_turn":
-            cut = " (interrupted)" if event.get("interrupted") else ""
-            lines.append(f"{_stamp(float(event.get('started_t', t)))} {'AI':>10}  «{event.get('text', '')}»{cut}")
+        elif ev == "realtime" and event.get("what") == "ai_turn" and t in turns:
+            turn = turns[t]
+            cut = (
+                f" (interrupted: heard {turn['heard_ms']:.0f} of {turn['audio_ms']:.0f} ms)"
+                if turn["interrupted"]
+                else ""
+            )
+            lines.append(f"{_stamp(turn['started_t'])} {'AI':>10}  «{turn['text']}»{cut}")
+        elif ev == "barge_in":
+            lines.append(
+                f"{_stamp(t)} {'audio':>10}  [TURN] barge-in: caller speech at {event.get('speech_at_ms')} ms,"
+                f" Twilio clear sent, AI heard up to {event.get('audio_end_ms')} ms"
+            )
         elif ev == "realtime" and event.get("what") == "user_turn":
             lines.append(f"{_stamp(t)} {'caller':>10}  «{event.get('text', '')}»")
         elif ev in ("crash", "restart", "escalate"):

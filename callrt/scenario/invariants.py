@@ -80,31 +80,75 @@ def check_noise_never_reaches_nlp(events: Sequence[Event]) -> list[str]:
     return ["noise_reached_nlp"] if commits > utterances or transcripts > utterances else []
 
 
+NOTE_PREFIX = "[SERVER] "
+
+
 def server_note_texts(events: Sequence[Event]) -> list[tuple[float, str]]:
-    return [(float(e["t"]), str(e.get("text", ""))) for e in _of(events, "realtime", what="note_injected")]
+    """(time, text) of every note injected into the model, without the `[SERVER] ` prefix."""
+    return [
+        (float(e["t"]), str(e.get("text", "")).removeprefix(NOTE_PREFIX))
+        for e in _of(events, "realtime", what="note_injected")
+    ]
+
+
+def ai_turns(events: Sequence[Event]) -> list[Event]:
+    """Every AI turn with what the caller really heard of it.
+
+    The text comes from the RealtimeActor's `ai_turn`; its start from `response_created`;
+    its audio length from the media the AudioActor wrote to the line; what was heard
+    from the acknowledged playout (`playout`) and barge-ins, i.e. from Twilio's marks.
+    """
+    created_at = {e.get("response_id"): float(e["t"]) for e in _of(events, "realtime", what="response_created")}
+    audio_ms: dict[str, float] = {}
+    heard_ms: dict[str, float] = {}
+    cut: set[str] = set()
+    for event in events:
+        ev, item = event.get("ev"), event.get("item_id")
+        if item is None:
+            continue
+        if ev == "io" and event.get("peer") == "caller" and event.get("type") == "media":
+            audio_ms[item] = audio_ms.get(item, 0.0) + float(event.get("bytes", 0)) / 8.0
+        elif ev == "playout":
+            heard_ms[item] = max(heard_ms.get(item, 0.0), float(event.get("heard_ms", 0.0)))
+        elif ev == "barge_in":
+            heard_ms[item] = max(heard_ms.get(item, 0.0), float(event.get("audio_end_ms", 0.0)))
+            cut.add(item)
+        elif ev == "realtime" and event.get("what") in ("truncate", "false_claim_cut"):
+            cut.add(item)
+    turns = []
+    for turn in _of(events, "realtime", what="ai_turn"):
+        item = turn.get("item_id")
+        turns.append(
+            {
+                "t": float(turn["t"]),
+                "started_t": created_at.get(turn.get("response_id"), float(turn["t"])),
+                "item_id": item,
+                "text": str(turn.get("text", "")),
+                "interrupted": bool(turn.get("interrupted")) or item in cut,
+                "audio_ms": audio_ms.get(item, 0.0),
+                "heard_ms": heard_ms.get(item, 0.0),
+            }
+        )
+    return turns
 
 
 def heard_text(turn: Event) -> str:
     """The part of an AI turn the caller heard, by the share of its audio that was played."""
-    text = str(turn.get("text", ""))
-    audio_ms = float(turn.get("audio_ms") or 0.0)
-    heard_ms = float(turn.get("heard_ms") or 0.0)
-    if audio_ms <= 0.0:
-        return text if not turn.get("interrupted") else ""
-    share = min(1.0, heard_ms / audio_ms)
-    return text[: int(len(text) * share)]
+    text = str(turn["text"])
+    if turn["audio_ms"] <= 0.0:
+        return ""
+    return text[: int(len(text) * min(1.0, turn["heard_ms"] / turn["audio_ms"]))]
 
 
 def check_claims_backed(events: Sequence[Event]) -> list[str]:
     """The caller never hears a booking claim before an `appointment_created` note, nor a 'details sent' claim."""
     notes = server_note_texts(events)
-    for turn in _of(events, "realtime", what="ai_turn"):
+    for turn in ai_turns(events):
         claim = detect_claim(heard_text(turn))
         if claim is None:
             continue
-        started = float(turn.get("started_t", turn["t"]))
         backed = claim == "booking" and any(
-            t <= started and text.startswith("appointment_created") for t, text in notes
+            t <= turn["started_t"] and text.startswith("appointment_created") for t, text in notes
         )
         if not backed:
             return ["claim_without_server_note"]

@@ -9,7 +9,7 @@ from typing import Any
 
 from store import AppointmentInfo
 
-from .invariants import Event, model_io, server_note_texts, silence_prompts
+from .invariants import Event, ai_turns, model_io, server_note_texts, silence_prompts
 
 
 def _ms(value: Any) -> float:
@@ -52,13 +52,12 @@ def build_report(
         "appointments": [appointment_json(a) for a in appointments],
         "ai_turns": [
             {
-                "at_ms": _ms(e.get("started_t", e["t"])),
-                "text": e.get("text", ""),
-                "interrupted": bool(e.get("interrupted")),
-                "heard_ms": _ms(e.get("heard_ms") or 0.0),
+                "at_ms": _ms(turn["started_t"]),
+                "text": turn["text"],
+                "interrupted": turn["interrupted"],
+                "heard_ms": _ms(turn["heard_ms"]),
             }
-            for e in events
-            if e.get("ev") == "realtime" and e.get("what") == "ai_turn"
+            for turn in ai_turns(events)
         ],
         "user_turns": [
             {

@@ -28,7 +28,7 @@ from actors.config import CallConfig
 from actors.db import StoreGateway
 from actors.messages import InjectedCrash
 from actors.trace import Trace
-from callrt.sim.caller import SimCaller
+from callrt.sim.caller import SimulatedCaller
 from callrt.sim.peer_script import SimScript
 from callrt.sim.realtime_peer import InMemoryModelConnector
 from callrt.transport import memory_transport_pair
@@ -93,8 +93,7 @@ class ScenarioCall:
         self.options = options
         self.call_sid = f"CA{index:02d}-{scenario.name}"
         self.trace_path = options.trace_dir / f"{scenario.name}.jsonl"
-        self.trace = Trace(self.call_sid, self.trace_path, meta={"scenario": scenario.name})
-        self.gateway = StoreGateway()
+        self.gateway = StoreGateway(inline=True)
         self.started_at = started_at or scenario.now
         self._faults_scope = trio.CancelScope()
         self._t0 = 0.0
@@ -105,14 +104,17 @@ class ScenarioCall:
 
     async def run(self) -> dict[str, Any]:
         self._t0 = trio.current_time()
+        self.trace = Trace(self.call_sid, self.trace_path, meta={"scenario": self.scenario.name})
         caller_end, server_end = memory_transport_pair()
         line = TwilioCallerLine(server_end, self.trace)
-        peer = InMemoryModelConnector(SimScript.from_scenario(self.scenario.raw), self.options.dialect)
-        caller = SimCaller(
+        sim_script = SimScript.from_scenario(self.scenario.raw)
+        peer = InMemoryModelConnector(sim_script, self.options.dialect)
+        caller = SimulatedCaller(
             caller_end,
             self.scenario.script,
+            sim_script=sim_script.to_json(),
+            parameters={"caller": self.scenario.caller_phone or ""},
             call_sid=self.call_sid,
-            from_phone=self.scenario.caller_phone,
         )
         limit_s = (script_duration_ms(self.scenario) + CALL_GRACE_MS) / 1000.0
         async with trio.open_nursery() as nursery:
@@ -126,10 +128,10 @@ class ScenarioCall:
             nursery.cancel_scope.cancel()
         return self.report()
 
-    async def _run_caller(self, caller: SimCaller) -> None:
+    async def _run_caller(self, caller: SimulatedCaller) -> None:
         report = await caller.run()
-        for wait in report.waits_timed_out:
-            self.trace.record("caller", what="wait_timed_out", wait=wait)
+        for timeout in report.wait_timeouts:
+            self.trace.record("caller", what="wait_timed_out", wait=timeout.wait, step=timeout.step)
 
     async def _run_call(self, line: TwilioCallerLine, peer: InMemoryModelConnector, *, task_status: Any) -> None:
         await run_call(
