@@ -23,6 +23,7 @@ from .times import TIME_RULES, SpokenTime, part_of_day_at, resolve
 from .tokens import Token, tokenize
 
 T = TypeVar("T")
+SKIPPED_BEFORE_SLOT = frozenset({Kind.AT, Kind.THE})
 Stance = Literal["new", "from", "rejected"]
 Expectation = Literal["name", "date", "time", "phone"]
 
@@ -48,7 +49,10 @@ class _Found(Generic[T]):
 
 
 def _stance(tokens: Sequence[Token], start: int) -> Stance:
-    before = [t for t in tokens[max(0, start - 2) : start] if t.clause == tokens[start].clause]
+    # Look back past "at"/"on"/"the": "not at six", "instead of on Monday".
+    clause = tokens[start].clause
+    before = [t for t in tokens[max(0, start - 4) : start] if t.clause == clause and t.kind not in SKIPPED_BEFORE_SLOT]
+    before = [t for t in before if t.text not in ("on", "for")][-2:]
     if before and (
         before[-1].kind in (Kind.NEGATION, Kind.INSTEAD) or [t.kind for t in before] == [Kind.INSTEAD, Kind.OF]
     ):
