@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from .errors import StoreError
@@ -57,6 +58,10 @@ def create_business(
         )
     )
     return business.id
+
+
+def find_business(session: Session, name: str) -> int | None:
+    return session.scalar(sa.select(Business.id).where(Business.name == name).order_by(Business.id).limit(1))
 
 
 def load_settings(session: Session, business_id: int) -> BusinessSettings:

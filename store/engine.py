@@ -91,7 +91,7 @@ class Transactions:
                     return work(session)
             except (sa.exc.DBAPIError, LostRace) as exc:
                 if isinstance(exc, sa.exc.DBAPIError) and not _is_race(exc):
-                    raise self._translate(exc) from exc
+                    raise translate_error(exc) from exc
                 if attempt == MAX_ATTEMPTS:
                     raise StoreUnavailable(f"transaction kept conflicting after {attempt} attempts: {exc}") from exc
                 logger.debug("transaction lost a race (attempt %d): %s", attempt, exc)
@@ -103,8 +103,9 @@ class Transactions:
                 raise StoreError(str(exc)) from exc
         raise AssertionError("unreachable: the loop returns or raises")
 
-    @staticmethod
-    def _translate(exc: sa.exc.DBAPIError) -> StoreError:
-        if isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError) or exc.connection_invalidated:
-            return StoreUnavailable(f"database unavailable: {exc.orig}")
-        return StoreError(f"database error: {exc.orig}")
+
+def translate_error(exc: sa.exc.DBAPIError) -> StoreError:
+    """Connection-level failures are transient (`StoreUnavailable`); anything else is a `StoreError`."""
+    if isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError) or exc.connection_invalidated:
+        return StoreUnavailable(f"database unavailable: {exc.orig}")
+    return StoreError(f"database error: {exc.orig}")

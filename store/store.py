@@ -13,8 +13,8 @@ from alembic import command
 from alembic.config import Config
 
 from . import availability, bookings, calls, leads
-from .businesses import create_business, load_settings
-from .engine import Transactions, make_engine
+from .businesses import create_business, find_business, load_settings
+from .engine import Transactions, make_engine, translate_error
 from .records import AppointmentInfo, BookingOutcome, BusinessSettings, CallState, SlotCheck
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -35,11 +35,14 @@ class Store:
         """Bring the schema to the latest migration (`alembic upgrade head`); safe to run again."""
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
-        with self.engine.begin() as connection:
-            if connection.dialect.name == "postgresql":
-                connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+        try:
+            with self.engine.begin() as connection:
+                if connection.dialect.name == "postgresql":
+                    connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
+                config.attributes["connection"] = connection
+                command.upgrade(config, "head")
+        except sa.exc.DBAPIError as exc:
+            raise translate_error(exc) from exc
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -71,6 +74,10 @@ class Store:
                 capacity=capacity,
             )
         )
+
+    def find_business(self, name: str) -> int | None:
+        """The id of the oldest business with this name, if any."""
+        return self._tx.read(lambda s: find_business(s, name))
 
     def get_business(self, business_id: int) -> BusinessSettings:
         return self._tx.read(lambda s: load_settings(s, business_id))
