@@ -265,7 +265,8 @@ class RealtimeActor:
         active = self.active_response_id
         unfinished = self.has_pending_ai_response and (active is None or active not in self._transcript_finished)
         if unfinished and active not in self._cut_responses:
-            self._response_wanted = self._response_wanted or self._create_reason or "resume"
+            asked_for = self._response_reasons.get(active) if active else self._create_reason
+            self._response_wanted = self._response_wanted or asked_for or "resume"
         self.has_pending_ai_response = False
         self.is_ai_speaking = False
         self.active_response_id = None

@@ -225,7 +225,6 @@ class WireConnector:
         self.connections: list[WireConnection] = []
         self.fail_next = 0
         self.attempts = 0
-        self.connected = trio.Event()
 
     async def connect(self) -> WireConnection:
         self.attempts += 1
@@ -235,7 +234,6 @@ class WireConnector:
             raise ModelClosed("refused")
         conn = WireConnection(self.dialect)
         self.connections.append(conn)
-        self.connected.set()
         return conn
 
     @property
