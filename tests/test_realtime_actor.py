@@ -3,13 +3,11 @@ SQLite store, real mailboxes and trace. Virtual time throughout (autojump_clock)
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import trio
-from trio.testing import MockClock
 from realtime_harness import Harness, make_store
 from realtime_wire import validate_client_event
+from trio.testing import MockClock
 
 from actors.config import CallConfig
 from actors.errors import InjectedFault
