@@ -135,10 +135,11 @@ def _reuseport_socket(host: str, port: int) -> socket.socket:
 
 
 def _worker_main(config: ServerConfig, log_level: int) -> None:
-    logging.basicConfig(level=log_level, format="%(asctime)s %(levelname)s %(processName)s %(name)s: %(message)s")
+    fmt = "%(asctime)s %(levelname)s %(processName)s %(name)s: %(message)s"
+    logging.basicConfig(level=log_level, format=fmt, force=True)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the parent's handler: trio's receiver takes over
     # Each worker binds its own listening socket on the shared port: no fd passing needed.
     sock = _reuseport_socket(config.host, config.port)
-    sock.set_inheritable(True)
     trio.run(partial(serve_process, config, f"fd://{sock.fileno()}"))
 
 
@@ -148,7 +149,8 @@ def run_workers(config: ServerConfig) -> int:
     # Holding a bound (not listening) SO_REUSEPORT socket pins the port, so `--port 0` picks one port for all.
     reservation = _reuseport_socket(config.host, config.port)
     config = attrs.evolve(config, port=reservation.getsockname()[1])
-    context = multiprocessing.get_context("spawn")
+    # fork: workers start with everything already imported (the parent has no threads and no trio loop yet).
+    context = multiprocessing.get_context("fork")
     log_level = logging.getLogger().level
     workers = [
         context.Process(target=_worker_main, args=(config, log_level), name=f"callrt-worker-{i}")

@@ -35,12 +35,16 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
+from actors.call_supervisor import run_call
 from actors.config import CallConfig
 from actors.db import StoreGateway
 from actors.ports import LineClosed, ModelConnector
 
 from .asgi_transport import StarletteTransport
 from .metrics import MeteredTrace, Metrics
+from .realtime_ws import OpenAIRealtimeConnector
+from .sim.peer_script import ScriptError, SimScript
+from .sim.realtime_peer import InMemoryModelConnector
 from .twilio import StreamStart, TwilioCallerLine
 from .twilio_webhook import StreamTokens, stream_twiml, validate_signature
 
@@ -119,14 +123,8 @@ def plan_call(config: ServerConfig, start: StreamStart) -> CallPlan:
     """The real Realtime API when a key is configured; otherwise the simulated peer playing the
     stream's `sim_script` parameter (an empty script when there is none or it is unusable)."""
     if config.openai_api_key:
-        from .realtime_ws import OpenAIRealtimeConnector
-
-        return CallPlan(
-            OpenAIRealtimeConnector(config.openai_api_key, config.openai_model, config.dialect), config.language
-        )
-    from .sim.peer_script import ScriptError, SimScript
-    from .sim.realtime_peer import InMemoryModelConnector
-
+        connector = OpenAIRealtimeConnector(config.openai_api_key, config.openai_model, config.dialect)
+        return CallPlan(connector, config.language)
     raw = start.custom_parameters.get("sim_script")
     script = SimScript()
     if raw:
@@ -272,16 +270,15 @@ class TelephonyServer:
             await transport.aclose()
 
     async def _run_call(self, line: TwilioCallerLine, start: StreamStart) -> None:
-        from actors.call_supervisor import run_call
-
         trace_path = self.config.trace_dir / f"{_SAFE_NAME.sub('_', start.call_sid)[:64]}.jsonl"
-        trace = MeteredTrace(start.call_sid, trace_path, self.metrics)
-        line.trace = trace
         self.metrics.calls_total += 1
         self.metrics.calls_active += 1
         ended_by = "error"
+        trace: MeteredTrace | None = None
         try:
             plan = self.planner(self.config, start)
+            trace = MeteredTrace(start.call_sid, trace_path, self.metrics)
+            line.trace = trace
             outcome = await run_call(
                 call_sid=start.call_sid,
                 business_id=self.business_id,
@@ -302,7 +299,8 @@ class TelephonyServer:
         finally:
             self.metrics.calls_active -= 1
             self.metrics.calls_ended[ended_by] += 1
-            trace.close()
+            if trace is not None:
+                trace.close()
 
 
 async def _limited_body(request: Request, limit: int) -> bytes | None:

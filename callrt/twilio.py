@@ -224,6 +224,9 @@ class LineStats:
 class TwilioCallerLine:
     """`actors.ports.CallerLine` over a Media Streams websocket.
 
+    Its trace events (`line`: start, bad_message, hang_up, closed) cover what no
+    mailbox sees; frames, marks and DTMF are traced by the mailboxes they go to.
+
     `read_start()` consumes messages up to the `start` event (the server needs its
     callSid and custom parameters before it can start the call); `receive()` calls it
     implicitly. A `stop` event or a closed transport ends the line with `LineClosed`.
@@ -258,10 +261,8 @@ class TwilioCallerLine:
                     return frame
             elif isinstance(event, Mark):
                 self.stats.marks_in += 1
-                self._record("mark_played", name=event.name)
                 return MarkPlayed(event.name)
             elif isinstance(event, Dtmf):
-                self._record("dtmf", digit=event.digit)
                 return CallerDtmf(event.digit)
             elif isinstance(event, Stop):
                 self._closed_by("stop")
@@ -330,12 +331,10 @@ class TwilioCallerLine:
     async def send_mark(self, name: str) -> None:
         await self._send(mark_message(self.stream_sid, name))
         self.stats.marks_out += 1
-        self._record("mark_sent", name=name)
 
     async def clear(self) -> None:
         await self._send(clear_message(self.stream_sid))
         self.stats.clears += 1
-        self._record("clear")
 
     async def hang_up(self) -> None:
         if self.closed:
