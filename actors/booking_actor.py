@@ -27,11 +27,10 @@ from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 from zoneinfo import ZoneInfo
 
-import trio
-
 from store import BookingOutcome, StoreError, StoreUnavailable
 
 from .call_context import CallContext
+from .db import RETRY_DELAYS_S
 from .errors import InjectedFault
 from .messages import BookingRequest, InjectedCrash, NoteKind, ServerNote
 from .trace import mask_phone
@@ -39,8 +38,6 @@ from .trace import mask_phone
 P = ParamSpec("P")
 R = TypeVar("R")
 
-RETRY_DELAYS_S: tuple[float, ...] = (0.5, 1.0, 2.0)
-"""Waits between attempts while the database is unavailable (then `booking_failed reason=db_unavailable`)."""
 
 OUTSIDE_HOURS_REASONS = frozenset({"closed_day", "outside_hours", "beyond_horizon"})
 
@@ -169,13 +166,10 @@ class BookingActor:
 
     async def _call(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
         """A store call through the gateway, retried with backoff (virtual time) while the database is down."""
-        for delay in RETRY_DELAYS_S:
-            try:
-                return await self.ctx.gateway.run(fn, *args, **kwargs)
-            except StoreUnavailable as exc:
-                self._log(f"database unavailable ({exc}); retrying in {delay:g} s")
-                await trio.sleep(delay)
-        return await self.ctx.gateway.run(fn, *args, **kwargs)
+        return await self.ctx.gateway.run_retrying(self._log_retry, fn, *args, **kwargs)
+
+    def _log_retry(self, error: StoreUnavailable, delay: float) -> None:
+        self._log(f"database unavailable ({error}); retrying in {delay:g} s")
 
     async def _business_timezone(self) -> ZoneInfo:
         if self._timezone is None:

@@ -11,8 +11,13 @@ from typing import ParamSpec, TypeVar
 
 import trio
 
+from store import StoreUnavailable
+
 P = ParamSpec("P")
 R = TypeVar("R")
+
+RETRY_DELAYS_S: tuple[float, ...] = (0.5, 1.0, 2.0)
+"""Waits between attempts while the database is unavailable: four attempts over 3.5 s, then give up."""
 
 
 class StoreGateway:
@@ -36,10 +41,23 @@ class StoreGateway:
 
     async def run(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
         if trio.current_time() < self.outage_until:
-            from store import StoreUnavailable
-
             raise StoreUnavailable("database unreachable (injected outage)")
         if self.inline:
             await trio.lowlevel.checkpoint()
             return fn(*args, **kwargs)
         return await trio.to_thread.run_sync(functools.partial(fn, *args, **kwargs), limiter=self.limiter)
+
+    async def run_retrying(
+        self, on_retry: Callable[[StoreUnavailable, float], None], fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs
+    ) -> R:
+        """`run`, retried with backoff (virtual time in scenarios) while the database is unavailable.
+
+        `on_retry(error, delay)` is told about each failed attempt; the last failure propagates.
+        """
+        for delay in RETRY_DELAYS_S:
+            try:
+                return await self.run(fn, *args, **kwargs)
+            except StoreUnavailable as exc:
+                on_retry(exc, delay)
+                await trio.sleep(delay)
+        return await self.run(fn, *args, **kwargs)

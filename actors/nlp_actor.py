@@ -68,13 +68,21 @@ class NlpActor:
     async def _business_timezone(self) -> str | None:
         if self._timezone is None:
             try:
-                business = await self.ctx.gateway.run(self.ctx.store.get_business, self.ctx.business_id)
+                business = await self.ctx.gateway.run_retrying(
+                    self._log_retry, self.ctx.store.get_business, self.ctx.business_id
+                )
             except StoreError as exc:
-                # Without the time zone "tomorrow" means nothing; the next transcript tries again.
-                self.ctx.log(self.name, f"[NLP] business settings unavailable ({type(exc).__name__}); turn skipped")
+                # Without the time zone "tomorrow" means nothing: the caller must not be left waiting in silence.
+                self.ctx.log(self.name, f"[NLP] business settings unavailable ({type(exc).__name__}); booking failed")
+                self._realtime.send_nowait(
+                    ServerNote(kind="booking_failed", text="booking_failed reason=db_unavailable")
+                )
                 return None
             self._timezone = business.timezone
         return self._timezone
+
+    def _log_retry(self, error: StoreError, delay: float) -> None:
+        self.ctx.log(self.name, f"[NLP] database unavailable ({error}); retrying in {delay:g} s")
 
     def _forward(self, turn_id: str, kind: BookingKind, action: Action) -> None:
         if kind != "cancel_appointment" and action.start is None:

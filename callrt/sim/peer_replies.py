@@ -91,6 +91,11 @@ def note_reply(note: ServerNote, language: Language, previous_reply: str) -> str
     if kind == "appointment_created":
         when = spoken_time(note.fields.get("start", ""), language)
         return f"מעולה, קבעתי לך תור {when}. נתראה!" if he else f"Great, you're booked for {when}. See you then!"
+    if kind == "appointment_rescheduled":
+        when = spoken_time(note.fields.get("start", ""), language)
+        return f"העברתי את התור {when}." if he else f"Done, your appointment is now {when}."
+    if kind == "appointment_cancelled":
+        return "ביטלתי את התור. משהו נוסף?" if he else "Your appointment is cancelled. Anything else?"
     if kind in ("outside_hours", "slot_unavailable"):
         alternatives = [spoken_time(t, language) for t in note.fields.get("alternatives", "").split(",") if t]
         offer = _join(alternatives, language)
@@ -122,7 +127,7 @@ def note_reply(note: ServerNote, language: Language, previous_reply: str) -> str
         if not first:
             return "כן, אני כאן. איך אפשר לעזור?" if he else "Yes, I'm here. How can I help?"
         return f"כמו שאמרתי, {first}" if he else f"As I was saying, {first}"
-    if kind == "booking_unavailable":
+    if kind in ("booking_unavailable", "booking_failed"):
         return CALLBACK[language]
     return ACKNOWLEDGE[language]
 
