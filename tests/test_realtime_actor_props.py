@@ -87,9 +87,10 @@ class ReactiveServer:
                 item = f"item_u{self.commits}"
                 self.queue.append(self.s.committed(item))
                 self.transcriptions.append(self.s.user_transcript(item, "אני רוצה תור מחר"))
-            elif kind == "conversation.item.truncate":
-                if event["audio_end_ms"] > self.audio_ms.get(event["item_id"], 0):
-                    self.violations.append(f"truncate beyond the item's audio: {event}")
+            elif kind == "conversation.item.truncate" and event["audio_end_ms"] > self.audio_ms.get(
+                event["item_id"], 0
+            ):
+                self.violations.append(f"truncate beyond the item's audio: {event}")
         self.seen = len(sent)
 
     def deliver(self, event: dict[str, Any]) -> None:
