@@ -24,15 +24,14 @@ from typing import Any
 
 import attrs
 import httpx
-import numpy as np
 import pytest
 import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection, open_websocket_url
 
-from actors.codec import FRAME_BYTES, pcm16_to_ulaw
 from actors.trace import read_trace
 from callrt.server import ServerConfig, TelephonyServer, serve
 from callrt.sim.peer_script import SimScript
+from callrt.sim.signals import silence_frames, speech_frames
 from callrt.twilio_webhook import compute_signature, parse_stream_twiml
 from store import Store
 
@@ -290,66 +289,124 @@ def test_config_from_environment() -> None:
 
 
 def media_message(payload: bytes, timestamp: int) -> str:
-    encoded = base64.b64encode(payload).decode()
-    return json.dumps(
-        {"event": "media", "media": {"track": "inbound", "timestamp": str(timestamp), "payload": encoded}}
-    )
+    media = {"track": "inbound", "timestamp": str(timestamp), "payload": base64.b64encode(payload).decode()}
+    return json.dumps({"event": "media", "media": media})
+
+
+class TwilioSide:
+    """Plays Twilio's part of a media socket: the AI's audio plays out in real time, each mark comes
+    back once the audio queued before it has played, `clear` drops what is still queued."""
+
+    def __init__(self, ws: WebSocketConnection) -> None:
+        self.ws = ws
+        self.received_bytes = 0
+        self.clears = 0
+        self.play_until = 0.0
+        self.pending_marks: list[tuple[float, str]] = []
+        self.frames_sent = 0
+
+    async def run(self) -> None:
+        """Until the server closes the socket."""
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._acknowledge_marks)
+            with contextlib.suppress(ConnectionClosed):
+                while True:
+                    message = json.loads(await self.ws.get_message())
+                    now = trio.current_time()
+                    if message["event"] == "media":
+                        payload = base64.b64decode(message["media"]["payload"])
+                        self.received_bytes += len(payload)
+                        self.play_until = max(now, self.play_until) + len(payload) / 8000
+                    elif message["event"] == "mark":
+                        self.pending_marks.append((self.play_until, message["mark"]["name"]))
+                    elif message["event"] == "clear":
+                        self.clears += 1
+                        self.play_until = now
+                        self.pending_marks = [(now, name) for _, name in self.pending_marks]
+            nursery.cancel_scope.cancel()
+
+    async def _acknowledge_marks(self) -> None:
+        while True:
+            await trio.sleep(0.005)
+            while self.pending_marks and self.pending_marks[0][0] <= trio.current_time():
+                _, name = self.pending_marks.pop(0)
+                await self.ws.send_message(json.dumps({"event": "mark", "mark": {"name": name}}))
+
+    def playing(self) -> bool:
+        return trio.current_time() < self.play_until
+
+    async def send_frames(self, frames: list[bytes], extra: dict[int, str] | None = None) -> None:
+        """Caller audio at real-time pacing; `extra` slips other messages in after the given frames."""
+        for i, frame in enumerate(frames):
+            await self.ws.send_message(media_message(frame, 20 * self.frames_sent))
+            self.frames_sent += 1
+            if extra and i in extra:
+                await self.ws.send_message(extra[i])
+            await trio.sleep(0.02)
+
+    async def hang_up(self, server: TelephonyServer) -> None:
+        await self.ws.send_message(json.dumps({"event": "stop", "stop": {}}))
+        while server.metrics.calls_active:
+            await trio.sleep(0.01)
+
+
+@asynccontextmanager
+async def live_call(server: TelephonyServer, call_sid: str, script: SimScript) -> AsyncIterator[TwilioSide]:
+    """A call through the whole edge: signed webhook, TwiML, media socket with its token."""
+    async with live(server) as base, httpx.AsyncClient(timeout=STEP_S) as client:
+        stream_url, params = await twiml_for(client, base, call_sid, sim_script=script.to_json())
+        async with open_websocket_url(stream_url) as ws, trio.open_nursery() as nursery:
+            await ws.send_message(json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"}))
+            await ws.send_message(start_message(call_sid, **params))
+            twilio = TwilioSide(ws)
+            nursery.start_soon(twilio.run)
+            with trio.fail_after(30):
+                yield twilio
+            nursery.cancel_scope.cancel()
 
 
 async def test_live_call_greets_the_caller_and_survives_bad_frames(
     store: Store, business_id: int, tmp_path: Path
 ) -> None:
     server = make_server(store, business_id, tmp_path, auth_token=TOKEN)
-    script = SimScript(language="en", business_name="Test salon").to_json()
-    line_floor = pcm16_to_ulaw(np.full(FRAME_BYTES, 3, dtype=np.int16))  # quiet line noise: no voice
-    heard: list[bytes] = []
-    async with live(server) as base, httpx.AsyncClient(timeout=STEP_S) as client:
-        stream_url, params = await twiml_for(client, base, "CAlive1", sim_script=script)
-        async with open_websocket_url(stream_url) as ws:
-            await ws.send_message(json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"}))
-            await ws.send_message(start_message("CAlive1", **params))
-
-            async def listen() -> None:
-                # Twilio's part: play what arrives and acknowledge each mark once what precedes it played.
-                with contextlib.suppress(ConnectionClosed):  # the server closes once the call is over
-                    while True:
-                        message = json.loads(await ws.get_message())
-                        if message["event"] == "media":
-                            heard.append(base64.b64decode(message["media"]["payload"]))
-                        elif message["event"] == "mark":
-                            await ws.send_message(json.dumps({"event": "mark", "mark": message["mark"]}))
-
-            bad = [
-                "{ not json",
-                json.dumps({"event": "hologram"}),
-                json.dumps({"event": "media", "media": {"payload": "%%%", "timestamp": "0"}}),
-                media_message(b"\xff" * 161, 0),
-            ]
-            with trio.fail_after(20):
-                async with trio.open_nursery() as nursery:
-                    nursery.start_soon(listen)
-                    for i in range(100):  # 2 s of caller line at real-time pacing
-                        await ws.send_message(media_message(line_floor, 20 * i))
-                        if i % 25 == 5:
-                            await ws.send_message(bad[i // 25])
-                        await trio.sleep(0.02)
-                    assert heard, "the caller heard no greeting"
-                    assert server.metrics.calls_active == 1
-                    await ws.send_message(json.dumps({"event": "stop", "stop": {"callSid": "CAlive1"}}))
-                    while server.metrics.calls_active:
-                        await trio.sleep(0.01)
-                    nursery.cancel_scope.cancel()
-        metrics = (await client.get(base + "/metrics")).text
-    assert sum(len(chunk) for chunk in heard) >= 8000 // 2, "less than half a second of greeting"
+    bad = {
+        5: "{ not json",
+        30: json.dumps({"event": "hologram"}),
+        55: json.dumps({"event": "media", "media": {"payload": "%%%", "timestamp": "0"}}),
+        80: media_message(b"\xff" * 161, 0),
+    }
+    async with live_call(server, "CAlive1", SimScript(language="en", business_name="Test salon")) as twilio:
+        await twilio.send_frames(silence_frames(2000), extra=bad)
+        assert twilio.playing(), "the greeting should still be playing after 2 s"
+        assert server.metrics.calls_active == 1
+        await twilio.hang_up(server)
+    assert twilio.received_bytes >= 8000 * 2, "less than two seconds of greeting"
+    assert twilio.clears == 0
     assert server.metrics.calls_total == 1 and server.metrics.calls_ended == {"caller": 1}
     assert server.metrics.frames_total == 100
     assert server.metrics.bad_messages == {"bad_json": 1, "unknown_event": 1, "bad_base64": 1, "bad_frame_size": 1}
+    metrics = server.metrics.render()
     assert 'callrt_bad_messages_total{reason="bad_frame_size"} 1' in metrics
     assert "callrt_frames_total 100" in metrics
     events = read_trace(tmp_path / "traces" / "CAlive1.jsonl")
     assert events[0].ev == "trace_start" and events[-1].ev == "trace_end"
     assert any(e.ev == "call_end" and e.get("by") == "caller" for e in events)
     assert sum(1 for e in events if e.ev == "line" and e.get("kind") == "bad_message") == 4
+
+
+async def test_live_barge_in_clears_the_caller_and_is_counted(store: Store, business_id: int, tmp_path: Path) -> None:
+    server = make_server(store, business_id, tmp_path)
+    script = SimScript(language="en", business_name="Test salon", says=("I would like an appointment",))
+    async with live_call(server, "CAlive2", script) as twilio:
+        await twilio.send_frames(silence_frames(600))
+        assert twilio.playing() and twilio.clears == 0
+        await twilio.send_frames(speech_frames("I would like an appointment", 1200))
+        assert twilio.clears >= 1, "speaking over the greeting did not clear it"
+        assert server.metrics.barge_ins_total == 1
+        await twilio.send_frames(silence_frames(400))
+        await twilio.hang_up(server)
+    assert "callrt_barge_ins_total 1" in server.metrics.render()
+    assert server.metrics.frames_total == 110 and server.metrics.frames_dropped_total == 0
 
 
 def test_workers_share_one_port_and_stop_on_sigterm(tmp_path: Path) -> None:
