@@ -1,0 +1,83 @@
+"""Server counters: fed by the real producers (supervision restarts, a full audio mailbox,
+caller-line stats) through `MeteredTrace`, and rendered in Prometheus text format."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import trio
+
+from actors.config import CallConfig
+from actors.mailbox import Mailbox
+from actors.messages import BargeIn, CallerFrame
+from actors.supervision import ChildSpec, supervise
+from actors.trace import read_trace
+from callrt.metrics import MeteredTrace, Metrics
+from callrt.twilio import LineStats
+
+
+class CrashingActor:
+    name = "nlp"
+
+    async def run(self) -> None:
+        raise RuntimeError("boom")
+
+
+async def test_restarts_are_counted_as_the_supervisor_records_them(autojump_clock: trio.testing.MockClock) -> None:
+    metrics = Metrics()
+    trace = MeteredTrace("CA1", None, metrics)
+    escalated: list[str] = []
+    spec = ChildSpec("nlp", CrashingActor, max_restarts=2, within_s=60.0)
+    await supervise(spec, trace, lambda spec, _failure: escalated.append(spec.name))
+    assert escalated == ["nlp"]
+    assert metrics.restarts_total == 2 == sum(1 for e in trace.events if e["ev"] == "restart")
+
+
+async def test_dropped_frames_and_barge_ins_are_tapped_from_the_trace(tmp_path: Path) -> None:
+    metrics = Metrics()
+    trace = MeteredTrace("CA2", tmp_path / "CA2.jsonl", metrics)
+    frames: Mailbox[CallerFrame] = Mailbox("audio.frames", "audio", trace, capacity=CallConfig().audio_mailbox_capacity)
+    outbox = frames.outbox("line")
+    for i in range(300):
+        outbox.send_nowait(CallerFrame(b"\xff" * 160, 20 * i))
+    frames.close()  # flushes the audio summary window
+    realtime: Mailbox[BargeIn] = Mailbox("realtime", "realtime", trace)
+    realtime.outbox("audio").send_nowait(BargeIn(item_id="item_1", audio_end_ms=1800, speech_at_ms=5000.0))
+    trace.close()
+    assert metrics.frames_dropped_total == 300 - CallConfig().audio_mailbox_capacity == frames.dropped_total
+    assert metrics.barge_ins_total == 1
+    # A live call keeps its events on disk only.
+    assert trace.events == [] and any(e.ev == "audio" for e in read_trace(tmp_path / "CA2.jsonl"))
+
+
+def test_line_stats_count_live_and_after_the_call() -> None:
+    metrics = Metrics()
+    first, second = LineStats(), LineStats()
+    metrics.line_opened(first)
+    metrics.line_opened(second)
+    first.frames_in, second.frames_in = 10, 5
+    first.bad["bad_json"] += 2
+    assert metrics.frames_total == 15 and metrics.bad_messages == {"bad_json": 2}
+    metrics.line_closed(first)
+    metrics.line_closed(first)  # counted once
+    second.frames_in += 1
+    second.bad["bad_base64"] += 1
+    assert metrics.frames_total == 16 and metrics.bad_messages == {"bad_json": 2, "bad_base64": 1}
+
+
+def test_prometheus_rendering() -> None:
+    metrics = Metrics()
+    metrics.calls_total = 3
+    metrics.calls_ended['odd"by\\'] += 1
+    text = metrics.render()
+    lines = text.splitlines()
+    assert text.endswith("\n")
+    assert "callrt_calls_total 3" in lines
+    assert 'callrt_calls_ended_total{by="odd\\"by\\\\"} 1' in lines
+    assert 'callrt_calls_refused_total{reason="capacity"} 0' in lines
+    names = [line.split()[2] for line in lines if line.startswith("# TYPE")]
+    assert len(names) == len(set(names)) == 9
+    for line in lines:
+        if not line.startswith("#"):
+            name = line.split("{")[0].split(" ")[0]
+            assert name in names and float(line.rsplit(" ", 1)[1]) >= 0
