@@ -214,6 +214,9 @@ class RealtimeActor:
         self._conn = conn
         self._ready = False
         self._connected_at = trio.current_time()
+        # Event ids are unique within one session only: a new session may reuse them.
+        self._seen_ids.clear()
+        self._seen_set.clear()
         self._trace("model_connected", dialect=self.dialect, replay_turns=len(self.turns))
         await self._send(rp.session_update(self.dialect, self.ctx.config, self._instructions, self.ctx.language))
         for turn in self.turns:
