@@ -26,13 +26,19 @@ import attrs
 import httpx
 import pytest
 import trio
-from trio_websocket import ConnectionClosed, WebSocketConnection, open_websocket_url
+from trio_websocket import ConnectionClosed, WebSocketConnection, WebSocketRequest, open_websocket_url, serve_websocket
 
+from actors.call_supervisor import CallOutcome, run_call
+from actors.db import StoreGateway
+from actors.ports import LineClosed
 from actors.trace import read_trace
 from callrt.server import ServerConfig, TelephonyServer, serve
 from callrt.sim.peer_script import SimScript
+from callrt.sim.realtime_peer import InMemoryModelConnector
 from callrt.sim.signals import silence_frames, speech_frames
-from callrt.twilio_webhook import compute_signature, parse_stream_twiml
+from callrt.transport import WebSocketTransport
+from callrt.twilio import TwilioCallerLine
+from callrt.twilio_webhook import StreamTokens, compute_signature, parse_stream_twiml
 from store import Store
 
 TOKEN = "twilio-auth-token"
@@ -431,3 +437,51 @@ def test_workers_share_one_port_and_stop_on_sigterm(tmp_path: Path) -> None:
         finally:
             parent.send_signal(signal.SIGTERM)
         assert parent.wait(timeout=20) == 0, parent.stderr.read() if parent.stderr else ""
+
+
+async def test_embedding_run_call_in_a_plain_trio_websocket_server(store: Store, business_id: int) -> None:
+    """What docs/telephony.md shows: TwilioCallerLine over trio-websocket, run_call, no ASGI at all."""
+    outcomes: list[CallOutcome] = []
+    tokens = StreamTokens(b"the same secret your webhook uses")
+    limiter = trio.CapacityLimiter(8)
+
+    async def media_stream(request: WebSocketRequest) -> None:
+        ws = await request.accept()
+        line = TwilioCallerLine(WebSocketTransport(ws))
+        try:
+            start = await line.read_start()
+        except LineClosed:
+            return
+        if tokens.expiry(start.call_sid, start.custom_parameters.get("token")) is None:
+            await ws.aclose(code=1008)
+            return
+        outcome = await run_call(
+            call_sid=start.call_sid,
+            business_id=business_id,
+            line=line,
+            model=InMemoryModelConnector(SimScript(language="en"), "ga"),
+            store=store,
+            caller_phone=start.custom_parameters.get("caller"),
+            gateway=StoreGateway(limiter),
+        )
+        outcomes.append(outcome)
+
+    async with trio.open_nursery() as nursery:
+        server = await nursery.start(partial(serve_websocket, media_stream, "127.0.0.1", 0, None))
+        url = f"ws://127.0.0.1:{server.port}/"
+        async with open_websocket_url(url) as ws:
+            await ws.send_message(start_message("CAforged", token="1.x"))
+            assert await closed_without_a_word(ws) == 1008
+        async with open_websocket_url(url) as ws, trio.open_nursery() as call:
+            await ws.send_message(start_message("CAembed", token=tokens.issue("CAembed"), caller="+972501234567"))
+            twilio = TwilioSide(ws)
+            call.start_soon(twilio.run)
+            with trio.fail_after(STEP_S):
+                await twilio.send_frames(silence_frames(600))
+                await ws.send_message(json.dumps({"event": "stop", "stop": {}}))
+                while not outcomes:
+                    await trio.sleep(0.01)
+            call.cancel_scope.cancel()
+        nursery.cancel_scope.cancel()
+    assert twilio.received_bytes > 0
+    assert [(o.call_sid, o.ended_by) for o in outcomes] == [("CAembed", "caller")]
