@@ -114,10 +114,16 @@ def _metric(out: list[str], name: str, kind: str, help_text: str, value: int | M
 class MeteredTrace(Trace):
     """A call trace that also feeds the server's counters from the events it records."""
 
-    def __init__(self, call_sid: str, path: str | os.PathLike[str] | None, metrics: Metrics) -> None:
+    def __init__(
+        self,
+        call_sid: str,
+        path: str | os.PathLike[str] | None,
+        metrics: Metrics,
+        meta: Mapping[str, Any] | None = None,
+    ) -> None:
         self.metrics = metrics
         # A live call's events go to its file only: memory stays flat however long the call.
-        super().__init__(call_sid, path, keep_in_memory=path is None)
+        super().__init__(call_sid, path, keep_in_memory=path is None, meta=meta)
 
     def record(self, ev: str, **fields: Any) -> dict[str, Any]:
         if ev == "audio":

@@ -277,7 +277,13 @@ class TelephonyServer:
         trace: MeteredTrace | None = None
         try:
             plan = self.planner(self.config, start)
-            trace = MeteredTrace(start.call_sid, trace_path, self.metrics)
+            meta = {
+                "stream_sid": start.stream_sid,
+                "business_id": self.business_id,
+                "model": type(plan.model).__name__,
+                "dialect": plan.model.dialect,
+            }
+            trace = MeteredTrace(start.call_sid, trace_path, self.metrics, meta=meta)
             line.trace = trace
             outcome = await run_call(
                 call_sid=start.call_sid,

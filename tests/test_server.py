@@ -396,6 +396,12 @@ async def test_live_call_greets_the_caller_and_survives_bad_frames(
     assert "callrt_frames_total 100" in metrics
     events = read_trace(tmp_path / "traces" / "CAlive1.jsonl")
     assert events[0].ev == "trace_start" and events[-1].ev == "trace_end"
+    assert events[0].get("meta") == {
+        "stream_sid": "MZCAlive1",
+        "business_id": business_id,
+        "model": "InMemoryModelConnector",
+        "dialect": "ga",
+    }
     assert any(e.ev == "call_end" and e.get("by") == "caller" for e in events)
     assert sum(1 for e in events if e.ev == "line" and e.get("kind") == "bad_message") == 4
 
