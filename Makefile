@@ -23,7 +23,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy actors store
+	$(BIN)/mypy actors store callrt
 
 pytest: $(STAMP)
 	$(BIN)/pytest -q

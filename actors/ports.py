@@ -65,7 +65,9 @@ class ModelConnection(Protocol):
 class ModelConnector(Protocol):
     """Opens model connections (again, on reconnect)."""
 
-    dialect: str
-    """`"beta"` or `"ga"`: which spelling of the Realtime protocol the far side speaks."""
+    @property
+    def dialect(self) -> str:
+        """`"beta"` or `"ga"`: which spelling of the Realtime protocol the far side speaks."""
+        ...
 
     async def connect(self) -> ModelConnection: ...

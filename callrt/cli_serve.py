@@ -83,10 +83,7 @@ def run(args: argparse.Namespace) -> int:
 def prepare_database(config: ServerConfig) -> int:
     """Create the schema on SQLite (PostgreSQL is migrated with `callrt db init`) and make sure
     there is a business to answer for; returns its id."""
-    import sqlalchemy as sa
-
     from store import Store
-    from store.models import Business
 
     store = Store(config.db_url)
     try:
@@ -95,9 +92,8 @@ def prepare_database(config: ServerConfig) -> int:
         if config.business_id is not None:
             store.get_business(config.business_id)  # fails loudly on an unknown id
             return config.business_id
-        with store.engine.connect() as connection:
-            first = connection.execute(sa.select(sa.func.min(Business.id))).scalar()
-        return int(first) if first is not None else store.create_business(**DEMO_BUSINESS)
+        existing = store.business_ids()
+        return existing[0] if existing else store.create_business(**DEMO_BUSINESS)
     finally:
         store.dispose()
 

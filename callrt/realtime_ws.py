@@ -99,10 +99,10 @@ class OpenAIRealtimeConnector:
         separator = "&" if "?" in self.url else "?"
         return f"{self.url}{separator}{urlencode({'model': self.model})}"
 
-    def headers(self) -> list[tuple[str, str]]:
-        headers = [("Authorization", f"Bearer {self.api_key}")]
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        headers = [(b"Authorization", f"Bearer {self.api_key}".encode())]
         if self.dialect == "beta":
-            headers.append(("OpenAI-Beta", "realtime=v1"))
+            headers.append((b"OpenAI-Beta", b"realtime=v1"))
         return headers
 
     async def connect(self) -> RealtimeWsConnection:

@@ -64,6 +64,10 @@ def find_business(session: Session, name: str) -> int | None:
     return session.scalar(sa.select(Business.id).where(Business.name == name).order_by(Business.id).limit(1))
 
 
+def business_ids(session: Session) -> list[int]:
+    return list(session.scalars(sa.select(Business.id).order_by(Business.id)))
+
+
 def load_settings(session: Session, business_id: int) -> BusinessSettings:
     business = session.get(Business, business_id)
     settings = session.get(AppointmentSettings, business_id)

@@ -13,7 +13,7 @@ from alembic import command
 from alembic.config import Config
 
 from . import availability, bookings, calls, leads
-from .businesses import create_business, find_business, load_settings
+from .businesses import business_ids, create_business, find_business, load_settings
 from .engine import Transactions, make_engine, translate_error
 from .records import AppointmentInfo, BookingOutcome, BusinessSettings, CallState, SlotCheck
 
@@ -78,6 +78,10 @@ class Store:
     def find_business(self, name: str) -> int | None:
         """The id of the oldest business with this name, if any."""
         return self._tx.read(lambda s: find_business(s, name))
+
+    def business_ids(self) -> list[int]:
+        """Every business's id, oldest first."""
+        return self._tx.read(business_ids)
 
     def get_business(self, business_id: int) -> BusinessSettings:
         return self._tx.read(lambda s: load_settings(s, business_id))

@@ -45,9 +45,9 @@ def _check(value: Any, check: str, expected: Any) -> bool:
     if check == "count":
         return isinstance(value, list) and len(value) == expected
     if check == "min":
-        return _size(value) >= expected
+        return _size(value) >= float(expected)
     if check == "max":
-        return _size(value) <= expected
+        return _size(value) <= float(expected)
     if check == "contains":
         return any(expected in text for text in _texts(value))
     if check == "not_contains":

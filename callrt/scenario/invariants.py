@@ -25,25 +25,29 @@ def model_io(events: Sequence[Event], direction: str, type_: str) -> list[Event]
 
 
 def check_responses_never_overlap(events: Sequence[Event]) -> list[str]:
-    """No response.create is sent while an earlier response has not reached response.done."""
+    """No response.create is sent while an earlier response of the same model session has not reached response.done.
+
+    A new model session (`model_connected`, after a reconnect) starts with nothing pending.
+    """
     pending = 0
     for event in events:
-        if event.get("ev") != "io" or event.get("peer") != "model":
-            continue
-        if event.get("dir") == "out" and event.get("type") == "response.create":
-            if pending > 0:
-                return ["response_while_pending"]
-            pending += 1
-        elif event.get("dir") == "in" and event.get("type") == "response.done":
-            pending = max(0, pending - 1)
+        ev = event.get("ev")
+        if ev == "realtime" and event.get("what") == "model_connected":
+            pending = 0
+        elif ev == "io" and event.get("peer") == "model":
+            kind, direction = event.get("type"), event.get("dir")
+            if direction == "out" and kind == "response.create":
+                if pending > 0:
+                    return ["response_while_pending"]
+                pending += 1
+            elif direction == "in" and kind == "response.done":
+                pending = max(0, pending - 1)
         elif (
-            event.get("dir") == "in"
-            and event.get("type") == "error"
-            and event.get("code") in ("conversation_already_has_active_response",)
+            ev == "realtime"
+            and event.get("what") == "model_error"
+            and event.get("code") == "conversation_already_has_active_response"
         ):
             return ["response_while_pending"]
-        elif event.get("ev") == "io" and event.get("type") == "reconnected":
-            pending = 0
     return []
 
 
@@ -117,7 +121,7 @@ def ai_turns(events: Sequence[Event]) -> list[Event]:
             cut.add(item)
     turns = []
     for turn in _of(events, "realtime", what="ai_turn"):
-        item = turn.get("item_id")
+        item = str(turn.get("item_id"))
         turns.append(
             {
                 "t": float(turn["t"]),

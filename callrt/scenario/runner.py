@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -151,17 +151,17 @@ class ScenarioCall:
         self._faults_scope.cancel()  # the call is over: nothing is left to inject faults into
 
     async def _inject_faults(self, ctx: CallContext) -> None:
-        boxes = {
-            "audio": ctx.mailboxes.audio.outbox("faults"),
-            "realtime": ctx.mailboxes.realtime.outbox("faults"),
-            "nlp": ctx.mailboxes.nlp.outbox("faults"),
-            "booking": ctx.mailboxes.booking.outbox("faults"),
+        crash: dict[str, Callable[[InjectedCrash], None]] = {
+            "audio": ctx.mailboxes.audio.outbox("faults").send_nowait,
+            "realtime": ctx.mailboxes.realtime.outbox("faults").send_nowait,
+            "nlp": ctx.mailboxes.nlp.outbox("faults").send_nowait,
+            "booking": ctx.mailboxes.booking.outbox("faults").send_nowait,
         }
         for fault in sorted(self.scenario.faults, key=lambda f: f.at_ms):
             await trio.sleep_until(self._t0 + fault.at_ms / 1000.0)
             if fault.kind == "crash" and fault.actor is not None:
                 ctx.trace.record("fault", kind="crash", actor=fault.actor)
-                boxes[fault.actor].send_nowait(InjectedCrash(reason="scenario fault"))
+                crash[fault.actor](InjectedCrash(reason="scenario fault"))
             elif fault.kind == "db_down" and fault.ms is not None:
                 ctx.trace.record("fault", kind="db_down", ms=fault.ms)
                 self.gateway.outage_until = trio.current_time() + fault.ms / 1000.0
