@@ -32,6 +32,7 @@ recognised and ignored, as are marks of another (crashed) instance.
 
 from __future__ import annotations
 
+import bisect
 import collections
 import itertools
 import math
@@ -73,6 +74,10 @@ HANGUP_GRACE_MS = 3000.0
 """Extra wait, beyond the unplayed audio's own length, before hanging up without the last mark."""
 LAG_WINDOW = 256
 LAG_TRACE_EVERY_S = 5.0
+LAG_BUCKETS_MS: tuple[float, ...] = (
+    0.25, 0.5, 1, 2, 3, 5, 7.5, 10, 15, 20, 30, 50, 75, 100, 200, 500, 1000, 2000
+)  # fmt: skip
+"""Upper bounds of the frame-lag histogram each `frame_lag` event carries (`counts`, one more for +Inf)."""
 
 _MARK_NAME = re.compile(r"^(?P<item>.+)@(?P<ms>\d+)#(?P<epoch>\d+)\.(?P<seq>\d+)$")
 _EPOCHS = itertools.count(1)
@@ -125,6 +130,8 @@ class _Mark:
 class _Clear:
     reason: str
     item_id: str | None
+    since: float | None = None
+    """Barge-in: when the line received the segment's onset frame (trio time), for the reaction time."""
 
 
 @attrs.frozen
@@ -205,16 +212,25 @@ class AudioActor:
         self._lag_window_frames = 0
         self._lag_window_ns = 0
         self._lag_next_trace = trio.current_time() + LAG_TRACE_EVERY_S
+        self._lag_counts = [0] * (len(LAG_BUCKETS_MS) + 1)
+        self._lag_sum_ms = 0.0
+        self._frame_received_at = 0.0
+        self._onset_received_at = 0.0
 
     # -- lifecycle ---------------------------------------------------------------------------------------
 
     async def run(self) -> None:
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(self._frames_loop, nursery.cancel_scope)
-            nursery.start_soon(self._control_loop, nursery.cancel_scope)
-            nursery.start_soon(self._writer_loop)
-            nursery.start_soon(self._silence_loop)
-            nursery.start_soon(self._hang_up_loop)
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._frames_loop, nursery.cancel_scope)
+                nursery.start_soon(self._control_loop, nursery.cancel_scope)
+                nursery.start_soon(self._writer_loop)
+                nursery.start_soon(self._silence_loop)
+                nursery.start_soon(self._hang_up_loop)
+        finally:
+            # The frames since the last window still count (the metrics histogram is fed from these events).
+            if self._lag_window_frames:
+                self._trace_lag(final=True)
         if self._crash is not None:
             raise InjectedFault(self._crash.reason)
 
@@ -238,6 +254,7 @@ class AudioActor:
         now = trio.current_time()
         rms = ulaw_rms(frame.payload)
         received_at = frame.received_at or now  # 0.0: the adapter did not stamp it
+        self._frame_received_at = received_at
         if self._stream_to_call_ms is None:
             received_ms = self.ctx.trace.now_ms() - (now - received_at) * 1000.0
             self._stream_to_call_ms = received_ms - FRAME_MS - frame.timestamp_ms
@@ -264,6 +281,7 @@ class AudioActor:
 
     def _on_onset(self, onset: SpeechOnset) -> None:
         self._onset_call_ms = self._call_ms(onset.at_ms)
+        self._onset_received_at = self._frame_received_at
         self._barge_frames = 0
         self._segment_barged = False
         self._segment_bytes = 0
@@ -353,7 +371,7 @@ class AudioActor:
             audio_end_ms=item.heard_ms,
             item_id=item.item_id,
         )
-        self._drop_unplayed("barge_in")
+        self._drop_unplayed("barge_in", since=self._onset_received_at)
         self._to_realtime.send_nowait(
             BargeIn(item_id=item.item_id, audio_end_ms=item.heard_ms, speech_at_ms=self._onset_call_ms)
         )
@@ -442,7 +460,7 @@ class AudioActor:
                 self._set_state("listening", why="playout_finished")
         self._notify()
 
-    def _drop_unplayed(self, reason: str) -> None:
+    def _drop_unplayed(self, reason: str, since: float | None = None) -> None:
         """Clear the caller's playback; late audio of every response that was cut is dropped too."""
         current = self._pending[0].item_id if self._pending else None
         for item in list(self._items.values()):
@@ -460,7 +478,7 @@ class AudioActor:
         kept = [op for op in self._ops if not isinstance(op, _Media | _Mark)]
         self._ops.clear()
         self._ops.extend(kept)
-        self._queue(_Clear(reason, current))
+        self._queue(_Clear(reason, current, since))
         self._notify()
 
     def _on_hang_up(self, reason: str) -> None:
@@ -526,7 +544,9 @@ class AudioActor:
         elif isinstance(op, _Mark):
             record("io", peer="caller", dir="out", type="mark", item_id=op.item_id, name=op.name)
         elif isinstance(op, _Clear):
-            record("io", peer="caller", dir="out", type="clear", item_id=op.item_id, reason=op.reason)
+            # A barge-in's clear carries its reaction time: onset frame received -> clear handed to the line.
+            since = {} if op.since is None else {"reaction_ms": round((trio.current_time() - op.since) * 1000.0, 2)}
+            record("io", peer="caller", dir="out", type="clear", item_id=op.item_id, reason=op.reason, **since)
         else:
             record("io", peer="caller", dir="out", type="hangup", reason=op.reason)
 
@@ -566,21 +586,33 @@ class AudioActor:
 
     def _note_lag(self, lag_s: float, proc_ns: int) -> None:
         now = trio.current_time()
-        self._lags[self._lag_count % LAG_WINDOW] = lag_s * 1000.0
+        lag_ms = lag_s * 1000.0
+        self._lags[self._lag_count % LAG_WINDOW] = lag_ms
         self._lag_count += 1
+        self._lag_counts[bisect.bisect_left(LAG_BUCKETS_MS, lag_ms)] += 1
+        self._lag_sum_ms += lag_ms
         self._lag_window_frames += 1
         self._lag_window_ns += proc_ns
         if now < self._lag_next_trace:
             return
         self._lag_next_trace = now + LAG_TRACE_EVERY_S
+        self._trace_lag()
+
+    def _trace_lag(self, *, final: bool = False) -> None:
         recent = self._lags[: min(self._lag_count, LAG_WINDOW)]
         p50, p99 = np.percentile(recent, [50, 99])
+        extra = {"final": True} if final else {}
         self.ctx.trace.record(
             "frame_lag",
             p50_ms=round(float(p50), 2),
             p99_ms=round(float(p99), 2),
             n=self._lag_window_frames,
             proc_us=round(self._lag_window_ns / self._lag_window_frames / 1000.0, 1),
+            counts=self._lag_counts,
+            sum_ms=round(self._lag_sum_ms, 3),
+            **extra,
         )
+        self._lag_counts = [0] * (len(LAG_BUCKETS_MS) + 1)
+        self._lag_sum_ms = 0.0
         self._lag_window_frames = 0
         self._lag_window_ns = 0

@@ -4,24 +4,75 @@ Per-call figures come from two places: the caller line's `LineStats` (frames,
 bad messages; summed live over the active lines) and the call's trace, which
 `MeteredTrace` taps as events are recorded (barge-ins, dropped frames, restarts),
 so /metrics moves during a call, not only when it ends.
+
+Two histograms come from the AudioActor through the trace as well: the frame lag
+(a caller frame's arrival at the line -> the actor has processed it; its
+`frame_lag` events carry the window's bucket counts) and the barge-in reaction
+(the speech-onset frame's arrival -> the `clear` handed to the line). In relay
+mode (`callrt serve --relay`) the relay observes the frame lag itself.
 """
 
 from __future__ import annotations
 
+import bisect
 import collections
 import os
-from collections.abc import Mapping
+import resource
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from actors.audio_actor import LAG_BUCKETS_MS
 from actors.trace import Trace
 
 from .twilio import LineStats
+
+REACTION_BUCKETS_MS: tuple[float, ...] = (
+    100, 150, 180, 190, 200, 210, 220, 230, 240, 260, 280, 300, 350, 400, 500, 750, 1000, 2000
+)  # fmt: skip
+
+
+class Histogram:
+    """Cumulative-on-render bucket counts over fixed upper bounds (ms), plus sum and count."""
+
+    def __init__(self, bounds_ms: Sequence[float]) -> None:
+        self.bounds_ms = tuple(bounds_ms)
+        self.counts = [0] * (len(self.bounds_ms) + 1)  # the last one is +Inf
+        self.sum_ms = 0.0
+
+    @property
+    def count(self) -> int:
+        return sum(self.counts)
+
+    def observe(self, value_ms: float) -> None:
+        self.counts[bisect.bisect_left(self.bounds_ms, value_ms)] += 1
+        self.sum_ms += value_ms
+
+    def add_counts(self, counts: Sequence[int], sum_ms: float) -> None:
+        """Merge counts taken over the same bounds (an AudioActor's window)."""
+        if len(counts) != len(self.counts):
+            raise ValueError(f"{len(counts)} bucket counts for {len(self.counts)} buckets")
+        for index, value in enumerate(counts):
+            self.counts[index] += int(value)
+        self.sum_ms += sum_ms
+
+    def render(self, out: list[str], name: str, help_text: str) -> None:
+        out.append(f"# HELP {name} {help_text}")
+        out.append(f"# TYPE {name} histogram")
+        cumulative = 0
+        for bound, value in zip((*self.bounds_ms, None), self.counts, strict=True):
+            cumulative += value
+            le = "+Inf" if bound is None else repr(bound / 1000.0)
+            out.append(f'{name}_bucket{{le="{le}"}} {cumulative}')
+        out.append(f"{name}_sum {self.sum_ms / 1000.0!r}")
+        out.append(f"{name}_count {cumulative}")
 
 
 class Metrics:
     """Process-wide counters (one set per server process)."""
 
     def __init__(self) -> None:
+        self.frame_lag = Histogram(LAG_BUCKETS_MS)
+        self.barge_in_reaction = Histogram(REACTION_BUCKETS_MS)
         self.calls_active = 0
         self.calls_total = 0
         self.calls_refused: collections.Counter[str] = collections.Counter()
@@ -89,6 +140,18 @@ class Metrics:
         )
         _metric(out, "callrt_barge_ins_total", "counter", "Barge-ins (caller spoke over the AI).", self.barge_ins_total)
         _metric(out, "callrt_restarts_total", "counter", "Actor restarts by call supervisors.", self.restarts_total)
+        self.frame_lag.render(
+            out, "callrt_frame_lag_seconds", "Caller frame arrival at the server -> processed by the AudioActor."
+        )
+        self.barge_in_reaction.render(
+            out, "callrt_barge_in_reaction_seconds", "Speech-onset frame arrival -> Twilio clear sent, per barge-in."
+        )
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        _metric(
+            out, "process_cpu_seconds_total", "counter", "User and system CPU time.", usage.ru_utime + usage.ru_stime
+        )
+        _metric(out, "process_resident_memory_bytes", "gauge", "Resident set size.", _rss_bytes())
+        _metric(out, "callrt_process_info", "gauge", "This server process.", {f'{{pid="{os.getpid()}"}}': 1})
         return "\n".join(out) + "\n"
 
 
@@ -102,7 +165,15 @@ def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
-def _metric(out: list[str], name: str, kind: str, help_text: str, value: int | Mapping[str, int]) -> None:
+def _rss_bytes() -> int:
+    try:
+        with open("/proc/self/statm", encoding="ascii") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:  # not Linux: the peak is the best the platform tells
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def _metric(out: list[str], name: str, kind: str, help_text: str, value: float | Mapping[str, int]) -> None:
     out.append(f"# HELP {name} {help_text}")
     out.append(f"# TYPE {name} {kind}")
     if isinstance(value, Mapping):
@@ -132,4 +203,8 @@ class MeteredTrace(Trace):
             self.metrics.restarts_total += 1
         elif ev == "send" and fields.get("type") == "BargeIn":
             self.metrics.barge_ins_total += 1
+        elif ev == "frame_lag" and "counts" in fields:
+            self.metrics.frame_lag.add_counts(fields["counts"], float(fields.get("sum_ms", 0.0)))
+        elif ev == "io" and fields.get("type") == "clear" and "reaction_ms" in fields:
+            self.metrics.barge_in_reaction.observe(float(fields["reaction_ms"]))
         return super().record(ev, **fields)

@@ -72,8 +72,9 @@ class OpenAIRealtimeConnector:
     """Opens Realtime websocket sessions (`actors.ports.ModelConnector`).
 
     trio-websocket runs a reader task per connection: it lives in `nursery` when given,
-    otherwise in a nursery hosted by a trio system task, so the connector needs only a
-    running trio loop.
+    otherwise in a nursery hosted by a trio system task (one per trio run, shared by all
+    connectors), so the connector needs only a running trio loop. `extra_headers` go into
+    the handshake as well (the simulated peer reads its script and call id from them).
     """
 
     def __init__(
@@ -86,6 +87,7 @@ class OpenAIRealtimeConnector:
         nursery: trio.Nursery | None = None,
         max_message_size: int = MAX_MESSAGE_SIZE,
         ssl_context: ssl.SSLContext | None = None,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> None:
         self.dialect: Dialect = check_dialect(dialect)
         self.api_key = api_key
@@ -93,6 +95,7 @@ class OpenAIRealtimeConnector:
         self.url = url
         self.max_message_size = max_message_size
         self.ssl_context = ssl_context
+        self.extra_headers = dict(extra_headers or {})
         self._nursery = nursery
 
     def connect_url(self) -> str:
@@ -103,6 +106,7 @@ class OpenAIRealtimeConnector:
         headers = [(b"Authorization", f"Bearer {self.api_key}".encode())]
         if self.dialect == "beta":
             headers.append((b"OpenAI-Beta", b"realtime=v1"))
+        headers.extend((name.encode("latin-1"), value.encode("latin-1")) for name, value in self.extra_headers.items())
         return headers
 
     async def connect(self) -> RealtimeWsConnection:
@@ -122,16 +126,34 @@ class OpenAIRealtimeConnector:
 
     async def _background_nursery(self) -> trio.Nursery:
         if self._nursery is None:
-            ready = trio.Event()
-            hosted: list[trio.Nursery] = []
-
-            async def host() -> None:
-                async with trio.open_nursery() as nursery:
-                    hosted.append(nursery)
-                    ready.set()
-                    await trio.sleep_forever()
-
-            trio.lowlevel.spawn_system_task(host)
-            await ready.wait()
-            self._nursery = hosted[0]
+            self._nursery = await _shared_host_nursery()
         return self._nursery
+
+
+class _Host:
+    def __init__(self) -> None:
+        self.ready = trio.Event()
+        self.nursery: trio.Nursery | None = None
+
+    async def run(self) -> None:
+        async with trio.open_nursery() as nursery:
+            self.nursery = nursery
+            self.ready.set()
+            await trio.sleep_forever()
+
+
+_HOST: trio.lowlevel.RunVar[_Host] = trio.lowlevel.RunVar("callrt_realtime_ws_host")
+
+
+async def _shared_host_nursery() -> trio.Nursery:
+    """One nursery per trio run, hosted by a system task, shared by every connector without its own:
+    a server that makes a connector per call must not leave a task behind per call."""
+    try:
+        host = _HOST.get()
+    except LookupError:
+        host = _Host()
+        _HOST.set(host)  # before any await: concurrent first calls share this host
+        trio.lowlevel.spawn_system_task(host.run)
+    await host.ready.wait()
+    assert host.nursery is not None
+    return host.nursery

@@ -11,7 +11,7 @@ from audio_support import PlayingLine, drain, feed, make_context, running_actor
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from actors.audio_actor import AudioActor, mark_name, parse_mark
+from actors.audio_actor import LAG_BUCKETS_MS, AudioActor, mark_name, parse_mark
 from actors.config import CallConfig
 from actors.errors import InjectedFault
 from actors.messages import (
@@ -130,6 +130,9 @@ async def test_barge_in_clears_within_the_frame_with_mark_accurate_audio_end(
     assert of_type(messages, PlayoutFinished) == []
     event = next(e for e in ctx.trace.events if e["ev"] == "barge_in")
     assert (event["speech_at_ms"], event["clear_at_ms"], event["audio_end_ms"]) == (1000.0, 1200.0, 1170)
+    # The reaction: the onset frame (1000-1020 ms) arrived at 1020 ms, the clear went out at 1200 ms.
+    clear_io = [e for e in ctx.trace.events if e["ev"] == "io" and e.get("type") == "clear"]
+    assert [e["reaction_ms"] for e in clear_io] == [pytest.approx(180.0, abs=0.01)]
     assert actor.state == "processing"
 
 
@@ -269,9 +272,16 @@ async def test_frame_lag_is_traced(autojump_clock: trio.testing.MockClock) -> No
             received_at = trio.current_time() - 0.03
             outbox.send_nowait(CallerFrame(payload=floor, timestamp_ms=index * 20, received_at=received_at))
     lags = [e for e in ctx.trace.events if e["ev"] == "frame_lag"]
-    assert len(lags) == 1 and 249 <= lags[0]["n"] <= 251  # every 5 s: one window in 6 s
-    assert lags[0]["p50_ms"] == lags[0]["p99_ms"] == 30.0
-    assert lags[0]["proc_us"] > 0
+    periodic = [e for e in lags if not e.get("final")]
+    assert len(periodic) == 1 and 249 <= periodic[0]["n"] <= 251  # every 5 s: one window in 6 s
+    assert periodic[0]["p50_ms"] == periodic[0]["p99_ms"] == 30.0
+    assert periodic[0]["proc_us"] > 0
+    # The rest of the frames are in one final window when the actor stops, so every frame is counted once.
+    assert len(lags) == 2 and lags[-1]["final"] and sum(e["n"] for e in lags) == 300
+    around_30ms = slice(LAG_BUCKETS_MS.index(20) + 1, LAG_BUCKETS_MS.index(50) + 1)  # (20, 50] ms
+    for event in lags:
+        assert sum(event["counts"][around_30ms]) == event["n"] == sum(event["counts"])
+        assert event["sum_ms"] == pytest.approx(30.0 * event["n"])
 
 
 async def test_injected_crash_raises(autojump_clock: trio.testing.MockClock) -> None:

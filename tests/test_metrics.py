@@ -3,10 +3,13 @@ caller-line stats) through `MeteredTrace`, and rendered in Prometheus text forma
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
+import pytest
 import trio
 
+from actors.audio_actor import LAG_BUCKETS_MS
 from actors.config import CallConfig
 from actors.mailbox import Mailbox
 from actors.messages import BargeIn, CallerFrame
@@ -75,9 +78,32 @@ def test_prometheus_rendering() -> None:
     assert "callrt_calls_total 3" in lines
     assert 'callrt_calls_ended_total{by="odd\\"by\\\\"} 1' in lines
     assert 'callrt_calls_refused_total{reason="capacity"} 0' in lines
-    names = [line.split()[2] for line in lines if line.startswith("# TYPE")]
-    assert len(names) == len(set(names)) == 9
+    types = dict(line.split()[2:4] for line in lines if line.startswith("# TYPE"))
+    assert len(types) == 14 and sum(kind == "histogram" for kind in types.values()) == 2
     for line in lines:
         if not line.startswith("#"):
             name = line.split("{")[0].split(" ")[0]
-            assert name in names and float(line.rsplit(" ", 1)[1]) >= 0
+            family = re.sub(r"_(bucket|sum|count)$", "", name) if name not in types else name
+            assert family in types and float(line.rsplit(" ", 1)[1]) >= 0
+
+
+async def test_histograms_are_fed_by_the_audio_actors_trace_events() -> None:
+    metrics = Metrics()
+    trace = MeteredTrace("CA1", None, metrics)
+    counts = [0] * (len(LAG_BUCKETS_MS) + 1)
+    counts[LAG_BUCKETS_MS.index(1)] = 40  # 40 frames in (0.5, 1] ms
+    counts[-1] = 1  # one beyond the last bound
+    trace.record("frame_lag", p50_ms=0.8, p99_ms=2500.0, n=41, proc_us=10.0, counts=counts, sum_ms=2532.0)
+    trace.record("io", peer="caller", dir="out", type="clear", item_id="i", reason="barge_in", reaction_ms=205.0)
+    trace.record("io", peer="caller", dir="out", type="clear", item_id="i", reason="false_claim")
+    lines = metrics.render().splitlines()
+    assert 'callrt_frame_lag_seconds_bucket{le="0.0005"} 0' in lines
+    assert 'callrt_frame_lag_seconds_bucket{le="0.001"} 40' in lines
+    assert 'callrt_frame_lag_seconds_bucket{le="2.0"} 40' in lines
+    assert 'callrt_frame_lag_seconds_bucket{le="+Inf"} 41' in lines
+    assert "callrt_frame_lag_seconds_count 41" in lines
+    assert 'callrt_barge_in_reaction_seconds_bucket{le="0.2"} 0' in lines
+    assert 'callrt_barge_in_reaction_seconds_bucket{le="0.21"} 1' in lines
+    assert "callrt_barge_in_reaction_seconds_count 1" in lines
+    with pytest.raises(ValueError):
+        metrics.frame_lag.add_counts([1, 2], 0.0)
