@@ -1,5 +1,7 @@
-"""The `callrt` command line. Each command lives in its own `callrt.cli_*` module
-that contributes a subparser through `register(subparsers)`.
+"""callrt: a supervised actor runtime for AI phone calls.
+
+Each command lives in its own `callrt.cli_*` module that contributes a subparser
+through `register(subparsers)`.
 """
 
 from __future__ import annotations
@@ -10,28 +12,33 @@ import logging
 import sys
 from collections.abc import Sequence
 
-COMMAND_MODULES: tuple[str, ...] = (
-    "callrt.cli_demo",
-    "callrt.cli_scenario",
-    "callrt.cli_trace",
-    "callrt.cli_serve",
-    "callrt.cli_sim",
-    "callrt.cli_nlp",
-    "callrt.cli_db",
-)
+COMMANDS: dict[str, str] = {
+    "demo": "callrt.cli_demo",
+    "scenario": "callrt.cli_scenario",
+    "call": "callrt.cli_call",
+    "trace": "callrt.cli_trace",
+    "serve": "callrt.cli_serve",
+    "sim-peer": "callrt.cli_sim",
+    "nlp": "callrt.cli_nlp",
+    "db": "callrt.cli_db",
+}
+"""Command name -> the module that registers it. Only the module of the command being run is
+imported (some pull in heavy dependencies), except for `--help`, which lists them all."""
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="callrt", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level on stderr")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in COMMAND_MODULES:
-        importlib.import_module(name).register(subparsers)
+    named = [arg for arg in argv if arg in COMMANDS][:1]
+    for command in named or COMMANDS:
+        importlib.import_module(COMMANDS[command]).register(subparsers)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser(argv).parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

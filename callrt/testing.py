@@ -96,11 +96,12 @@ def pause_steps(max_ms: int = 20_000) -> st.SearchStrategy[dict[str, Any]]:
 
 
 def barge_in_steps(language: str = "he") -> st.SearchStrategy[list[dict[str, Any]]]:
-    """Wait until the AI is audible, then talk over it (or cough over it)."""
+    """Say something, then talk (or cough) over the AI's answer once it is audible."""
     return st.tuples(
-        st.integers(min_value=0, max_value=2000),
+        say_steps(language),
+        st.integers(min_value=0, max_value=1500),
         st.one_of(say_steps(language), noise_steps()),
-    ).map(lambda pair: [{"wait": "ai_started", "timeout_ms": 8000}, {"pause_ms": pair[0]}, pair[1]])
+    ).map(lambda parts: [parts[0], {"wait": "ai_started", "timeout_ms": 8000}, {"pause_ms": parts[1]}, parts[2]])
 
 
 def scripts(language: str = "he", max_steps: int = 6) -> st.SearchStrategy[list[dict[str, Any]]]:

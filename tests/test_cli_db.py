@@ -22,7 +22,7 @@ def run(*argv: str) -> int:
 
 
 def test_registered_in_the_cli() -> None:
-    assert "callrt.cli_db" in cli.COMMAND_MODULES
+    assert "callrt.cli_db" in cli.COMMANDS.values()
 
 
 def test_init_then_seed_demo_once(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:

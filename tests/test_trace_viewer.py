@@ -144,3 +144,13 @@ def test_cli_refuses_missing_and_unservable_files(tmp_path: Path, capsys: pytest
     odd.write_text("{}\n")
     assert main(["trace", "view", str(odd)]) == 2
     assert "--html" in capsys.readouterr().err
+
+
+def test_a_growing_trace_is_served_as_its_complete_lines(tmp_path: Path) -> None:
+    """A live call's trace is written while people look at it: never serve a torn last line."""
+    torn = '{"t":0,"seq":1,"ev":"trace_start"}\n{"t":1,"seq":2,"ev":"lo'
+    (tmp_path / "live.jsonl").write_text(torn, encoding="utf-8")
+    client = TestClient(Starlette(routes=viewer_routes(tmp_path)))
+    response = client.get("/traces/live.jsonl")
+    assert response.status_code == 200
+    assert response.text == '{"t":0,"seq":1,"ev":"trace_start"}\n'

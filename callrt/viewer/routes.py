@@ -17,10 +17,11 @@ import re
 from pathlib import Path
 from typing import Any
 
+import anyio
 import attrs
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse, Response
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -153,8 +154,11 @@ def viewer_routes(trace_dir: Path) -> list[BaseRoute]:
         return HTMLResponse(served_page(path.name, f"{path.name}"))
 
     async def trace_lines(request: Request) -> Response:
+        # A live call's trace is still growing: serve a snapshot of its complete lines, never a torn one.
+        data = await anyio.Path(trace_path(request)).read_bytes()
+        complete = data[: data.rfind(b"\n") + 1]
         # Served as text (not a download) so the page can fetch it and a person can read it.
-        return FileResponse(trace_path(request), media_type="application/x-ndjson; charset=utf-8")
+        return Response(complete, media_type="application/x-ndjson; charset=utf-8")
 
     return [
         Route("/traces", list_traces, methods=["GET"], name="trace_list"),
