@@ -32,6 +32,8 @@ _BOOKING_PATTERNS = (
     r"(?:התור|הפגישה|התור\s+שלך|הפגישה\s+שלך|התור\s+שלכם)\s+(?:נקבע|נקבעה|נרשם|נרשמה|שוריין|שוריינה|מאושר|מאושרת|אושר|אושרה|נסגר|נסגרה)",
     r"(?:אתה|את|אתם)\s+(?:רשום|רשומה|רשומים|קבוע|קבועה)\s+(?:ל|אצלנו|בתור)",
     r"(?:נקבע|נקבעה|נרשם|נרשמה)\s+(?:לך|לכם)\s+(?:תור|פגישה)",
+    # Hebrew: a moved appointment is a booking too ("I moved your appointment")
+    r"(?:העברתי|העברנו|הזזתי|הזזנו)\s+(?:לך\s+|לכם\s+)?(?:את\s+)?(?:התור|הפגישה)",
     # English
     r"\bi(?:'ve| have)?\s+(?:just\s+)?"
     r"(?:booked|scheduled|reserved|confirmed|penciled you in|pencilled you in)\b",
@@ -41,6 +43,8 @@ _BOOKING_PATTERNS = (
     r"\b(?:your|the)\s+(?:appointment|booking|reservation|slot)\s+(?:is|has been|was)\s+"
     r"(?:now\s+)?(?:booked|scheduled|confirmed|set|reserved|made)\b",
     r"\bbooked you (?:in|for)\b",
+    r"\bi(?:'ve| have)?\s+(?:just\s+)?(?:moved|rescheduled)\s+(?:your|the)\s+(?:appointment|booking)\b",
+    r"\b(?:your|the)\s+(?:appointment|booking)\s+(?:is|has been|was)\s+(?:now\s+)?(?:moved|rescheduled)\b",
 )
 
 _SENT_PATTERNS = (

@@ -10,6 +10,10 @@ from actors.claims import detect_claim
 from actors.prompt import HANDOFF_PHRASE, OPEN_QUESTION, SILENCE_QUESTION
 
 BOOKING_CLAIMS = [
+    "העברתי את התור ליום רביעי בחמש",
+    "הזזתי לך את הפגישה למחר",
+    "I have moved your appointment to Friday at ten.",
+    "Your appointment has been rescheduled to Monday.",
     "מעולה, קבעתי לך תור למחר בשש",
     "התור נקבע למחר בשעה 18:00",
     "התור שלך נקבע, נתראה!",
@@ -38,6 +42,8 @@ SENT_CLAIMS = [
     "Please check your WhatsApp.",
 ]
 HONEST = [
+    "אפשר להעביר את התור לשעה אחרת?",
+    "Shall I move your appointment to Friday?",
     HANDOFF_PHRASE["he"],
     HANDOFF_PHRASE["en"],
     OPEN_QUESTION["he"],

@@ -145,14 +145,16 @@ def heard_text(turn: Event) -> str:
 
 
 def check_claims_backed(events: Sequence[Event]) -> list[str]:
-    """The caller never hears a booking claim before an `appointment_created` note, nor a 'details sent' claim."""
+    """The caller never hears a booking claim before an `appointment_created` (or `_rescheduled`) note,
+    nor a 'details sent' claim (the runtime sends no messages)."""
     notes = server_note_texts(events)
     for turn in ai_turns(events):
         claim = detect_claim(heard_text(turn))
         if claim is None:
             continue
         backed = claim == "booking" and any(
-            t <= turn["started_t"] and text.startswith("appointment_created") for t, text in notes
+            t <= turn["started_t"] and text.startswith(("appointment_created", "appointment_rescheduled"))
+            for t, text in notes
         )
         if not backed:
             return ["claim_without_server_note"]

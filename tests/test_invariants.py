@@ -1,0 +1,122 @@
+"""The invariant checks can fail: each CONTRACTS violation is found on a trace that has it,
+and not on the same trace without it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from callrt.scenario.invariants import (
+    check_appointments,
+    check_call_ended,
+    check_claims_backed,
+    check_no_audio_after_clear,
+    check_noise_never_reaches_nlp,
+    check_responses_never_overlap,
+    check_silence_prompts,
+)
+from store import AppointmentInfo, BusinessSettings
+
+TZ = dt.timezone(dt.timedelta(hours=2))
+NOW = dt.datetime(2026, 11, 24, 10, 0, tzinfo=TZ)
+
+
+def ev(t: float, ev: str, **fields: Any) -> dict[str, Any]:
+    return {"t": t, "ev": ev, **fields}
+
+
+def model(t: float, direction: str, type_: str) -> dict[str, Any]:
+    return ev(t, "io", peer="model", dir=direction, type=type_)
+
+
+def test_response_while_pending() -> None:
+    ok = [model(0, "out", "response.create"), model(5, "in", "response.done"), model(6, "out", "response.create")]
+    assert check_responses_never_overlap(ok) == []
+    overlapping = [model(0, "out", "response.create"), model(1, "out", "response.create")]
+    assert check_responses_never_overlap(overlapping) == ["response_while_pending"]
+    reconnected = [model(0, "out", "response.create"), ev(1, "realtime", what="model_connected"), *overlapping[1:]]
+    assert check_responses_never_overlap(reconnected) == []
+    refused = [ev(1, "realtime", what="model_error", code="conversation_already_has_active_response")]
+    assert check_responses_never_overlap(refused) == ["response_while_pending"]
+
+
+def test_more_than_one_silence_prompt() -> None:
+    one = [ev(15_000, "realtime", what="silence_prompt")]
+    assert check_silence_prompts(one) == []
+    assert check_silence_prompts(one * 2) == ["more_than_one_silence_prompt"]
+
+
+def ai_turn(text: str, audio_bytes: int, heard_ms: float, note_first: bool) -> list[dict[str, Any]]:
+    events = [ev(0, "realtime", what="note_injected", text="[SERVER] appointment_created id=1")] if note_first else []
+    return [
+        *events,
+        ev(10, "realtime", what="response_created", response_id="r1"),
+        ev(11, "io", peer="caller", dir="out", type="media", item_id="i1", bytes=audio_bytes),
+        ev(20, "realtime", what="ai_turn", response_id="r1", item_id="i1", text=text),
+        ev(900, "playout", item_id="i1", heard_ms=heard_ms, finished=False),
+    ]
+
+
+def test_claim_without_server_note_counts_only_what_was_heard() -> None:
+    claim = "רגע אחד בבקשה, קבעתי לך תור למחר"
+    assert check_claims_backed(ai_turn(claim, 16_000, 2000, note_first=False)) == ["claim_without_server_note"]
+    assert check_claims_backed(ai_turn(claim, 16_000, 2000, note_first=True)) == []
+    # Cut after the first words: the caller never heard the claim.
+    assert check_claims_backed(ai_turn(claim, 16_000, 300, note_first=False)) == []
+    sent = "I sent you the details by SMS"
+    assert check_claims_backed(ai_turn(sent, 16_000, 2000, note_first=True)) == ["claim_without_server_note"]
+
+
+def test_audio_after_clear() -> None:
+    media = ev(3000, "io", peer="caller", dir="out", type="media", item_id="i1", bytes=800)
+    barge = ev(2000, "barge_in", item_id="i1", speech_at_ms=1800, audio_end_ms=1500)
+    assert check_no_audio_after_clear([media, barge]) == []
+    assert check_no_audio_after_clear([barge, media]) == ["audio_after_clear"]
+
+
+def test_noise_reached_nlp() -> None:
+    utterance = ev(1000, "utterance", at_ms=0, duration_ms=900)
+    commit = model(1000, "out", "input_audio_buffer.commit")
+    assert check_noise_never_reaches_nlp([utterance, commit]) == []
+    assert check_noise_never_reaches_nlp([ev(500, "ignored_segment"), commit]) == ["noise_reached_nlp"]
+    transcript = ev(2000, "send", mailbox="nlp", type="UserTranscript")
+    assert check_noise_never_reaches_nlp([utterance, commit, transcript, transcript]) == ["noise_reached_nlp"]
+
+
+def test_call_never_ended() -> None:
+    assert check_call_ended([ev(0, "call_start")]) == ["call_never_ended"]
+    assert check_call_ended([ev(9, "call_end", by="supervisor", reason="cancelled")]) == ["call_never_ended"]
+    assert check_call_ended([ev(9, "call_end", by="ai", reason="silence")]) == []
+
+
+BUSINESS = BusinessSettings(
+    id=1,
+    name="b",
+    timezone="Asia/Jerusalem",
+    opening_hours={d: [("09:00", "19:00")] for d in ("sun", "mon", "tue", "wed", "thu")},
+    slot_size_min=30,
+    min_notice_min=60,
+    horizon_days=60,
+    capacity=1,
+)
+
+
+def booked(appointment_id: int, hour: int, minute: int = 0, call: str = "CA1", day: int = 25) -> AppointmentInfo:
+    start = dt.datetime(2026, 11, day, hour, minute, tzinfo=TZ)
+    return AppointmentInfo(
+        id=appointment_id, start=start, minutes=30, name="x", phone=None, call_sid=call, status="active"
+    )
+
+
+def test_appointment_rules_are_checked_independently_of_the_booking_code() -> None:
+    good = booked(1, 18)
+    assert check_appointments([good], [good], BUSINESS, NOW) == []
+    assert check_appointments([good, booked(2, 17)], [good], BUSINESS, NOW) == ["duplicate_appointment"]
+    overlap = booked(3, 18, 15, call="CA2")
+    assert check_appointments([good], [good, overlap], BUSINESS, NOW) == ["overlapping_appointments"]
+    late = booked(4, 21)
+    assert check_appointments([late], [late], BUSINESS, NOW) == ["appointment_outside_hours"]
+    saturday = booked(5, 10, day=28)
+    assert check_appointments([saturday], [saturday], BUSINESS, NOW) == ["appointment_outside_hours"]
+    soon = booked(6, 10, 30, day=24)
+    assert check_appointments([soon], [soon], BUSINESS, NOW) == ["appointment_too_soon"]
