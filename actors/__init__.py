@@ -2,8 +2,33 @@
 actors and the call supervisor. Knows nothing of HTTP, Twilio JSON or websockets.
 """
 
+from .call_context import CallContext, CallMailboxes
+from .call_supervisor import CallOutcome, run_call
 from .config import CallConfig
+from .db import StoreGateway
 from .mailbox import Mailbox, Outbox
+from .ports import CallerLine, LineClosed, ModelClosed, ModelConnection, ModelConnector
+from .supervision import ChildSpec, Escalation, RestartKind
 from .trace import Trace, TraceEvent, read_trace
 
-__all__ = ["CallConfig", "Mailbox", "Outbox", "Trace", "TraceEvent", "read_trace"]
+__all__ = [
+    "CallConfig",
+    "CallContext",
+    "CallMailboxes",
+    "CallOutcome",
+    "CallerLine",
+    "ChildSpec",
+    "Escalation",
+    "LineClosed",
+    "Mailbox",
+    "ModelClosed",
+    "ModelConnection",
+    "ModelConnector",
+    "Outbox",
+    "RestartKind",
+    "StoreGateway",
+    "Trace",
+    "TraceEvent",
+    "read_trace",
+    "run_call",
+]
