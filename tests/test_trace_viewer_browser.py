@@ -242,3 +242,28 @@ def test_fifty_thousand_events_load_within_budget(server: str, traces: dict[str,
     assert elapsed < LOAD_BUDGET_S and stats["firstRenderMs"] < LOAD_BUDGET_S * 1000, figures
     assert interactive["maxDrawMs"] < DRAW_BUDGET_MS, figures
     assert watched.errors == []
+
+
+def test_a_real_scenario_trace(tmp_path: Path, watched: Watched) -> None:
+    """A trace from the scenario runner (a booking, then a crash and restart of the NLP actor), offline."""
+    from callrt.scenario import RunOptions, load_scenario, run_scenarios
+
+    scenario = load_scenario(Path(__file__).parent / "scenarios" / "crash-nlp.json")
+    (report,) = run_scenarios([scenario], RunOptions(trace_dir=tmp_path))
+    out = tmp_path / "crash-nlp.html"
+    write_standalone_html(Path(report["trace"]), out)
+    watched.open(out.as_uri())
+    for lane in ACTOR_LANES:
+        assert watched.page.locator(f'.lane-label[data-lane="{lane}"]').is_visible(), lane
+    categories = set(watched.js("window.__traceViewer.model.markers.map(m => m.cat)"))  # type: ignore[arg-type]
+    assert {"booking", "note", "crash", "restart", "silence", "call_end"} <= categories
+    assert watched.js("window.__traceViewer.model.speech.caller.length") >= 1
+    assert watched.js("window.__traceViewer.model.speech.ai.length") >= 3
+    watched.click_message("BookingRequest")
+    assert watched.page.inner_text("#details-title") == "BookingRequest"
+    details = watched.page.inner_text("#details")
+    assert "דנה" in details and "+972*****4567" in details and "+972501234567" not in details
+    ARTIFACTS.mkdir(exist_ok=True)
+    watched.page.screenshot(path=str(ARTIFACTS / "trace-viewer-scenario.png"))
+    assert watched.errors == []
+    assert watched.requests == [out.as_uri()]
