@@ -9,20 +9,9 @@ import argparse
 import os
 import sys
 
-from store import Store, StoreError
+from store import Store, StoreError, ensure_demo_business
 
 DEFAULT_DB_URL = "sqlite:///callrt.db"
-DEMO_NAME = "מספרת דנה"
-DEMO_HOURS = {
-    "sun": [["09:00", "19:00"]],
-    "mon": [["09:00", "19:00"]],
-    "tue": [["09:00", "19:00"]],
-    "wed": [["09:00", "19:00"]],
-    "thu": [["09:00", "19:00"]],
-    "fri": [["08:00", "13:00"]],
-    "sat": [],
-}
-"""Israeli hours: Sunday to Thursday 09:00–19:00, Friday 08:00–13:00, Saturday closed."""
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -57,9 +46,7 @@ def init(args: argparse.Namespace) -> int:
 def seed_demo(args: argparse.Namespace) -> int:
     try:
         store = _open(args)
-        business_id = store.find_business(DEMO_NAME) or store.create_business(
-            name=DEMO_NAME, opening_hours=DEMO_HOURS, slot_size_min=30, min_notice_min=60
-        )
+        business_id = ensure_demo_business(store)
     except StoreError as exc:
         print(f"callrt db seed-demo: {exc}", file=sys.stderr)
         return 1

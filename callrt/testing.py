@@ -24,25 +24,10 @@ from hypothesis import strategies as st
 
 from actors.config import CallConfig
 from callrt.scenario import RunOptions, parse_scenario, run_concurrent, run_scenarios
+from store import DEMO_BUSINESS
 
 DEFAULT_NOW = "2026-11-24T10:00:00+02:00"
-ISRAELI_HOURS: dict[str, list[list[str]]] = {
-    "sun": [["09:00", "19:00"]],
-    "mon": [["09:00", "19:00"]],
-    "tue": [["09:00", "19:00"]],
-    "wed": [["09:00", "19:00"]],
-    "thu": [["09:00", "19:00"]],
-    "fri": [["08:00", "13:00"]],
-    "sat": [],
-}
-DEFAULT_BUSINESS: dict[str, Any] = {
-    "name": "מספרת דנה",
-    "timezone": "Asia/Jerusalem",
-    "opening_hours": ISRAELI_HOURS,
-    "working_hours": None,
-    "slot_size_min": 30,
-    "min_notice_min": 60,
-}
+DEFAULT_BUSINESS: dict[str, Any] = DEMO_BUSINESS
 
 UTTERANCES: dict[str, list[str]] = {
     "he": [

@@ -4,11 +4,14 @@ Businesses and their opening hours, availability, bookings that can never double
 (SQLite and PostgreSQL), leads, call sessions and transcripts. See docs/booking-rules.md.
 """
 
+from .demo import DEMO_BUSINESS, ISRAELI_HOURS, ensure_demo_business
 from .errors import InvalidHours, StoreError, StoreUnavailable
 from .records import AppointmentInfo, BookingOutcome, BusinessSettings, CallState, OpeningHours, SlotCheck
 from .store import Store
 
 __all__ = [
+    "DEMO_BUSINESS",
+    "ISRAELI_HOURS",
     "AppointmentInfo",
     "BookingOutcome",
     "BusinessSettings",
@@ -19,4 +22,5 @@ __all__ = [
     "Store",
     "StoreError",
     "StoreUnavailable",
+    "ensure_demo_business",
 ]

@@ -15,19 +15,10 @@ import pytest
 import sqlalchemy as sa
 from conftest import require_postgres
 
-from store import Store
+from store import ISRAELI_HOURS, Store
 
 T = TypeVar("T")
 TZ = ZoneInfo("Asia/Jerusalem")
-ISRAELI_HOURS = {
-    "sun": [["09:00", "19:00"]],
-    "mon": [["09:00", "19:00"]],
-    "tue": [["09:00", "19:00"]],
-    "wed": [["09:00", "19:00"]],
-    "thu": [["09:00", "19:00"]],
-    "fri": [["08:00", "13:00"]],
-    "sat": [],
-}
 NOW = dt.datetime(2026, 11, 24, 10, 0, tzinfo=TZ)  # a Tuesday
 TOMORROW_18 = dt.datetime(2026, 11, 25, 18, 0, tzinfo=TZ)
 
