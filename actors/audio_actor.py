@@ -273,7 +273,7 @@ class AudioActor:
         self.stats.frames += 1
         elapsed = time.perf_counter_ns() - started
         self.stats.proc_ns += elapsed
-        self._note_lag(now - received_at, elapsed)
+        self._note_lag(now, now - received_at, elapsed)
 
     def _call_ms(self, stream_ms: float) -> float:
         assert self._stream_to_call_ms is not None
@@ -584,8 +584,7 @@ class AudioActor:
             self.state = state
             self.ctx.trace.record("audio_state", state=state, **why)
 
-    def _note_lag(self, lag_s: float, proc_ns: int) -> None:
-        now = trio.current_time()
+    def _note_lag(self, now: float, lag_s: float, proc_ns: int) -> None:
         lag_ms = lag_s * 1000.0
         self._lags[self._lag_count % LAG_WINDOW] = lag_ms
         self._lag_count += 1

@@ -6,6 +6,8 @@ by the 16-bit sample, so neither has a Python loop per sample.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import numpy.typing as npt
 
@@ -56,4 +58,5 @@ def ulaw_rms(payload: bytes) -> float:
     """RMS of the decoded PCM16 samples of a mu-law payload (0.0 for an empty one)."""
     if not payload:
         return 0.0
-    return float(np.sqrt(_SQUARES[np.frombuffer(payload, dtype=np.uint8)].mean()))
+    # take + add.reduce: half the time of fancy indexing + mean() on a 160-byte frame (numpy's call overhead).
+    return math.sqrt(float(np.add.reduce(_SQUARES.take(np.frombuffer(payload, dtype=np.uint8)))) / len(payload))

@@ -20,6 +20,8 @@ import trio
 
 TRACE_VERSION = 1
 _FLUSH_EVERY = 512
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+"""One encoder for every event: `json.dumps` with options builds a new one per call."""
 
 
 def mask_phone(phone: str) -> str:
@@ -104,7 +106,7 @@ class Trace:
         if self._keep:
             self.events.append(event)
         if self.path is not None:
-            self._pending.append(json.dumps(event, ensure_ascii=False, separators=(",", ":")))
+            self._pending.append(_ENCODE(event))
             if len(self._pending) >= _FLUSH_EVERY:
                 self.flush()
 

@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "sim-peer": "callrt.cli_sim",
     "nlp": "callrt.cli_nlp",
     "db": "callrt.cli_db",
+    "bench": "callrt.cli_bench",
 }
 """Command name -> the module that registers it. Only the module of the command being run is
 imported (some pull in heavy dependencies), except for `--help`, which lists them all."""

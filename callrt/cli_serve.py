@@ -49,6 +49,15 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--public-url", default=None, help="base URL Twilio reaches us at (default $CALLRT_PUBLIC_URL)")
     parser.add_argument("--max-calls", type=int, default=None, help="concurrent calls per worker (default 100)")
     parser.add_argument("--workers", type=int, default=1, help="server processes sharing the port (default 1)")
+    parser.add_argument(
+        "--realtime-url",
+        default=None,
+        help="Realtime websocket to use instead of OpenAI's (default $CALLRT_REALTIME_URL); "
+        "without OPENAI_API_KEY it is a simulated peer (callrt sim-peer)",
+    )
+    parser.add_argument(
+        "--relay", action="store_true", help="serve calls as a bare relay, no actors (the benchmark's baseline)"
+    )
     parser.set_defaults(handler=run)
 
 
@@ -61,18 +70,22 @@ def run(args: argparse.Namespace) -> int:
         public_url=args.public_url,
         max_calls=args.max_calls,
         workers=args.workers,
+        realtime_url=args.realtime_url,
+        relay=args.relay or None,
     )
     if config.workers < 1 or config.max_calls < 1:
         raise SystemExit("--workers and --max-calls must be at least 1")
     business_id = prepare_database(config)
     config = attrs.evolve(config, business_id=business_id)
     logger.warning(
-        "callrt serving business %d on %s:%d (%s model, %d worker(s))",
+        "callrt serving business %d on %s:%d (%s model%s, %d worker(s)%s)",
         business_id,
         config.host,
         config.port,
         "OpenAI" if config.openai_api_key else "simulated",
+        f" at {config.realtime_url}" if config.realtime_url else "",
         config.workers,
+        ", bare relay" if config.relay else "",
     )
     if config.workers == 1:
         trio.run(serve_process, config, None)

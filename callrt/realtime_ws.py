@@ -35,6 +35,8 @@ DEFAULT_MODELS: dict[Dialect, str] = {"beta": "gpt-4o-realtime-preview", "ga": "
 MAX_MESSAGE_SIZE = 4 * 1024 * 1024
 """Largest server message accepted (the session echo carries the instructions; audio deltas are small)."""
 CONNECT_TIMEOUT_S = 10.0
+_ENCODE = json.JSONEncoder(ensure_ascii=False).encode
+"""One encoder for every client event: `json.dumps` with options builds a new one per call."""
 
 
 class RealtimeWsConnection:
@@ -45,7 +47,7 @@ class RealtimeWsConnection:
 
     async def send(self, event: Mapping[str, Any]) -> None:
         try:
-            await self.ws.send_message(json.dumps(event, ensure_ascii=False))
+            await self.ws.send_message(_ENCODE(event))
         except (ConnectionClosed, trio.BrokenResourceError, trio.ClosedResourceError) as exc:
             raise ModelClosed(f"send failed: {exc}") from exc
 

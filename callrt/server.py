@@ -10,7 +10,10 @@
     /traces...     the trace viewer over `trace_dir`
 
 The model is the OpenAI Realtime API when an API key is configured, otherwise the
-simulated model peer in-process, so `callrt serve` works offline end to end.
+simulated model peer in-process, so `callrt serve` works offline end to end. With a
+`realtime_url` the Realtime websocket connector talks to that URL instead: a simulated
+peer (`callrt sim-peer`) when no key is set, which is how `callrt bench` runs live calls.
+With `relay` each call is a bare relay (callrt.relay), the benchmark's baseline.
 """
 
 from __future__ import annotations
@@ -42,9 +45,10 @@ from actors.ports import LineClosed, ModelConnector
 
 from .asgi_transport import StarletteTransport
 from .metrics import MeteredTrace, Metrics
-from .realtime_ws import OpenAIRealtimeConnector
+from .realtime_ws import OPENAI_REALTIME_URL, OpenAIRealtimeConnector
+from .relay import relay_call
 from .sim.peer_script import ScriptError, SimScript
-from .sim.realtime_peer import InMemoryModelConnector
+from .sim.realtime_peer import CALL_HEADER, SCRIPT_HEADER, InMemoryModelConnector
 from .twilio import StreamStart, TwilioCallerLine
 from .twilio_webhook import StreamTokens, stream_twiml, validate_signature
 
@@ -90,11 +94,17 @@ class ServerConfig:
     """None: the connector's default model for the dialect."""
     dialect: Dialect = attrs.field(default="ga", validator=attrs.validators.in_(("beta", "ga")))
     language: Literal["he", "en"] = "he"
+    realtime_url: str | None = None
+    """CALLRT_REALTIME_URL: the Realtime websocket to use instead of OpenAI's. Without an API key it is taken
+    to be a simulated peer (`callrt sim-peer`): the stream's sim script and call id go in its handshake."""
+    relay: bool = False
+    """Serve every call as a bare relay (no actors, no VAD, no trace): the benchmark's baseline."""
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> ServerConfig:
         """Defaults from the environment (CONTRACTS: CALLRT_DB_URL, OPENAI_API_KEY, TWILIO_AUTH_TOKEN,
-        CALLRT_TRACE_DIR; plus CALLRT_PUBLIC_URL, CALLRT_STREAM_SECRET, CALLRT_OPENAI_MODEL, CALLRT_DIALECT)."""
+        CALLRT_TRACE_DIR; plus CALLRT_PUBLIC_URL, CALLRT_STREAM_SECRET, CALLRT_OPENAI_MODEL, CALLRT_DIALECT,
+        CALLRT_REALTIME_URL)."""
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {
             "db_url": env.get("CALLRT_DB_URL", "sqlite:///callrt.db"),
@@ -104,6 +114,7 @@ class ServerConfig:
             "openai_api_key": env.get("OPENAI_API_KEY") or None,
             "openai_model": env.get("CALLRT_OPENAI_MODEL") or None,
             "dialect": env.get("CALLRT_DIALECT", "ga"),
+            "realtime_url": env.get("CALLRT_REALTIME_URL") or None,
         }
         if env.get("CALLRT_STREAM_SECRET"):
             values["stream_secret"] = env["CALLRT_STREAM_SECRET"].encode("utf-8")
@@ -119,12 +130,29 @@ class CallPlan:
     language: Literal["he", "en"]
 
 
+SIM_PEER_KEY = "callrt-sim-peer"
+"""The bearer token sent to a simulated peer (it wants one, and checks nothing else)."""
+
+
 def plan_call(config: ServerConfig, start: StreamStart) -> CallPlan:
-    """The real Realtime API when a key is configured; otherwise the simulated peer playing the
-    stream's `sim_script` parameter (an empty script when there is none or it is unusable)."""
+    """The real Realtime API when a key is configured (at `realtime_url` when one is set); otherwise the
+    simulated peer playing the stream's `sim_script` parameter (an empty script when there is none or it is
+    unusable): over a websocket at `realtime_url` when one is set, else in-process."""
+    url = config.realtime_url or OPENAI_REALTIME_URL
     if config.openai_api_key:
-        connector = OpenAIRealtimeConnector(config.openai_api_key, config.openai_model, config.dialect)
+        connector = OpenAIRealtimeConnector(config.openai_api_key, config.openai_model, config.dialect, url=url)
         return CallPlan(connector, config.language)
+    script = _sim_script(start)
+    if config.realtime_url:
+        headers = {SCRIPT_HEADER: script.to_json(), CALL_HEADER: start.call_sid}
+        peer = OpenAIRealtimeConnector(
+            SIM_PEER_KEY, config.openai_model, config.dialect, url=url, extra_headers=headers
+        )
+        return CallPlan(peer, script.language)
+    return CallPlan(InMemoryModelConnector(script, config.dialect), script.language)
+
+
+def _sim_script(start: StreamStart) -> SimScript:
     raw = start.custom_parameters.get("sim_script")
     script = SimScript()
     if raw:
@@ -132,7 +160,7 @@ def plan_call(config: ServerConfig, start: StreamStart) -> CallPlan:
             script = SimScript.from_json(raw)
         except ScriptError as exc:
             logger.warning("call %s: unusable sim_script parameter (%s); playing an empty script", start.call_sid, exc)
-    return CallPlan(InMemoryModelConnector(script, config.dialect), script.language)
+    return script
 
 
 class TelephonyServer:
@@ -261,7 +289,10 @@ class TelephonyServer:
                 logger.warning("closing a media stream without a valid token (call %s)", start and start.call_sid)
                 await transport.aclose(CLOSE_POLICY)
                 return
-            await self._run_call(line, start)
+            if self.config.relay:
+                await self._relay_call(line, start)
+            else:
+                await self._run_call(line, start)
         except LineClosed:
             pass  # hung up before the call started
         finally:
@@ -307,6 +338,19 @@ class TelephonyServer:
             self.metrics.calls_ended[ended_by] += 1
             if trace is not None:
                 trace.close()
+
+    async def _relay_call(self, line: TwilioCallerLine, start: StreamStart) -> None:
+        self.metrics.calls_total += 1
+        self.metrics.calls_active += 1
+        ended_by = "error"
+        try:
+            plan = self.planner(self.config, start)
+            ended_by = await relay_call(line, plan.model, self.metrics, language=plan.language, config=self.call_config)
+        except Exception:
+            logger.exception("relay call %s failed", start.call_sid)
+        finally:
+            self.metrics.calls_active -= 1
+            self.metrics.calls_ended[ended_by] += 1
 
 
 async def _limited_body(request: Request, limit: int) -> bytes | None:

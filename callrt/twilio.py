@@ -182,8 +182,12 @@ def parse_event(text: str) -> InboundEvent:
 # Outbound messages
 
 
+_ENCODE = json.JSONEncoder(separators=(",", ":")).encode
+"""One encoder for every outbound message: `json.dumps` with options builds a new one per call."""
+
+
 def _dump(message: Mapping[str, Any]) -> str:
-    return json.dumps(message, separators=(",", ":"))
+    return _ENCODE(message)
 
 
 def media_message(stream_sid: str, payload: bytes) -> str:

@@ -1,0 +1,133 @@
+"""`callrt bench`: live load over loopback, with the bare relay as a baseline in the same run.
+
+    callrt bench --calls 50 --seconds 20 [--json] [--workers W]
+    callrt bench --sweep 25,50,100,200,400 --seconds 20 [--plot docs/img/bench-sweep.png]
+
+N simulated callers (this process) -> `callrt serve` (its own process) -> the simulated
+Realtime peer (`callrt sim-peer`, its own process), everything over real websockets on
+127.0.0.1. Each point runs twice on a fresh server: with the actors, then as a bare relay
+(`callrt serve --relay`). On two or more CPUs the generator and the peer are pinned to
+CPU 0 and a single server process to CPU 1. See docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from .bench import procs
+from .bench.run import LAG_TARGET_MS, Setup, barge_in_target_ms, run_point
+
+RELAY_KEYS = ("cpu_per_call_minute_s", "p50_frame_lag_ms", "p99_frame_lag_ms", "dropped_frames", "server_cpu_pct")
+
+
+def register(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "bench", help="live load benchmark over loopback (with a bare relay baseline)", description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
+    parser.add_argument("--calls", type=int, default=50, help="concurrent calls (default 50)")
+    parser.add_argument("--seconds", type=float, default=20.0, help="how long each call lasts (default 20)")
+    parser.add_argument("--sweep", default=None, help="comma-separated call counts: find the most one server holds")
+    parser.add_argument("--workers", type=int, default=1, help="server processes on the port (default 1)")
+    parser.add_argument("--plot", type=Path, default=None, help="write the sweep's plot (PNG) here")
+    parser.add_argument("--ramp", type=float, default=None, help="seconds over which calls start (default 20 ms/call)")
+    parser.add_argument("--no-relay", action="store_true", help="skip the bare relay baseline")
+    parser.add_argument("--no-pin", action="store_true", help="do not pin processes to CPUs")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    counts = [int(n) for n in args.sweep.split(",")] if args.sweep else [args.calls]
+    if min(counts) < 1 or args.seconds <= 0 or args.workers < 1:
+        raise SystemExit("calls, seconds and workers must be positive")
+    workdir = Path(tempfile.mkdtemp(prefix="callrt-bench-"))
+    generator_cpus, server_cpus = _cpus(args.no_pin, args.workers)
+    if generator_cpus:
+        procs.pin(os.getpid(), generator_cpus)
+    env = {**os.environ, "OPENAI_API_KEY": ""}
+    peer_args = ["sim-peer", "--port", "0", "--dialect", "ga"]
+    peer = procs.start("sim-peer", peer_args, workdir, env, generator_cpus, "simulated Realtime peer")
+    try:
+        setup = Setup(
+            workdir=workdir,
+            peer_url=peer.url.split("/v1/")[0] + "/v1/realtime",
+            seconds=args.seconds,
+            workers=args.workers,
+            ramp_s=args.ramp,
+            generator_cpus=generator_cpus,
+            server_cpus=server_cpus,
+            peer_pid=peer.pid,
+        )
+        points = []
+        for calls in counts:
+            point = run_point(setup, "actors", calls)
+            if not args.no_relay:
+                relay = run_point(setup, "relay", calls)
+                point.update({f"relay_{key}": relay[key] for key in RELAY_KEYS})
+                point["relay_run"] = relay
+            _judge(point)
+            points.append(point)
+            if not args.json:
+                _print_point(point)
+    finally:
+        peer.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+    pinning = {"generator_and_peer_cpus": sorted(generator_cpus or []), "server_cpus": sorted(server_cpus or [])}
+    if args.sweep:
+        passing = [p["calls"] for p in points if p["lag_ok"]]
+        result: dict[str, Any] = {
+            "sweep": points,
+            "max_calls_lag_ok": max(passing) if passing else 0,
+            "lag_target_ms": LAG_TARGET_MS,
+            **pinning,
+        }
+        if args.plot:
+            from .bench.plot import plot_sweep
+
+            plot_sweep(points, args.plot)
+            result["plot"] = str(args.plot)
+    else:
+        result = {**points[0], **pinning}
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False))
+    elif args.sweep:
+        print(f"most calls with p99 frame lag < {LAG_TARGET_MS:.0f} ms and no drops: {result['max_calls_lag_ok']}")
+    return 0
+
+
+def _cpus(no_pin: bool, workers: int) -> tuple[set[int] | None, set[int] | None]:
+    available = sorted(os.sched_getaffinity(0))
+    if no_pin or len(available) < 2:
+        return None, None
+    # One server process gets a core to itself; several workers need them all (shared with the generator).
+    return {available[0]}, ({available[1]} if workers == 1 else None)
+
+
+def _judge(point: dict[str, Any]) -> None:
+    lag = point["p99_frame_lag_ms"]
+    point["lag_ok"] = lag is not None and lag < LAG_TARGET_MS and point["dropped_frames"] == 0 and point["failed"] == 0
+    point["barge_in_target_ms"] = barge_in_target_ms()
+    relay_cpu = point.get("relay_cpu_per_call_minute_s")
+    cpu = point["cpu_per_call_minute_s"]
+    point["cpu_vs_relay"] = round(cpu / relay_cpu, 2) if cpu and relay_cpu else None
+
+
+def _print_point(point: dict[str, Any]) -> None:
+    print(
+        f"{point['calls']:>4} calls x {point['seconds']:.0f} s ({point['workers']} worker(s)): "
+        f"frame lag p50 {point['p50_frame_lag_ms']} / p99 {point['p99_frame_lag_ms']} ms, "
+        f"drops {point['dropped_frames']}, barge-in p50 {point['barge_in_p50_ms']} / p99 {point['barge_in_p99_ms']} ms "
+        f"({point['barge_ins']}), CPU {point['cpu_per_call_minute_s']} s/call-min ({point['server_cpu_pct']} %), "
+        f"RSS {point['rss_per_call_kib']} KiB/call; relay: CPU {point.get('relay_cpu_per_call_minute_s')} s/call-min, "
+        f"p99 lag {point.get('relay_p99_frame_lag_ms')} ms; generator {point['generator_cpu_pct']} % "
+        f"(frames late p99 {point['generator_lateness_p99_ms']} ms), peer {point['peer_cpu_pct']} %, "
+        f"load {point['load_avg_1m']}",
+        flush=True,
+    )
