@@ -1,0 +1,107 @@
+"""Pieces of `callrt bench`: reading histograms back from /metrics, the generator's websocket framing,
+and the server option that points the Realtime connector at a simulated peer's websocket."""
+
+from __future__ import annotations
+
+import json
+import struct
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from callrt.bench import prom
+from callrt.bench.load import caller_script
+from callrt.bench.wsclient import frame
+from callrt.metrics import Histogram
+from callrt.realtime_ws import OPENAI_REALTIME_URL, OpenAIRealtimeConnector
+from callrt.server import ServerConfig, plan_call
+from callrt.sim.peer_script import SimScript
+from callrt.sim.realtime_peer import InMemoryModelConnector
+from callrt.twilio import StreamStart
+
+
+def scrape(values_ms: list[float], bounds_ms: tuple[float, ...] = (1, 2, 5, 10, 20, 50)) -> dict[str, float]:
+    histogram = Histogram(bounds_ms)
+    for value in values_ms:
+        histogram.observe(value)
+    out: list[str] = []
+    histogram.render(out, "x_seconds", "test")
+    return prom.parse("\n".join(out))
+
+
+def test_quantiles_interpolate_within_the_bucket_like_prometheus() -> None:
+    samples = scrape([0.5] * 50 + [3.0] * 49 + [30.0])
+    assert samples['x_seconds_bucket{le="+Inf"}'] == samples["x_seconds_count"] == 100
+    assert prom.quantile(samples, "x_seconds", 0.5) == pytest.approx(0.001)  # the 50th of 50 in (0, 1 ms]
+    assert 0.002 < prom.quantile(samples, "x_seconds", 0.99) <= 0.005  # type: ignore[operator]
+    assert prom.quantile(scrape([]), "x_seconds", 0.5) is None
+    assert prom.quantile(scrape([99.0]), "x_seconds", 0.99) == pytest.approx(0.05)  # beyond the last bound
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.floats(min_value=0.0, max_value=60.0), min_size=1, max_size=200), st.floats(0.01, 1.0))
+def test_a_quantile_lies_in_the_bucket_of_the_true_quantile(values: list[float], q: float) -> None:
+    bounds = (1.0, 2.0, 5.0, 10.0, 20.0, 50.0)
+    estimate = prom.quantile(scrape(values, bounds), "x_seconds", q)
+    assert estimate is not None
+    ordered = sorted(values)
+    true = ordered[max(0, -(-int(q * len(values) * 1000) // 1000) - 1)]
+    upper = next((b for b in bounds if true <= b), bounds[-1])
+    lower = max([0.0, *(b for b in bounds if b < true)])
+    assert lower / 1000 - 1e-12 <= estimate <= upper / 1000 + 1e-12
+
+
+def test_merging_workers_adds_their_samples() -> None:
+    merged = prom.merge([scrape([1.0, 3.0]), scrape([3.0])])
+    assert merged["x_seconds_count"] == 3 and merged['x_seconds_bucket{le="0.005"}'] == 3
+
+
+@pytest.mark.parametrize("size", [0, 125, 126, 65535, 65536])
+def test_client_frames_are_final_masked_text_frames(size: int) -> None:
+    data = frame(0x1, b"a" * size)
+    assert data[0] == 0x81 and data[1] & 0x80
+    length = data[1] & 0x7F
+    header = 2
+    if length == 126:
+        (length,), header = struct.unpack_from("!H", data, 2), 4
+    elif length == 127:
+        (length,), header = struct.unpack_from("!Q", data, 2), 10
+    assert length == size and data[header : header + 4] == b"\x00\x00\x00\x00" and len(data) == header + 4 + size
+
+
+def test_bench_scripts_outlast_the_run_and_feed_the_peer_each_line() -> None:
+    steps, sim = caller_script(3, 20.0)
+    assert sum(1 for s in steps if "say" in s) == len(sim.says)
+    assert sum(s.get("ms", 0) + s.get("pause_ms", 0) + s.get("silence_ms", 0) for s in steps) > 20_000
+    assert any(s.get("noise") for s in steps) and steps[0] == {"wait": "ai_started", "timeout_ms": 6000}
+
+
+def start(**params: str) -> StreamStart:
+    return StreamStart(stream_sid="MZ1", call_sid="CA1", custom_parameters=params)
+
+
+def test_a_realtime_url_without_a_key_is_a_simulated_peer_over_a_websocket() -> None:
+    script = SimScript(language="en", business_name="B", says=("hello",))
+    config = ServerConfig(realtime_url="ws://127.0.0.1:9/v1/realtime", dialect="ga")
+    plan = plan_call(config, start(sim_script=script.to_json()))
+    assert isinstance(plan.model, OpenAIRealtimeConnector) and plan.language == "en"
+    assert plan.model.connect_url() == "ws://127.0.0.1:9/v1/realtime?model=gpt-realtime"
+    headers = {name.decode().lower(): value.decode() for name, value in plan.model.headers()}
+    assert SimScript.from_json(headers["x-callrt-sim-script"]) == script
+    assert headers["x-callrt-sim-call"] == "CA1" and headers["authorization"].startswith("Bearer ")
+
+
+def test_with_a_key_the_url_is_an_openai_endpoint_and_no_script_leaks() -> None:
+    config = ServerConfig(realtime_url="ws://proxy.internal/v1/realtime", openai_api_key="sk-x")
+    plan = plan_call(config, start(sim_script=json.dumps({"l": "en", "s": ["secret"]})))
+    assert isinstance(plan.model, OpenAIRealtimeConnector) and plan.model.url == "ws://proxy.internal/v1/realtime"
+    assert all(not name.lower().startswith(b"x-callrt") for name, _ in plan.model.headers())
+
+
+def test_production_defaults_are_unchanged() -> None:
+    assert isinstance(plan_call(ServerConfig(), start()).model, InMemoryModelConnector)
+    keyed = plan_call(ServerConfig(openai_api_key="sk-x"), start()).model
+    assert isinstance(keyed, OpenAIRealtimeConnector) and keyed.url == OPENAI_REALTIME_URL
+    assert ServerConfig.from_env({"CALLRT_REALTIME_URL": "ws://h/v1/realtime"}).realtime_url == "ws://h/v1/realtime"
+    assert ServerConfig.from_env({}).realtime_url is None and not ServerConfig.from_env({}).relay
