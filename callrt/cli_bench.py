@@ -13,6 +13,7 @@ CPU 0 and a single server process to CPU 1. See docs/performance.md.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import shutil
@@ -37,6 +38,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--workers", type=int, default=1, help="server processes on the port (default 1)")
     parser.add_argument("--plot", type=Path, default=None, help="write the sweep's plot (PNG) here")
     parser.add_argument("--ramp", type=float, default=None, help="seconds over which calls start (default 20 ms/call)")
+    parser.add_argument("--traces", action="store_true", help="let the server write every call's trace file")
     parser.add_argument("--no-relay", action="store_true", help="skip the bare relay baseline")
     parser.add_argument("--no-pin", action="store_true", help="do not pin processes to CPUs")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
@@ -47,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
     counts = [int(n) for n in args.sweep.split(",")] if args.sweep else [args.calls]
     if min(counts) < 1 or args.seconds <= 0 or args.workers < 1:
         raise SystemExit("calls, seconds and workers must be positive")
+    gc.freeze()  # the generator's own full collections would make its frames late
     workdir = Path(tempfile.mkdtemp(prefix="callrt-bench-"))
     generator_cpus, server_cpus = _cpus(args.no_pin, args.workers)
     if generator_cpus:
@@ -64,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
             generator_cpus=generator_cpus,
             server_cpus=server_cpus,
             peer_pid=peer.pid,
+            traces=args.traces,
         )
         points = []
         for calls in counts:

@@ -9,6 +9,7 @@ by one worker is honoured by whichever worker receives the media stream.
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import multiprocessing
 import signal
@@ -56,6 +57,13 @@ def register(subparsers: Any) -> None:
         "without OPENAI_API_KEY it is a simulated peer (callrt sim-peer)",
     )
     parser.add_argument(
+        "--no-traces",
+        dest="write_traces",
+        action="store_false",
+        default=None,
+        help="write no per-call trace files (default: write them to $CALLRT_TRACE_DIR; $CALLRT_TRACES=off)",
+    )
+    parser.add_argument(
         "--relay", action="store_true", help="serve calls as a bare relay, no actors (the benchmark's baseline)"
     )
     parser.set_defaults(handler=run)
@@ -72,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
         workers=args.workers,
         realtime_url=args.realtime_url,
         relay=args.relay or None,
+        write_traces=args.write_traces,
     )
     if config.workers < 1 or config.max_calls < 1:
         raise SystemExit("--workers and --max-calls must be at least 1")
@@ -119,6 +128,9 @@ async def serve_process(config: ServerConfig, bind: str | None) -> None:
     try:
         async with trio.open_nursery() as nursery:
             server = TelephonyServer(config, store, config.business_id)
+            # Everything imported and built so far lives as long as the process: keep it out of the cyclic
+            # collector, whose full passes otherwise stall every call at once (174 ms at 50 calls, 20 ms frozen).
+            gc.freeze()
             urls = await nursery.start(partial(serve, server, bind=bind, shutdown_trigger=_signalled))
             if bind is None:  # a worker's URL is the parent's to print
                 print(f"callrt serve: listening on {', '.join(urls)}", flush=True)

@@ -191,10 +191,15 @@ class MeteredTrace(Trace):
         path: str | os.PathLike[str] | None,
         metrics: Metrics,
         meta: Mapping[str, Any] | None = None,
+        *,
+        keep_in_memory: bool | None = None,
     ) -> None:
         self.metrics = metrics
-        # A live call's events go to its file only: memory stays flat however long the call.
-        super().__init__(call_sid, path, keep_in_memory=path is None, meta=meta)
+        # A live call's events go to its file only: memory stays flat however long the call. Without a file
+        # and without memory (`keep_in_memory=False`) the events only feed the counters.
+        super().__init__(
+            call_sid, path, keep_in_memory=path is None if keep_in_memory is None else keep_in_memory, meta=meta
+        )
 
     def record(self, ev: str, **fields: Any) -> dict[str, Any]:
         if ev == "audio":

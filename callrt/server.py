@@ -97,6 +97,8 @@ class ServerConfig:
     realtime_url: str | None = None
     """CALLRT_REALTIME_URL: the Realtime websocket to use instead of OpenAI's. Without an API key it is taken
     to be a simulated peer (`callrt sim-peer`): the stream's sim script and call id go in its handshake."""
+    write_traces: bool = True
+    """CALLRT_TRACES=off: no per-call trace files (the events still feed /metrics); e.g. under load tests."""
     relay: bool = False
     """Serve every call as a bare relay (no actors, no VAD, no trace): the benchmark's baseline."""
 
@@ -104,7 +106,7 @@ class ServerConfig:
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> ServerConfig:
         """Defaults from the environment (CONTRACTS: CALLRT_DB_URL, OPENAI_API_KEY, TWILIO_AUTH_TOKEN,
         CALLRT_TRACE_DIR; plus CALLRT_PUBLIC_URL, CALLRT_STREAM_SECRET, CALLRT_OPENAI_MODEL, CALLRT_DIALECT,
-        CALLRT_REALTIME_URL)."""
+        CALLRT_REALTIME_URL, CALLRT_TRACES)."""
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {
             "db_url": env.get("CALLRT_DB_URL", "sqlite:///callrt.db"),
@@ -115,6 +117,7 @@ class ServerConfig:
             "openai_model": env.get("CALLRT_OPENAI_MODEL") or None,
             "dialect": env.get("CALLRT_DIALECT", "ga"),
             "realtime_url": env.get("CALLRT_REALTIME_URL") or None,
+            "write_traces": env.get("CALLRT_TRACES", "on").lower() not in ("0", "off", "false", "no"),
         }
         if env.get("CALLRT_STREAM_SECRET"):
             values["stream_secret"] = env["CALLRT_STREAM_SECRET"].encode("utf-8")
@@ -314,7 +317,10 @@ class TelephonyServer:
                 "model": type(plan.model).__name__,
                 "dialect": plan.model.dialect,
             }
-            trace = MeteredTrace(start.call_sid, trace_path, self.metrics, meta=meta)
+            if self.config.write_traces:
+                trace = MeteredTrace(start.call_sid, trace_path, self.metrics, meta=meta)
+            else:
+                trace = MeteredTrace(start.call_sid, None, self.metrics, meta=meta, keep_in_memory=False)
             line.trace = trace
             outcome = await run_call(
                 call_sid=start.call_sid,

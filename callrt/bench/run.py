@@ -38,6 +38,8 @@ class Setup:
     """None: 20 ms per call (50 new calls a second), at most a third of the run."""
     generator_cpus: set[int] | None = None
     server_cpus: set[int] | None = None
+    traces: bool = False
+    """Write every call's trace file (the server's default); the bench asks for none unless told to."""
     peer_pid: int | None = None
     """The simulated model peer's process, whose CPU is reported next to the generator's."""
 
@@ -74,6 +76,8 @@ def run_point(setup: Setup, mode: Mode, calls: int) -> dict[str, Any]:
     ]  # fmt: skip
     if mode == "relay":
         args.append("--relay")
+    if not setup.traces:
+        args.append("--no-traces")
     env = server_env(secret, trace_dir)
     server = procs.start(f"serve-{mode}-{calls}", args, setup.workdir, env, setup.server_cpus, "callrt serve:")
     try:
@@ -131,6 +135,7 @@ def run_point(setup: Setup, mode: Mode, calls: int) -> dict[str, Any]:
         "server_cpu_pct": round(100.0 * cpu / steady_s, 1) if steady_s > 0 else None,
         "rss_per_call_kib": round((window["rss"] - rss_before) / max(load.connected, 1), 1),
         "server_rss_mib": round(window["rss"] / 1024.0, 1),
+        "traces": setup.traces,
         "trace_kib_per_call_minute": round(trace_bytes / 1024.0 / call_minutes, 1) if call_minutes > 0 else None,
         "generator_cpu_pct": round(100.0 * load.cpu_s / (ramp + setup.seconds), 1),
         "peer_cpu_pct": round(100.0 * (window["peer_end"] - window["peer_start"]) / steady_s, 1) if steady_s else None,
