@@ -181,8 +181,9 @@ class BookingActor:
         return request.phone or self.ctx.caller_phone
 
     def _send(self, note: ServerNote) -> None:
-        # A duplicated request gives the very same note: the model has it already.
-        if note.text == self._last_note:
+        # A duplicated request gives the very same outcome: the model has it already. A failure is
+        # always answered, though: the caller asked again, and silence would leave them waiting.
+        if note.text == self._last_note and note.kind != "booking_failed":
             self._log(f"not repeating: {note.text}")
             return
         self._last_note = note.text

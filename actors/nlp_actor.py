@@ -10,6 +10,7 @@ never handed on twice in a row.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Literal
 
 import trio
@@ -19,7 +20,10 @@ from store import StoreError
 from .appointment_nlp import Action, Extractor
 from .call_context import CallContext
 from .errors import InjectedFault
-from .messages import BookingKind, BookingRequest, InjectedCrash, ServerNote, UserTranscript
+from .messages import BookingKind, BookingRequest, HistoryTurn, InjectedCrash, ServerNote, UserTranscript
+
+FAILED_NOTE = "booking_failed"
+"""A server note saying the last request could not be carried out: the same request may be tried again."""
 
 
 class NlpActor:
@@ -30,6 +34,7 @@ class NlpActor:
         self.extractor = extractor
         self._timezone: str | None = None
         self._last_handled: Action | None = None
+        self._handled_at = 0
         self._booking = ctx.mailboxes.booking.outbox(self.name)
         self._realtime = ctx.mailboxes.realtime.outbox(self.name)
 
@@ -58,12 +63,21 @@ class NlpActor:
             self.ctx.log(
                 self.name, f"[NLP] appointment action detected: {json.dumps(action.to_json(), ensure_ascii=False)}"
             )
-            if action.action == "none" or action == self._last_handled:
+            if action.action == "none" or self._already_handled(action, transcript.history):
                 return
             self._last_handled = action
+            self._handled_at = len(transcript.history)
             self._forward(transcript.turn_id, action.action, action)
         if scope.cancelled_caught:
             self.ctx.trace.record("nlp_superseded", turn_id=transcript.turn_id)
+
+    def _already_handled(self, action: Action, history: Sequence[HistoryTurn]) -> bool:
+        """The same action was sent before and did not fail since: every later transcript repeats it
+        (the latest statement wins), and re-sending it would make the AI repeat its answer."""
+        if action != self._last_handled:
+            return False
+        since = history[self._handled_at :]
+        return not any(turn.role == "server" and FAILED_NOTE in turn.text for turn in since)
 
     async def _business_timezone(self) -> str | None:
         if self._timezone is None:

@@ -183,8 +183,11 @@ async def test_nothing_to_cancel_or_reschedule_and_bad_requests(salon: tuple[Sto
             request(TOMORROW_18.replace(tzinfo=None)),
         ],
     )
+    # Every failed request is answered, even with the same words: the caller asked again and is waiting.
     assert notes == [
         "booking_failed reason=no_appointment",
+        "booking_failed reason=no_appointment",
+        "booking_failed reason=invalid_request",
         "booking_failed reason=invalid_request",
     ]
 

@@ -183,6 +183,17 @@ async def test_an_unchanged_action_is_not_sent_twice(ctx: CallContext, autojump_
     assert [r.start.hour for r in requests if r.start] == [17, 18]
 
 
+async def test_the_same_action_is_sent_again_after_the_server_said_it_failed(
+    ctx: CallContext, autojump_clock: object
+) -> None:
+    ask = "Can I book tomorrow at 5? This is Bob"
+    failed = HistoryTurn("server", "[SERVER] booking_failed reason=db_unavailable")
+    retry = UserTranscript(turn_id="u2", text=ask, history=(HistoryTurn("user", ask), failed, HistoryTurn("user", ask)))
+    await run_actor(ctx, RuleExtractor(), transcript("u1", ask), retry, gap_s=1.0)
+    requests, _ = drain(ctx)
+    assert [r.request_id.split(":")[1] for r in requests] == ["u1", "u2"]
+
+
 async def test_a_newer_transcript_supersedes_a_slow_extraction(ctx: CallContext, autojump_clock: object) -> None:
     extractor = SlowRules([10.0, 0.5])
     actor = NlpActor(ctx, extractor)
