@@ -2,7 +2,7 @@
 
 It owns the VAD state, utterance timing, the barge-in decision, the silence
 timer, the batching of caller audio for the model, and the playout clock of AI
-audio at the caller (from Twilio marks). It runs four tasks in one nursery that
+audio at the caller (from Twilio marks). It runs five tasks in one nursery that
 share this state; every state transition is synchronous (no await inside), so
 each frame or control message is handled atomically:
 
@@ -12,7 +12,9 @@ each frame or control message is handled atomically:
 * writer:  the only task that writes to the line, in decision order, so a
            `clear` can never overtake (or be overtaken by) audio it must drop;
 * silence: sleeps until the silence deadline (virtual or real time), so the
-           timer fires even when no frame arrives.
+           timer fires even when no frame arrives;
+* hang-up: waits for the last mark (or a safety deadline) once a hang-up is
+           requested, then queues the hang-up for the writer.
 
 Caller audio to the model: only audio that belongs to a VAD segment is sent:
 the 200 ms before the onset (the soft start of the first syllable, below the
@@ -44,7 +46,7 @@ import numpy as np
 import trio
 
 from .call_context import CallContext
-from .codec import FRAME_MS, SAMPLE_RATE, ulaw_rms
+from .codec import FRAME_MS, ULAW_BYTES_PER_MS, ulaw_rms
 from .errors import InjectedFault
 from .messages import (
     AiAudio,
@@ -68,7 +70,6 @@ from .messages import (
 from .ports import CallerLine, LineClosed
 from .vad import SegmentEnd, SpeechOnset, Vad, VadSettings
 
-BYTES_PER_MS = SAMPLE_RATE // 1000
 PREROLL_FRAMES = 10
 HANGUP_GRACE_MS = 3000.0
 """Extra wait, beyond the unplayed audio's own length, before hanging up without the last mark."""
@@ -170,7 +171,6 @@ class AudioActor:
                 threshold=config.vad_threshold,
                 min_voice_ms=config.min_voice_ms,
                 hangover_ms=config.hangover_ms,
-                frame_ms=float(FRAME_MS),
             )
         )
         self.stats = AudioStats()
@@ -185,7 +185,7 @@ class AudioActor:
         self._segment_bytes = 0
         self._preroll: collections.deque[bytes] = collections.deque(maxlen=PREROLL_FRAMES)
         self._batch = bytearray()
-        self._batch_bytes = max(1, int(config.caller_audio_batch_ms * BYTES_PER_MS))
+        self._batch_bytes = max(1, int(config.caller_audio_batch_ms * ULAW_BYTES_PER_MS))
         # AI side: the playout clock
         self._items: dict[str, _Item] = {}
         self._pending: collections.deque[_PendingMark] = collections.deque()
@@ -412,7 +412,7 @@ class AudioActor:
             item = self._items[chunk.item_id] = _Item(chunk.item_id, chunk.response_id)
         item.sent_bytes += len(chunk.payload)
         self._mark_seq += 1
-        ms = item.sent_bytes // BYTES_PER_MS
+        ms = item.sent_bytes // ULAW_BYTES_PER_MS
         self._pending.append(_PendingMark(self._mark_seq, item.item_id, ms))
         self._queue(_Media(chunk.payload, item.item_id))
         self._queue(_Mark(mark_name(item.item_id, ms, self._epoch, self._mark_seq), item.item_id))
@@ -485,7 +485,7 @@ class AudioActor:
         if self._hangup_reason is not None:
             return
         self._hangup_reason = reason
-        unplayed_ms = sum(item.sent_bytes // BYTES_PER_MS - item.heard_ms for item in self._items.values())
+        unplayed_ms = sum(item.sent_bytes // ULAW_BYTES_PER_MS - item.heard_ms for item in self._items.values())
         self._hangup_deadline = trio.current_time() + (unplayed_ms + HANGUP_GRACE_MS) / 1000.0
         self.ctx.trace.record("hangup_requested", reason=reason, unplayed_ms=unplayed_ms)
         self._notify()

@@ -14,6 +14,7 @@ import numpy.typing as npt
 SAMPLE_RATE = 8000
 FRAME_MS = 20
 FRAME_BYTES = SAMPLE_RATE * FRAME_MS // 1000  # 160 mu-law bytes = 160 samples
+ULAW_BYTES_PER_MS = SAMPLE_RATE // 1000  # one byte per sample
 
 _BIAS = 0x84
 _CLIP_14BIT = 8159

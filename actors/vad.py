@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import attrs
 
-FRAME_MS = 20.0
+from .codec import FRAME_MS
 
 
 @attrs.frozen
