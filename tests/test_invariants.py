@@ -9,10 +9,13 @@ from typing import Any
 from callrt.scenario.invariants import (
     check_appointments,
     check_call_ended,
+    check_caller_answered,
+    check_caller_heard,
     check_claims_backed,
     check_no_audio_after_clear,
     check_noise_never_reaches_nlp,
     check_responses_never_overlap,
+    check_silence_ends_the_call,
     check_silence_prompts,
 )
 from store import AppointmentInfo, BusinessSettings
@@ -79,8 +82,10 @@ def test_noise_reached_nlp() -> None:
     commit = model(1000, "out", "input_audio_buffer.commit")
     assert check_noise_never_reaches_nlp([utterance, commit]) == []
     assert check_noise_never_reaches_nlp([ev(500, "ignored_segment"), commit]) == ["noise_reached_nlp"]
-    transcript = ev(2000, "send", mailbox="nlp", type="UserTranscript")
-    assert check_noise_never_reaches_nlp([utterance, commit, transcript, transcript]) == ["noise_reached_nlp"]
+    heard = [utterance, *committed(1000, "u1"), ev(1500, "realtime", what="user_turn", item_id="u1", text="hi")]
+    assert check_noise_never_reaches_nlp(heard) == []
+    stray = ev(2000, "realtime", what="user_turn", item_id="x9", text="cough")
+    assert check_noise_never_reaches_nlp([*heard, stray]) == ["noise_reached_nlp"]
 
 
 def test_call_never_ended() -> None:
@@ -120,3 +125,48 @@ def test_appointment_rules_are_checked_independently_of_the_booking_code() -> No
     assert check_appointments([saturday], [saturday], BUSINESS, NOW) == ["appointment_outside_hours"]
     soon = booked(6, 10, 30, day=24)
     assert check_appointments([soon], [soon], BUSINESS, NOW) == ["appointment_too_soon"]
+
+
+def media(t: float, ms: float = 100.0) -> dict[str, Any]:
+    return ev(t, "io", peer="caller", dir="out", type="media", item_id="i", bytes=int(ms * 8))
+
+
+def test_caller_not_answered() -> None:
+    said = ev(5000, "utterance", at_ms=3000, duration_ms=2000)
+    answer = [media(5100 + 10 * i) for i in range(9)]
+    end = ev(30_000, "call_end", by="ai", reason="silence")
+    assert check_caller_answered([said, *answer, end]) == []
+    assert check_caller_answered([said, *answer[:2], end]) == ["caller_not_answered"], "a cut fragment is no answer"
+    assert check_caller_answered([said, ev(9000, "call_end", by="caller", reason="stop")]) == []
+
+
+def committed(t: float, item: str) -> list[dict[str, Any]]:
+    return [
+        model(t, "out", "input_audio_buffer.commit"),
+        {**model(t, "in", "input_audio_buffer.committed"), "item_id": item},
+    ]
+
+
+def test_caller_not_heard() -> None:
+    said = ev(5000, "utterance", at_ms=3000, duration_ms=2000)
+    end = ev(30_000, "call_end", by="ai", reason="silence")
+    transcribed = ev(5600, "realtime", what="user_turn", item_id="u1", text="מחר בשש")
+    assert check_caller_heard([said, *committed(5000, "u1"), transcribed, end]) == []
+    assert check_caller_heard([said, *committed(5000, "u1"), end]) == ["caller_not_heard"]
+    re_asked = ev(6000, "realtime", what="note_injected", kind="caller_unheard", text="[SERVER] caller_unheard")
+    assert check_caller_heard([said, *committed(5000, "u1"), re_asked, end]) == []
+    # After a reconnect, the untranscribed utterance is committed again and heard under a new item id.
+    replayed = [ev(6000, "realtime", what="model_connected"), *committed(6000, "u2")]
+    late = ev(6500, "realtime", what="user_turn", item_id="u2", text="מחר בשש")
+    assert check_caller_heard([said, *committed(5000, "u1"), *replayed, late, end]) == []
+    assert check_noise_never_reaches_nlp([said, *committed(5000, "u1"), *replayed, late, end]) == []
+
+
+def test_silence_not_ended() -> None:
+    greeting = [media(100 + 10 * i) for i in range(30)]
+    prompt, goodbye = media(18_700), media(34_700)
+    ended = ev(38_000, "call_end", by="ai", reason="silence")
+    assert check_silence_ends_the_call([*greeting, prompt, goodbye, ended], 15_000) == []
+    assert check_silence_ends_the_call([*greeting, prompt, ev(184_000, "call_end", by="caller")], 15_000) == [
+        "silence_not_ended"
+    ]

@@ -6,6 +6,7 @@ runner's own bookkeeping. Each check returns the names of the violations it foun
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -76,12 +77,53 @@ def check_no_audio_after_clear(events: Sequence[Event]) -> list[str]:
     return []
 
 
+def committed_utterances(events: Sequence[Event]) -> tuple[dict[str, Event], int]:
+    """Which caller utterance each committed model item holds, and how many commits held none.
+
+    Each real utterance (`utterance`) is committed once; after a reconnect the RealtimeActor may
+    commit again, before its first `response.create`, audio whose transcription the old session
+    never delivered: such a replay holds the oldest utterance still without a transcript.
+    """
+    pending: list[Event] = []
+    untranscribed: list[Event] = []
+    by_item: dict[str, Event] = {}
+    replaying = False
+    stray = 0
+    awaiting_item: list[Event] = []
+    for event in events:
+        ev = event.get("ev")
+        if ev == "utterance":
+            pending.append(event)
+        elif ev == "realtime" and event.get("what") == "model_connected":
+            replaying = True
+        elif ev == "realtime" and event.get("what") == "user_turn":
+            utterance = by_item.get(str(event.get("item_id")))
+            if utterance in untranscribed:
+                untranscribed.remove(utterance)
+        elif ev == "io" and event.get("peer") == "model":
+            kind = event.get("type")
+            if event.get("dir") == "out" and kind == "response.create":
+                replaying = False
+            elif event.get("dir") == "out" and kind == "input_audio_buffer.commit":
+                if pending:
+                    awaiting_item.append(pending.pop(0))
+                elif replaying and untranscribed:
+                    awaiting_item.append(untranscribed[0])
+                else:
+                    stray += 1
+            elif event.get("dir") == "in" and kind == "input_audio_buffer.committed" and awaiting_item:
+                utterance = awaiting_item.pop(0)
+                by_item[str(event.get("item_id"))] = utterance
+                if utterance not in untranscribed:
+                    untranscribed.append(utterance)
+    return by_item, stray
+
+
 def check_noise_never_reaches_nlp(events: Sequence[Event]) -> list[str]:
-    """Every committed input buffer is a real utterance: noise is cleared, never committed or transcribed."""
-    commits = len(model_io(events, "out", "input_audio_buffer.commit"))
-    utterances = len(_of(events, "utterance"))
-    transcripts = len(_of(events, "send", mailbox="nlp", type="UserTranscript"))
-    return ["noise_reached_nlp"] if commits > utterances or transcripts > utterances else []
+    """Every committed input buffer holds a real utterance: noise is cleared, never committed or transcribed."""
+    by_item, stray = committed_utterances(events)
+    transcripts = [e for e in _of(events, "realtime", what="user_turn") if str(e.get("item_id")) not in by_item]
+    return ["noise_reached_nlp"] if stray or transcripts else []
 
 
 NOTE_PREFIX = "[SERVER] "
@@ -195,8 +237,71 @@ def check_appointments(
     return sorted(set(violations), key=violations.index)
 
 
-def check_trace(events: Sequence[Event]) -> list[str]:
-    """Every trace-level invariant, in the order CONTRACTS lists them."""
+ANSWER_WITHIN_MS = 10_000.0
+"""A real caller utterance is answered with AI audio within this long (or the call ends first)."""
+MIN_ANSWER_MS = 500.0
+"""How much AI audio counts as an answer: a fragment cut by a fault is not one."""
+GOODBYE_ALLOWANCE_MS = 15_000.0
+"""Room for the silence prompt and the goodbye to play on top of the two silence timeouts."""
+
+
+def _ai_audio(events: Sequence[Event]) -> list[tuple[float, float]]:
+    """(time written to the caller, ms of audio) of every AI audio chunk."""
+    return [
+        (float(e["t"]), float(e.get("bytes", 0)) / 8.0)
+        for e in events
+        if e.get("ev") == "io" and e.get("peer") == "caller" and e.get("dir") == "out" and e.get("type") == "media"
+    ]
+
+
+def _end_time(events: Sequence[Event]) -> float:
+    return max((float(e.get("t", 0.0)) for e in events), default=0.0)
+
+
+def check_caller_answered(events: Sequence[Event]) -> list[str]:
+    """The AI never leaves a caller's real utterance without an audible answer (a mute AI)."""
+    audio = _ai_audio(events)
+    end = _end_time(events)
+    for utterance in _of(events, "utterance"):
+        said = float(utterance["t"])
+        answered_ms = sum(ms for t, ms in audio if said <= t <= said + ANSWER_WITHIN_MS)
+        if end - said > ANSWER_WITHIN_MS and answered_ms < MIN_ANSWER_MS:
+            return ["caller_not_answered"]
+    return []
+
+
+def check_caller_heard(events: Sequence[Event]) -> list[str]:
+    """What the caller says reaches the conversation: each real utterance is transcribed, or the AI
+    asks the caller to repeat it (a `caller_unheard` note) — never silently lost to a fault."""
+    by_item, _ = committed_utterances(events)
+    transcribed = {
+        id(by_item[item])
+        for e in _of(events, "realtime", what="user_turn")
+        if (item := str(e.get("item_id"))) in by_item
+    }
+    re_asked = [float(e["t"]) for e in _of(events, "realtime", what="note_injected", kind="caller_unheard")]
+    end = _end_time(events)
+    for utterance in _of(events, "utterance"):
+        said = float(utterance["t"])
+        if id(utterance) in transcribed or end - said <= ANSWER_WITHIN_MS:
+            continue
+        if not any(said <= t <= said + ANSWER_WITHIN_MS for t in re_asked):
+            return ["caller_not_heard"]
+    return []
+
+
+def check_silence_ends_the_call(events: Sequence[Event], silence_timeout_ms: float) -> list[str]:
+    """A caller who stays silent is asked once, then said goodbye to: no stretch without caller speech
+    or AI audio outlasts two silence timeouts and the time to say those two things."""
+    limit = 2 * silence_timeout_ms + GOODBYE_ALLOWANCE_MS
+    activity = sorted([float(e["t"]) for e in _of(events, "utterance")] + [t for t, _ in _ai_audio(events)])
+    moments = [0.0, *activity, _end_time(events)]
+    longest = max((b - a for a, b in itertools.pairwise(moments)), default=0.0)
+    return ["silence_not_ended"] if longest > limit else []
+
+
+def check_trace(events: Sequence[Event], silence_timeout_ms: float = 15_000.0) -> list[str]:
+    """Every trace-level invariant: those CONTRACTS lists, then callrt's own."""
     violations: list[str] = []
     for check in (
         check_silence_prompts,
@@ -205,6 +310,9 @@ def check_trace(events: Sequence[Event]) -> list[str]:
         check_no_audio_after_clear,
         check_noise_never_reaches_nlp,
         check_call_ended,
+        check_caller_answered,
+        check_caller_heard,
     ):
         violations.extend(check(events))
+    violations.extend(check_silence_ends_the_call(events, silence_timeout_ms))
     return violations

@@ -9,15 +9,46 @@ from typing import Any
 
 from store import AppointmentInfo
 
-from .invariants import Event, ai_turns, model_io, server_note_texts, silence_prompts
+from .invariants import Event, ai_turns, committed_utterances, model_io, server_note_texts, silence_prompts
 
 
 def _ms(value: Any) -> float:
     return round(float(value), 1)
 
 
-def _first_at_or_after(events: Sequence[Event], t: float) -> float | None:
-    return next((_ms(e["t"]) for e in events if float(e["t"]) >= t), None)
+def _barge_in_cancel_at(events: Sequence[Event], barge_in_t: float) -> float | None:
+    """When the RealtimeActor cancelled the response for this barge-in; None when there was nothing
+    to cancel (the response had finished streaming: the clear and the truncation still happened)."""
+    decision = next(
+        (
+            e
+            for e in events
+            if e.get("ev") == "realtime"
+            and e.get("what") in ("cancel", "cancel_skipped")
+            and e.get("why") == "barge_in"
+            and float(e["t"]) >= barge_in_t
+        ),
+        None,
+    )
+    return _ms(decision["t"]) if decision is not None and decision.get("what") == "cancel" else None
+
+
+def _user_turns(events: Sequence[Event]) -> list[dict[str, Any]]:
+    """Each non-empty caller transcription, with the timing of the utterance its item holds."""
+    by_item, _ = committed_utterances(events)
+    turns = []
+    for event in events:
+        if event.get("ev") != "realtime" or event.get("what") != "user_turn" or not str(event.get("text", "")).strip():
+            continue
+        utterance = by_item.get(str(event.get("item_id")))
+        turns.append(
+            {
+                "at_ms": _ms(utterance["at_ms"] if utterance else event["t"]),
+                "text": event.get("text", ""),
+                "duration_ms": _ms(utterance["duration_ms"]) if utterance else None,
+            }
+        )
+    return turns
 
 
 def appointment_json(appointment: AppointmentInfo) -> dict[str, Any]:
@@ -39,9 +70,6 @@ def build_report(
     trace_path: str | None,
 ) -> dict[str, Any]:
     end = next((e for e in reversed(events) if e.get("ev") == "call_end"), None)
-    cancels = model_io(events, "out", "response.cancel")
-    utterances = [e for e in events if e.get("ev") == "utterance"]
-    transcripts = [e for e in events if e.get("ev") == "realtime" and e.get("what") == "user_turn"]
     return {
         "scenario": scenario_name,
         "violations": list(violations),
@@ -59,14 +87,7 @@ def build_report(
             }
             for turn in ai_turns(events)
         ],
-        "user_turns": [
-            {
-                "at_ms": _ms(utterances[i]["at_ms"]) if i < len(utterances) else _ms(e["t"]),
-                "text": e.get("text", ""),
-                "duration_ms": _ms(utterances[i]["duration_ms"]) if i < len(utterances) else None,
-            }
-            for i, e in enumerate(transcripts)
-        ],
+        "user_turns": _user_turns(events),
         "ignored_segments": [
             {"at_ms": _ms(e.get("at_ms", e["t"])), "duration_ms": _ms(e["duration_ms"]), "rms": round(e["rms"])}
             for e in events
@@ -77,7 +98,7 @@ def build_report(
             {
                 "speech_at_ms": _ms(e["speech_at_ms"]),
                 "clear_at_ms": _ms(e.get("clear_at_ms", e["t"])),
-                "cancel_at_ms": _first_at_or_after(cancels, float(e["t"])),
+                "cancel_at_ms": _barge_in_cancel_at(events, float(e["t"])),
                 "audio_end_ms": e["audio_end_ms"],
             }
             for e in events

@@ -172,7 +172,7 @@ class ScenarioCall:
         created = self.store.list_appointments(self.business_id, call_sid=self.call_sid)
         every_active = self.store.list_appointments(self.business_id)
         business = self.store.get_business(self.business_id)
-        violations = check_trace(events)
+        violations = check_trace(events, self.options.config.silence_timeout_ms)
         violations += check_appointments(created, every_active, business, self.started_at)
         if any(e.get("ev") == "caller" and e.get("what") == "wait_timed_out" for e in events):
             violations.append("wait_timed_out")
