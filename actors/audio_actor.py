@@ -198,9 +198,11 @@ class AudioActor:
         self._ops: collections.deque[_LineOp] = collections.deque()
         self._ops_ready = trio.Event()
         self._line_closed = False
-        # Silence timer (trio time, seconds); armed from the start: nothing audible yet counts too.
-        self._silence_base = trio.current_time()
-        self._silence_armed = True
+        # Silence timer (trio time, seconds): the last activity and the next tick. It runs from the start:
+        # nothing audible yet counts as silence too.
+        self._silence_base = 0.0
+        self._silence_due = 0.0
+        self._restart_silence(trio.current_time())
         self._changed = trio.Event()
         # Hang-up
         self._hangup_reason: str | None = None
@@ -326,8 +328,7 @@ class AudioActor:
             )
             self._set_state("processing", why="utterance_end")
             # The caller last spoke at the end of the voice, not when the hangover confirmed it.
-            self._silence_base = trio.current_time() - (end.decided_at_ms - end.end_ms) / 1000.0
-            self._silence_armed = True
+            self._restart_silence(trio.current_time() - (end.decided_at_ms - end.end_ms) / 1000.0)
         else:
             self.stats.noise_segments += 1
             self._batch.clear()
@@ -393,8 +394,7 @@ class AudioActor:
         elif isinstance(message, CallerDtmf):
             # A key press proves the caller is there: it counts as the caller's turn for the silence timer.
             self.ctx.trace.record("dtmf", digit=message.digit)
-            self._silence_base = trio.current_time()
-            self._silence_armed = True
+            self._restart_silence(trio.current_time())
             self._notify()
 
     def _on_ai_audio(self, chunk: AiAudio) -> None:
@@ -454,8 +454,8 @@ class AudioActor:
         self.ctx.trace.record("playout", item_id=item.item_id, heard_ms=item.heard_ms, finished=True)
         self._to_realtime.send_nowait(PlayoutFinished(item_id=item.item_id, heard_ms=item.heard_ms))
         if not self._pending:
-            self._silence_base = trio.current_time()
-            self._silence_armed = True
+            if item.sent_bytes:  # an item without audio is nothing the caller heard: the silence goes on
+                self._restart_silence(trio.current_time())
             if self.state == "processing":
                 self._set_state("listening", why="playout_finished")
         self._notify()
@@ -471,7 +471,7 @@ class AudioActor:
             del self._items[item.item_id]
             self.ctx.trace.record("playout", item_id=item.item_id, heard_ms=item.heard_ms, finished=False)
         if self._pending:
-            self._silence_base = trio.current_time()
+            self._restart_silence(trio.current_time())
         self._pending.clear()
         self._cleared_through = self._mark_seq
         # Audio not yet written needs no clearing: it is simply never sent.
@@ -552,19 +552,26 @@ class AudioActor:
 
     # -- silence -----------------------------------------------------------------------------------------
 
+    def _restart_silence(self, last_activity: float) -> None:
+        """Something audible happened at `last_activity` (trio time): the silence is measured from there."""
+        self._silence_base = last_activity
+        self._silence_due = last_activity + self.config.silence_timeout_ms / 1000.0
+
     def _silence_deadline(self) -> float:
-        if not self._silence_armed or self._hangup_reason is not None or self.vad.in_segment or self._pending:
+        if self._hangup_reason is not None or self.vad.in_segment or self._pending:
             return math.inf
-        return self._silence_base + self.config.silence_timeout_ms / 1000.0
+        return self._silence_due
 
     async def _silence_loop(self) -> None:
         while True:
             with trio.move_on_at(self._silence_deadline()):
                 await self._wait_for_change()
                 continue
-            silence_ms = round((trio.current_time() - self._silence_base) * 1000.0, 1)
-            # Fires once; re-armed by the next finished AI playout or caller utterance.
-            self._silence_armed = False
+            now = trio.current_time()
+            silence_ms = round((now - self._silence_base) * 1000.0, 1)
+            # Periodic: a reaction may produce nothing audible (a crashed RealtimeActor, a failed or refused
+            # response), and the RealtimeActor's ladder (prompt, goodbye, hang-up again) must still move on.
+            self._silence_due = now + self.config.silence_timeout_ms / 1000.0
             self.ctx.trace.record("silence_elapsed", silence_ms=silence_ms)
             self._to_realtime.send_nowait(SilenceElapsed(silence_ms=silence_ms))
 

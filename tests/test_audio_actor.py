@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import pytest
 import trio
 import trio.testing
 from audio_support import PlayingLine, drain, feed, make_context, running_actor
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from actors.audio_actor import LAG_BUCKETS_MS, AudioActor, mark_name, parse_mark
@@ -19,6 +20,7 @@ from actors.messages import (
     AiAudioDone,
     BargeIn,
     CallerAudio,
+    CallerDtmf,
     CallerFrame,
     EndCall,
     HangUpAfterPlayout,
@@ -171,24 +173,105 @@ async def test_stop_playback_clears_and_drops_the_response(autojump_clock: trio.
     assert actor.stats.ai_chunks_dropped == 2
 
 
-async def test_silence_fires_once_then_rearms_after_playout(autojump_clock: trio.testing.MockClock) -> None:
+async def test_silence_ticks_every_period_until_playout_restarts_it(autojump_clock: trio.testing.MockClock) -> None:
     async with running_actor() as (ctx, _line, _actor):
         # No frames at all: the timer runs on the clock, not on frames.
         await trio.sleep(14.9)
         assert of_type(drain(ctx.mailboxes.realtime), SilenceElapsed) == []
         await trio.sleep(0.2)
         assert of_type(drain(ctx.mailboxes.realtime), SilenceElapsed) == [SilenceElapsed(silence_ms=15000.0)]
+        # Nothing audible follows (the reaction produced no audio): a tick every 15 s, each measuring the
+        # whole silence, so the RealtimeActor's ladder can move on.
         await trio.sleep(60.0)
-        assert of_type(drain(ctx.mailboxes.realtime), SilenceElapsed) == []  # fired once: not re-armed by itself
-        # The AI asks "are you still there?" (1.3 s); the timer re-arms when the caller has heard it all.
+        assert of_type(drain(ctx.mailboxes.realtime), SilenceElapsed) == [
+            SilenceElapsed(silence_ms=ms) for ms in (30000.0, 45000.0, 60000.0, 75000.0)
+        ]
+        # The AI asks "are you still there?" (1.3 s); the silence is measured again from the end of its playout,
+        # and the tick due at 90 s is not sent while it plays.
         queue_ai_audio(ctx, 10)
         start = ctx.trace.now_ms()
         await trio.sleep(1.3 + 14.9)
         assert of_type(drain(ctx.mailboxes.realtime), SilenceElapsed) == []
         await trio.sleep(0.2)
         fired = [e for e in ctx.trace.events if e["ev"] == "silence_elapsed"]
-        assert [round(e["t"] - start) for e in fired[1:]] == [16300]
+        assert [round(e["t"] - start) for e in fired[5:]] == [16300]
         assert of_type(drain(ctx.mailboxes.realtime), SilenceElapsed) == [SilenceElapsed(silence_ms=15000.0)]
+
+
+async def test_silence_ticks_resume_after_a_reaction_without_audio(autojump_clock: trio.testing.MockClock) -> None:
+    async with running_actor() as (ctx, _line, _actor):
+        await trio.sleep(15.1)
+        assert len(of_type(drain(ctx.mailboxes.realtime), SilenceElapsed)) == 1
+        # The prompt's response ends without a byte of audio (failed, or its RealtimeActor crashed): an item
+        # without audio is nothing the caller heard, so the next tick is 15 s after the first one.
+        ctx.mailboxes.audio.outbox("realtime").send_nowait(AiAudioDone(response_id="resp_p", item_id="item_p"))
+        await trio.sleep(14.8)
+        messages = drain(ctx.mailboxes.realtime)
+        assert of_type(messages, PlayoutFinished) == [PlayoutFinished(item_id="item_p", heard_ms=0)]
+        assert of_type(messages, SilenceElapsed) == []
+        await trio.sleep(0.2)
+        assert of_type(drain(ctx.mailboxes.realtime), SilenceElapsed) == [SilenceElapsed(silence_ms=30000.0)]
+
+
+async def test_no_silence_tick_while_ai_audio_is_unplayed(autojump_clock: trio.testing.MockClock) -> None:
+    async with running_actor(echo_marks=False) as (ctx, line, _actor):
+        await trio.sleep(15.1)
+        assert len(of_type(drain(ctx.mailboxes.realtime), SilenceElapsed)) == 1
+        # The caller's line never acknowledges the audio: it may still be playing, so it is never silence.
+        queue_ai_audio(ctx, 10)
+        await trio.sleep(120.0)
+        assert len(line.of("media")) == 10
+        assert of_type(drain(ctx.mailboxes.realtime), SilenceElapsed) == []
+
+
+async def test_no_silence_tick_while_the_caller_is_mid_segment(autojump_clock: trio.testing.MockClock) -> None:
+    async with running_actor() as (ctx, _line, _actor):
+        # A hum from 14.9 to 15.2 s straddles the 15 s tick: it is held until the segment is decided (600 ms of
+        # hangover later) and, the hum being noise, not the caller speaking, then goes at once.
+        await feed(ctx, silence_frames(14_900) + noise_frames("hum", 300, rms=900.0) + silence_frames(580))
+        assert of_type(drain(ctx.mailboxes.realtime), SilenceElapsed) == []
+        await feed(ctx, silence_frames(20), first_index=789)  # the frame that ends the hangover, at 15.8 s
+        await trio.sleep(0.001)
+        messages = drain(ctx.mailboxes.realtime)
+        assert len(of_type(messages, NoiseIgnored)) == 1
+        assert of_type(messages, SilenceElapsed) == [SilenceElapsed(silence_ms=15800.0)]
+        # The next tick is a period after that one.
+        await trio.sleep(14.9 - 0.001)
+        assert of_type(drain(ctx.mailboxes.realtime), SilenceElapsed) == []
+        await trio.sleep(0.2)
+        assert of_type(drain(ctx.mailboxes.realtime), SilenceElapsed) == [SilenceElapsed(silence_ms=30800.0)]
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    presses_ds=st.lists(st.integers(min_value=1, max_value=900), max_size=6, unique=True),
+    seed=st.random_module(),
+)
+def test_silence_ticks_follow_the_last_activity_periodically(presses_ds: list[int], seed: Any) -> None:
+    """With key presses at random times: a tick every 15 s of silence, measured from the last press or tick."""
+    presses = [0, *sorted(presses_ds)]
+    # A press at the very instant of a tick is a race the scheduler decides either way.
+    assume(all((later - earlier) % 150 for earlier, later in itertools.pairwise(presses)))
+
+    async def scenario() -> None:
+        async with running_actor() as (ctx, _line, _actor):
+            control = ctx.mailboxes.audio.outbox("line")
+            for at_ds in sorted(presses_ds):
+                await trio.sleep_until(at_ds / 10.0)
+                control.send_nowait(CallerDtmf(digit="5"))
+            await trio.sleep_until(120.5)
+            ticks = [(e["t"], e["silence_ms"]) for e in ctx.trace.events if e["ev"] == "silence_elapsed"]
+        expected: list[tuple[float, float]] = []
+        activity = 0.0
+        due = 15_000.0
+        for press_ms in [at_ds * 100.0 for at_ds in sorted(presses_ds)] + [120_500.0]:
+            while due < press_ms:
+                expected.append((due, due - activity))
+                due += 15_000.0
+            activity, due = press_ms, press_ms + 15_000.0
+        assert ticks == [pytest.approx(tick) for tick in expected]
+
+    trio.run(scenario, clock=trio.testing.MockClock(autojump_threshold=0))
 
 
 async def test_silence_waits_for_long_ai_audio_and_counts_from_caller_speech(
