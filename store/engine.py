@@ -32,6 +32,9 @@ MAX_ATTEMPTS = 8
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 _READ_ONLY = "callrt_read_only"
 _RETRYABLE_SQLSTATES = {"40001", "40P01"}  # serialization_failure, deadlock_detected
+_UNIQUE_VIOLATION = "23505"
+POSTGRES_CONNECT_TIMEOUT_S = 5
+"""A database that does not answer is unavailable, not a call that waits for ever."""
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -60,7 +63,14 @@ def make_engine(url: str) -> Engine:
         engine = sa.create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         _configure_sqlite(engine)
         return engine
-    return sa.create_engine(parsed, pool_size=10, max_overflow=20, pool_pre_ping=True, pool_timeout=10)
+    return sa.create_engine(
+        parsed,
+        pool_size=10,
+        max_overflow=20,
+        pool_pre_ping=True,
+        pool_timeout=10,
+        connect_args={"connect_timeout": POSTGRES_CONNECT_TIMEOUT_S},
+    )
 
 
 class LostRace(StoreError):
@@ -68,7 +78,13 @@ class LostRace(StoreError):
 
 
 def _is_race(exc: sa.exc.DBAPIError) -> bool:
-    return isinstance(exc, sa.exc.IntegrityError) or getattr(exc.orig, "sqlstate", None) in _RETRYABLE_SQLSTATES
+    """Lost to a concurrent transaction: a unique key another one took (a slot claim, the call's
+    one active appointment), a serialization failure or a deadlock. Other integrity errors (a
+    missing row, a NOT NULL) are bugs or bad input, and retrying them would only hide that."""
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    if sqlstate is not None:
+        return sqlstate in _RETRYABLE_SQLSTATES or sqlstate == _UNIQUE_VIOLATION
+    return isinstance(exc, sa.exc.IntegrityError) and "UNIQUE constraint failed" in str(exc.orig)
 
 
 class Transactions:

@@ -213,6 +213,27 @@ def test_the_database_itself_refuses_a_double_claim(store: Store) -> None:
         )
 
 
+def test_only_lost_races_are_retried(store: Store) -> None:
+    """A unique key taken by a concurrent transaction is retried; a broken reference is an error at once."""
+    from store.engine import Transactions
+
+    business = salon(store)
+    attempts = 0
+
+    def orphan_claim(session: sa.orm.Session) -> None:
+        nonlocal attempts
+        attempts += 1
+        session.execute(
+            sa.text("INSERT INTO appointment_claims (business_id, minute, seat, appointment_id) VALUES (:b, 1, 0, -7)"),
+            {"b": business},
+        )
+
+    with pytest.raises(StoreError) as refused:
+        Transactions(store.engine).write(orphan_claim)
+    assert not isinstance(refused.value, StoreUnavailable)
+    assert attempts == 1
+
+
 def test_leads(store: Store) -> None:
     business = salon(store)
     lead = store.ensure_lead(business, PHONE)
