@@ -25,7 +25,7 @@ from .messages import CallerFrame, EndCall, ServerNote
 from .nlp_actor import NlpActor
 from .ports import CallerLine, LineClosed, ModelConnector
 from .realtime_actor import RealtimeActor
-from .supervision import ChildSpec, Escalation, RestartKind, describe, supervise
+from .supervision import ChildSpec, Escalation, describe, supervise
 from .trace import Trace
 
 logger = logging.getLogger(__name__)
@@ -101,6 +101,17 @@ class CallSupervisor:
             self.ctx.trace.record("io_error", peer="caller", error=describe(exc))
             self._supervisor_box.send_nowait(EndCall(by="caller", reason="line_lost"))
 
+    async def open_session_later(self, business_id: int, caller_phone: str | None) -> None:
+        def retrying(error: StoreError, delay: float) -> None:
+            self.ctx.log("supervisor", f"start_call_session failed ({error}); retrying in {delay:g} s")
+
+        try:
+            await self.ctx.gateway.run_retrying(
+                retrying, self.ctx.store.start_call_session, self.ctx.call_sid, business_id, caller_phone
+            )
+        except StoreError as exc:
+            self.ctx.log("supervisor", f"start_call_session gave up: {exc}; this call's turns are not stored")
+
     async def hang_up_line(self) -> None:
         with trio.move_on_after(HANG_UP_TIMEOUT_S) as scope:
             scope.shield = True
@@ -152,10 +163,16 @@ async def run_call(
     specs = child_specs(ctx) if child_specs else default_child_specs(ctx, line, model, extractor or RuleExtractor())
     started = trio.current_time()
     trace.record("call_start", call_sid=call_sid, business_id=business_id, language=language)
-    await _store_quietly(ctx, "start_call_session", store.start_call_session, call_sid, business_id, caller_phone)
+    session_opened = await _store_quietly(
+        ctx, "start_call_session", store.start_call_session, call_sid, business_id, caller_phone
+    )
     end = EndCall(by="supervisor", reason="cancelled")  # until an EndCall arrives
     try:
         async with trio.open_nursery() as nursery:
+            if not session_opened:
+                # The call starts anyway (the caller is waiting); turns and the silence-prompt claim need
+                # the session, so it is opened as soon as the database is back.
+                nursery.start_soon(supervisor.open_session_later, business_id, caller_phone)
             for spec in specs:
                 nursery.start_soon(
                     supervise,
@@ -188,12 +205,14 @@ async def run_call(
     )
 
 
-async def _store_quietly(ctx: CallContext, what: str, fn: Callable[..., object], *args: object) -> None:
+async def _store_quietly(ctx: CallContext, what: str, fn: Callable[..., object], *args: object) -> bool:
     """Session bookkeeping must never stop a call: a failing database is logged and the call goes on."""
     try:
         await ctx.gateway.run(fn, *args)
     except StoreError as exc:
         ctx.log("supervisor", f"{what} failed: {exc}")
+        return False
+    return True
 
 
-__all__ = ["CallOutcome", "CallSupervisor", "RestartKind", "default_child_specs", "run_call"]
+__all__ = ["CallOutcome", "CallSupervisor", "default_child_specs", "run_call"]
