@@ -26,20 +26,27 @@ RealtimeActor clear the model's input buffer.
 
 Playout clock: each AI chunk goes out as `media` followed by a mark named
 `{item_id}@{ms}#{epoch}.{seq}` (ms: the item's audio up to the end of this
-chunk; epoch: this actor instance). A mark coming back means the caller heard
-exactly that many ms. After a `clear`, Twilio echoes the marks of the cleared
-audio too: marks numbered at or below the last one sent before the clear are
-recognised and ignored, as are marks of another (crashed) instance.
+chunk; epoch: this actor instance, counted per call). A mark coming back means
+the caller heard exactly that many ms. After a `clear`, Twilio echoes the marks
+of the cleared audio too: marks numbered at or below the last one sent before
+the clear are recognised and ignored, as are marks of another (crashed) instance.
+
+Restart: an instance with epoch > 1 first clears the caller's buffer (the
+predecessor's audio is under marks it cannot account for), and drops the rest
+of every item it has no record of: items with audio already waiting in its
+mailbox when it was created, and items named by a predecessor's mark. A
+hang-up its predecessor had taken is lost; the RealtimeActor asks again on the
+next silence tick.
 """
 
 from __future__ import annotations
 
 import bisect
 import collections
-import itertools
 import math
 import re
 import time
+import weakref
 
 import attrs
 import numpy as np
@@ -48,6 +55,7 @@ import trio
 from .call_context import CallContext
 from .codec import FRAME_MS, ULAW_BYTES_PER_MS, ulaw_rms
 from .errors import InjectedFault
+from .mailbox import Mailbox
 from .messages import (
     AiAudio,
     AiAudioDone,
@@ -81,8 +89,8 @@ LAG_BUCKETS_MS: tuple[float, ...] = (
 """Upper bounds of the frame-lag histogram each `frame_lag` event carries (`counts`, one more for +Inf)."""
 
 _MARK_NAME = re.compile(r"^(?P<item>.+)@(?P<ms>\d+)#(?P<epoch>\d+)\.(?P<seq>\d+)$")
-_EPOCHS = itertools.count(1)
-"""One per actor instance: a restarted actor must not take its predecessor's marks for its own."""
+_EPOCHS: weakref.WeakKeyDictionary[Mailbox[AudioControl], int] = weakref.WeakKeyDictionary()
+"""Per call (keyed by its control mailbox): the epoch of its latest AudioActor; epoch > 1 is a restart."""
 
 
 def mark_name(item_id: str, ms: int, epoch: int, seq: int) -> str:
@@ -189,7 +197,11 @@ class AudioActor:
         # AI side: the playout clock
         self._items: dict[str, _Item] = {}
         self._pending: collections.deque[_PendingMark] = collections.deque()
-        self._epoch = next(_EPOCHS)
+        control = ctx.mailboxes.audio
+        self._epoch = _EPOCHS.get(control, 0) + 1
+        _EPOCHS[control] = self._epoch
+        # A restarted instance: what was sent before it existed belongs to its predecessor's playout.
+        self._backlog = control.depth if self._epoch > 1 else 0
         self._mark_seq = 0
         self._cleared_through = 0
         self._dropped_responses: set[str] = set()
@@ -222,6 +234,10 @@ class AudioActor:
     # -- lifecycle ---------------------------------------------------------------------------------------
 
     async def run(self) -> None:
+        if self._epoch > 1:
+            # The predecessor's audio may still be buffered at the caller, under marks this instance cannot
+            # account for: clear it, so the caller's buffer and this playout clock agree (both empty).
+            self._queue(_Clear("restart", None))
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._frames_loop, nursery.cancel_scope)
@@ -237,15 +253,29 @@ class AudioActor:
             raise InjectedFault(self._crash.reason)
 
     async def _frames_loop(self, scope: trio.CancelScope) -> None:
-        async for frame in self.ctx.mailboxes.audio_frames:
-            self.on_frame(frame)
-        scope.cancel()  # the call is ending
+        frames = self.ctx.mailboxes.audio_frames
+        try:
+            while True:
+                self.on_frame(await frames.receive())
+                # Frames that queued up meanwhile (a busy process) are handled without a scheduler round trip each.
+                while True:
+                    try:
+                        frame = frames.receive_nowait()
+                    except trio.WouldBlock:
+                        break
+                    self.on_frame(frame)
+        except trio.EndOfChannel:
+            scope.cancel()  # the call is ending
 
     async def _control_loop(self, scope: trio.CancelScope) -> None:
         async for message in self.ctx.mailboxes.audio:
             if isinstance(message, InjectedCrash):
                 self._crash = message
                 break
+            if self._backlog:
+                self._backlog -= 1
+                if isinstance(message, AiAudio | AiAudioDone):
+                    self._forget_item(message.item_id, message.response_id)
             self.on_control(message)
         scope.cancel()
 
@@ -434,9 +464,15 @@ class AudioActor:
             self.ctx.trace.record("mark_unknown", name=name)
             return
         item_id, ms, epoch, seq = parsed
-        if epoch != self._epoch or seq <= self._cleared_through:
-            # Twilio echoes the marks of cleared audio too (that audio was never heard);
-            # marks of a crashed predecessor are not ours to count.
+        if epoch != self._epoch:
+            # A crashed predecessor's mark (the restart clear echoes all of them): not ours to count, and the
+            # rest of its item, cut by that clear, must not be played from the middle.
+            self.stats.stale_marks += 1
+            if item_id not in self._items:
+                self._forget_item(item_id, None)
+            return
+        if seq <= self._cleared_through:
+            # Twilio echoes the marks of cleared audio too: that audio was never heard.
             self.stats.stale_marks += 1
             return
         while self._pending and self._pending[0].seq <= seq:
@@ -459,6 +495,12 @@ class AudioActor:
             if self.state == "processing":
                 self._set_state("listening", why="playout_finished")
         self._notify()
+
+    def _forget_item(self, item_id: str, response_id: str | None) -> None:
+        """An item (and response) whose audio went to a crashed predecessor: the rest of it is dropped."""
+        self._dropped_items.add(item_id)
+        if response_id is not None:
+            self._dropped_responses.add(response_id)
 
     def _drop_unplayed(self, reason: str, since: float | None = None) -> None:
         """Clear the caller's playback; late audio of every response that was cut is dropped too."""

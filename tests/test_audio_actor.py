@@ -1,4 +1,4 @@
-"""The AudioActor in virtual time: utterances, noise, barge-in on the mark clock, silence timers, hang-up, overload."""
+"""The AudioActor in virtual time: utterances, noise, barge-in on the mark clock, silence ticks, hang-up, restarts, overload."""
 
 from __future__ import annotations
 
@@ -259,12 +259,12 @@ def test_silence_ticks_follow_the_last_activity_periodically(presses_ds: list[in
             for at_ds in sorted(presses_ds):
                 await trio.sleep_until(at_ds / 10.0)
                 control.send_nowait(CallerDtmf(digit="5"))
-            await trio.sleep_until(120.5)
+            await trio.sleep_until(120.05)  # between two deciseconds: never the instant of a tick
             ticks = [(e["t"], e["silence_ms"]) for e in ctx.trace.events if e["ev"] == "silence_elapsed"]
         expected: list[tuple[float, float]] = []
         activity = 0.0
         due = 15_000.0
-        for press_ms in [at_ds * 100.0 for at_ds in sorted(presses_ds)] + [120_500.0]:
+        for press_ms in [at_ds * 100.0 for at_ds in sorted(presses_ds)] + [120_050.0]:
             while due < press_ms:
                 expected.append((due, due - activity))
                 due += 15_000.0
@@ -327,6 +327,85 @@ async def test_hang_up_safety_timeout_when_marks_never_return(autojump_clock: tr
         await trio.sleep(10.0)
     assert [c.t_ms for c in line.of("hang_up")] == [1300.0 + 3000.0]
     assert any(e["ev"] == "hangup_playout_timeout" for e in ctx.trace.events)
+
+
+async def start_crashing_predecessor(ctx: Any, line: PlayingLine, nursery: trio.Nursery) -> AudioActor:
+    """The call's first AudioActor, run until an InjectedCrash (which it must raise)."""
+    actor = AudioActor(ctx, line)
+
+    async def run_until_crash() -> None:
+        with pytest.raises(InjectedFault):
+            await actor.run()
+
+    nursery.start_soon(line.playout.run)
+    nursery.start_soon(run_until_crash)
+    return actor
+
+
+async def test_a_restarted_actor_clears_the_line_and_drops_its_predecessors_items(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    ctx = make_context()
+    line = PlayingLine(ctx)
+    async with trio.open_nursery() as nursery:
+        first = await start_crashing_predecessor(ctx, line, nursery)
+        queue_ai_audio(ctx, 10, item="bye", response="resp_bye", done=False)  # the goodbye, 1.3 s
+        ctx.mailboxes.audio.outbox("realtime").send_nowait(HangUpAfterPlayout(reason="silence"))
+        await trio.sleep(0.5)
+        ctx.mailboxes.audio.outbox("supervisor").send_nowait(InjectedCrash(reason="test"))
+        await trio.sleep(0.05)  # the supervisor's backoff; the model streams the rest of the goodbye meanwhile
+        queue_ai_audio(ctx, 3, item="bye", response="resp_bye", done=True)
+        second = AudioActor(ctx, line)
+        nursery.start_soon(second.run)
+        await trio.sleep(0.01)
+        # The caller's buffer (800 ms of the goodbye) is cleared at once: nothing is played behind the new clock.
+        assert [c.t_ms for c in line.of("clear")] == [550.0]
+        clears = [e for e in ctx.trace.events if e["ev"] == "io" and e.get("type") == "clear"]
+        assert [(e["reason"], e["item_id"]) for e in clears] == [("restart", None)]
+        assert len(line.of("media")) == 10 and second.stats.ai_chunks_dropped == 3
+        # The marks the clear echoes (and the one that came back during the backoff) are the predecessor's.
+        assert first.stats.stale_marks == 0 and second.stats.stale_marks == 7
+        assert of_type(drain(ctx.mailboxes.realtime), PlayoutFinished) == []
+        # The hang-up the predecessor had taken is lost with it: the line stays up, and the silence is measured
+        # from the restart, so the RealtimeActor's ladder gets a tick 15 s later and asks again.
+        assert line.of("hang_up") == [] and drain(ctx.mailboxes.supervisor) == []
+        await trio.sleep(15.0 - 0.01 - 0.001)
+        assert of_type(drain(ctx.mailboxes.realtime), SilenceElapsed) == []
+        await trio.sleep(0.002)
+        assert of_type(drain(ctx.mailboxes.realtime), SilenceElapsed) == [SilenceElapsed(silence_ms=15000.0)]
+        ctx.mailboxes.audio.outbox("realtime").send_nowait(HangUpAfterPlayout(reason="silence"))
+        await trio.sleep(0.001)
+        # Nothing is queued: the hang-up goes at once.
+        assert [c.t_ms for c in line.of("hang_up")] == [15551.0]
+        assert drain(ctx.mailboxes.supervisor) == [EndCall(by="ai", reason="silence")]
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_restarted_actor_plays_new_items_on_its_own_clock(autojump_clock: trio.testing.MockClock) -> None:
+    ctx = make_context()
+    line = PlayingLine(ctx)
+    async with trio.open_nursery() as nursery:
+        await start_crashing_predecessor(ctx, line, nursery)
+        queue_ai_audio(ctx, 10, done=False)
+        await trio.sleep(0.5)
+        ctx.mailboxes.audio.outbox("supervisor").send_nowait(InjectedCrash(reason="test"))
+        await trio.sleep(0.05)
+        second = AudioActor(ctx, line)
+        nursery.start_soon(second.run)
+        await trio.sleep(0.05)
+        # The predecessor's item_1 is not resumed from the middle, even when its audio comes after the restart.
+        queue_ai_audio(ctx, 2, done=False)
+        queue_ai_audio(ctx, 10, item="item_2", response="resp_2", done=False)  # a new answer, 1.3 s from 0.6 s
+        await trio.sleep(0.01)
+        assert second.stats.ai_chunks_dropped == 2
+        assert {c.detail.split("@")[0] for c in line.of("mark")[10:]} == {"item_2"}
+        # Its marks count from its own start, so the caller barging in is told what it really heard of it.
+        await feed(ctx, silence_frames(200) + speech_frames("sorry?", 400), first_index=30)
+        messages = drain(ctx.mailboxes.realtime)
+        # Onset at 0.8 s, decided at 1.0 s: 0.4 s of item_2 was played, 390 ms of it acknowledged.
+        assert of_type(messages, BargeIn) == [BargeIn(item_id="item_2", audio_end_ms=390, speech_at_ms=800.0)]
+        assert [c.t_ms for c in line.of("clear")] == [550.0, 1000.0]
+        nursery.cancel_scope.cancel()
 
 
 async def test_drop_oldest_under_overload(autojump_clock: trio.testing.MockClock) -> None:

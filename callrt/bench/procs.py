@@ -106,6 +106,18 @@ def cpu_seconds(pids: Sequence[int]) -> float:
     return total / CLOCK_TICKS
 
 
+def runqueue_wait_seconds(pids: Sequence[int]) -> float:
+    """Time the processes' main threads spent runnable but waiting for a CPU (/proc/<pid>/schedstat):
+    how much other work on the same core delayed them, which lag figures alone cannot tell apart."""
+    total = 0
+    for pid in pids:
+        try:
+            total += int(Path(f"/proc/{pid}/schedstat").read_text().split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+    return total / 1e9
+
+
 def rss_kib(pids: Sequence[int]) -> int:
     total = 0
     for pid in pids:
