@@ -169,6 +169,7 @@ NoteKind = Literal[
     "continue_after_noise",
     "silence_prompt",
     "silence_goodbye",
+    "caller_unheard",
 ]
 
 

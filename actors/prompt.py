@@ -129,6 +129,7 @@ _HEBREW = (
     "   - continue_after_noise: המשיכי מהמקום שבו עצרת, בלי להתנצל ובלי לחזור על הכול.\n"
     '   - silence_prompt: שאלי פעם אחת בלבד: "{still_there}"\n'
     "   - silence_goodbye: היפרדי בנימוס במשפט קצר אחד.\n"
+    "   - caller_unheard: דברי המתקשר אבדו בתקלה. בקשי בקצרה שיחזור על מה שאמר, בלי לנחש מה אמר.\n"
     "8. אם מבקשים מועד מחוץ לשעות הפעילות, אמרי שהעסק סגור אז והציעי מועד אחר בתוך שעות הפעילות.\n"
 )
 
@@ -160,6 +161,8 @@ _ENGLISH = (
     "   - continue_after_noise: continue where you stopped, without apologising or repeating everything.\n"
     '   - silence_prompt: ask once, and only once: "{still_there}"\n'
     "   - silence_goodbye: say a polite goodbye in one short sentence.\n"
+    "   - caller_unheard: the caller's last words were lost in a fault. Briefly ask them to say it again;"
+    " never guess what they said.\n"
     "8. If asked for a time outside opening hours, say the business is closed then"
     " and offer another time within the opening hours.\n"
 )

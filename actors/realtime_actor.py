@@ -9,17 +9,21 @@ when the model connection drops or the session nears its maximum duration.
 
 Two tasks share the state: the inbox loop and the model pump. Each handles one message or
 one server event at a time under `_lock`, so every transition is atomic with respect to
-the other. Documented in docs/realtime.md (state machine and trace events).
+the other. Nothing awaits the database under the lock except the bounded silence-prompt
+claim: turns are written by a third task (`TurnWriter`). Documented in docs/realtime.md
+(state machine, durability and trace events).
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections import deque
 from collections.abc import Mapping
 from contextlib import suppress
 from typing import Any, Literal
 
+import attrs
 import trio
 
 from store.errors import StoreError
@@ -50,6 +54,7 @@ from .messages import (
 )
 from .ports import ModelClosed, ModelConnection, ModelConnector
 from .prompt import build_instructions
+from .turn_writer import TurnWriter
 
 GUARD_LINE = "[GUARD] Skipping AI response – previous response still pending."
 
@@ -63,11 +68,22 @@ RECONNECT_MAX_S = 3.2
 RECONNECT_ATTEMPTS = 6
 CLOSE_TIMEOUT_S = 1.0
 SEEN_EVENT_IDS = 1024
+SILENCE_CLAIM_TIMEOUT_S = 2.0
+"""The silence-prompt claim is the one store call made under the lock: bounded, unconfirmed means no prompt."""
+FLUSH_TIMEOUT_S = 2.0
+"""How long a stopping actor keeps writing queued turns."""
+BOOKING_NOTES: dict[str, bool] = {
+    "appointment_created": True,
+    "appointment_rescheduled": True,
+    "appointment_cancelled": False,
+}
+"""Server notes that change whether a booking claim is backed."""
 
 _NOTE_TEXT: dict[str, str] = {
     "silence_prompt": "The caller has been silent. Ask once, briefly, whether they are still on the line.",
     "silence_goodbye": "The caller is still silent. Say a short, polite goodbye; the call will end.",
     "continue_after_noise": "That interruption was only noise. Continue where you stopped, without apologising.",
+    "caller_unheard": "The caller's last words were lost in a fault. Ask them briefly to say it again.",
 }
 _CLAIM_TEXT: dict[Claim, str] = {
     "booking": "claim=booking. Your last reply said an appointment was booked, but the server booked nothing.",
@@ -78,6 +94,40 @@ _CORRECTION = "Correct yourself in one short sentence and continue honestly; nev
 
 class ModelUnavailable(RuntimeError):
     """Every reconnect attempt failed: the actor crashes and its supervisor decides."""
+
+
+@attrs.define
+class _Utterance:
+    """Caller speech committed to the model and not transcribed yet: kept to re-send after a reconnect."""
+
+    turn: int
+    """Index of its placeholder (an empty user turn) in `turns`."""
+    audio: bytes
+    item_id: str | None = None
+    """The model's item, once this session acknowledged the commit."""
+
+
+def _note_kind(turn: HistoryTurn) -> str | None:
+    if turn.role != "server" or not turn.text.startswith(rp.SERVER_NOTE_PREFIX):
+        return None
+    words = turn.text[len(rp.SERVER_NOTE_PREFIX) :].split()
+    return words[0] if words else None
+
+
+def _spoken(turns: list[HistoryTurn]) -> tuple[HistoryTurn, ...]:
+    """The conversation without caller placeholders (speech not transcribed)."""
+    return tuple(turn for turn in turns if turn.text)
+
+
+def _heard_part(text: str, heard_ms: int, sent_ms: int) -> str:
+    """The share of `text` the caller heard (`heard_ms` of `sent_ms` of audio), cut back to a whole word."""
+    if not text or sent_ms <= 0 or heard_ms <= 0:
+        return ""
+    if heard_ms >= sent_ms:
+        return text
+    cut = len(text) * heard_ms // sent_ms
+    head = text[:cut] if text[cut].isspace() else re.sub(r"\S+$", "", text[:cut])
+    return head.strip()
 
 
 class RealtimeActor:
@@ -116,10 +166,11 @@ class RealtimeActor:
         self._transcripts: dict[str, str] = {}
         self._sent_ms: dict[str, int] = {}
         self._heard_ms: dict[str, int] = {}
+        self._heard_at_cut: dict[str, int] = {}
         self._uncommitted = bytearray()
-        self._commit_wanted = False
-        self._commit_positions: dict[str, int] = {}
+        self._utterances: list[_Utterance] = []
         self._transcribed: set[str] = set()
+        self._writer = TurnWriter(ctx, self._store_failed)
         # Durable per-call state, reloaded from the store by every new instance.
         self.turns: list[HistoryTurn] = []
         self.silence_prompt_used = False
@@ -137,13 +188,21 @@ class RealtimeActor:
         self._instructions = build_instructions(await self._load_business(), self.ctx.language, self.ctx.now())
         try:
             async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._writer.run)
+                self._resume_owed_turn()
                 nursery.start_soon(self._model_loop)
                 async for message in self.ctx.mailboxes.realtime:
                     async with self._lock:
                         await self._handle_inbox(message)
                 nursery.cancel_scope.cancel()
         finally:
+            await self._writer.flush(FLUSH_TIMEOUT_S)
             await self._close_quietly(self._conn)
+
+    @property
+    def writes_pending(self) -> int:
+        """Turn writes queued or in flight (tests wait for 0)."""
+        return self._writer.pending
 
     # ------------------------------------------------------------------ durable state
 
@@ -157,17 +216,41 @@ class RealtimeActor:
             if role in ("user", "assistant", "server"):
                 self.turns.append(HistoryTurn(role=role, text=text))  # type: ignore[arg-type]
         self.silence_prompt_used = state.silence_prompt_used
-        self.booking_backed = state.appointment_id is not None or any(
-            turn.role == "server" and turn.text.startswith(rp.render_note("appointment_created", ""))
-            for turn in self.turns
-        )
+        # The newest booking note decides: a cancelled appointment backs no claim any more.
+        self.booking_backed = state.appointment_id is not None
+        for turn in self.turns:
+            self.booking_backed = BOOKING_NOTES.get(_note_kind(turn) or "", self.booking_backed)
         self._greeted = any(turn.role == "assistant" for turn in self.turns)
+        # A goodbye was asked for and the caller has not spoken since: the ladder is at its last stage.
+        goodbye_at = max((i for i, t in enumerate(self.turns) if _note_kind(t) == "silence_goodbye"), default=None)
+        if goodbye_at is not None and not any(t.role == "user" for t in self.turns[goodbye_at + 1 :]):
+            self._silence_stage = "goodbye"
         self._trace(
             "state_loaded",
             turns=len(self.turns),
             silence_prompt_used=self.silence_prompt_used,
             booking_backed=self.booking_backed,
+            silence_stage=self._silence_stage,
         )
+
+    def _resume_owed_turn(self) -> None:
+        """After a restart: answer what the previous instance left unanswered, or ask the caller to repeat.
+
+        An empty user turn is speech committed but never transcribed: the old model session that held
+        its audio is gone, so the AI asks the caller to say it again (once per lost utterance).
+        """
+        last_user = max((i for i, t in enumerate(self.turns) if t.role == "user"), default=None)
+        if (
+            last_user is not None
+            and not self.turns[last_user].text
+            and not any(_note_kind(t) == "caller_unheard" for t in self.turns[last_user + 1 :])
+        ):
+            self._add_note("caller_unheard", _NOTE_TEXT["caller_unheard"])
+            self._response_wanted = "caller_unheard"
+        elif self.turns and self.turns[-1].role != "assistant":
+            self._response_wanted = "resume"
+        if self._response_wanted is not None:
+            self._trace("response_deferred", reason=self._response_wanted)
 
     async def _load_business(self) -> BusinessSettings | None:
         try:
@@ -176,11 +259,12 @@ class RealtimeActor:
             self._store_failed("get_business", exc)
             return None
 
-    async def _record_turn(self, role: Literal["user", "assistant", "server"], text: str) -> None:
-        try:
-            await self.ctx.gateway.run(self.ctx.store.record_turn, self.ctx.call_sid, role, text)
-        except StoreError as exc:
-            self._store_failed("record_turn", exc)
+    def _add_turn(self, role: rp.TurnRole, text: str) -> int:
+        """Append a turn in memory and queue its write; returns its index."""
+        index = len(self.turns)
+        self.turns.append(HistoryTurn(role=role, text=text))
+        self._writer.append(index, role, text)
+        return index
 
     def _store_failed(self, operation: str, exc: Exception) -> None:
         self._trace("store_error", op=operation, error=f"{type(exc).__name__}: {exc}")
@@ -217,14 +301,27 @@ class RealtimeActor:
         # Event ids are unique within one session only: a new session may reuse them.
         self._seen_ids.clear()
         self._seen_set.clear()
-        self._trace("model_connected", dialect=self.dialect, replay_turns=len(self.turns))
+        self._utterances = [utterance for utterance in self._utterances if utterance.audio]
+        self._trace(
+            "model_connected",
+            dialect=self.dialect,
+            replay_turns=len(_spoken(self.turns)),
+            resend_utterances=len(self._utterances),
+        )
         await self._send(rp.session_update(self.dialect, self.ctx.config, self._instructions, self.ctx.language))
-        for turn in self.turns:
+        for turn in _spoken(self.turns):
             await self._send(rp.text_item(self.dialect, turn.role, turn.text))
-        for start in range(0, len(self._uncommitted), REPLAY_CHUNK_BYTES):
-            await self._send(rp.input_audio_append(bytes(self._uncommitted[start : start + REPLAY_CHUNK_BYTES])))
-        if self._commit_wanted:
-            await self._commit()
+        # Committed speech not transcribed yet died with the old session: commit it again, in order.
+        # (Speech the server's VAD committed has no audio of ours to re-send: it was dropped above.)
+        for utterance in self._utterances:
+            utterance.item_id = None
+            await self._append_audio(utterance.audio)
+            await self._send(rp.input_audio_commit())
+        await self._append_audio(bytes(self._uncommitted))
+
+    async def _append_audio(self, audio: bytes) -> None:
+        for start in range(0, len(audio), REPLAY_CHUNK_BYTES):
+            await self._send(rp.input_audio_append(audio[start : start + REPLAY_CHUNK_BYTES]))
 
     async def _pump(self, conn: ModelConnection) -> str:
         """Handle server events until the connection closes or is dropped, or rotate an old session when quiet.
@@ -270,6 +367,8 @@ class RealtimeActor:
         if unfinished and active not in self._cut_responses:
             asked_for = self._response_reasons.get(active) if active else self._create_reason
             self._response_wanted = self._response_wanted or asked_for or "resume"
+        if self._goodbye_response_id not in self._done_responses:
+            self._goodbye_response_id = None  # the goodbye is asked for again: its next response is the goodbye
         self.has_pending_ai_response = False
         self.is_ai_speaking = False
         self.active_response_id = None
@@ -327,13 +426,15 @@ class RealtimeActor:
 
     async def _inject_note(self, kind: NoteKind, text: str) -> None:
         """A `[SERVER]` note: stored, kept for replay, and sent as a system item when connected."""
-        rendered = rp.render_note(kind, text)
-        self.turns.append(HistoryTurn(role="server", text=rendered))
-        if kind in ("appointment_created", "appointment_rescheduled"):
-            self.booking_backed = True
-        self._trace("note_injected", kind=kind, text=rendered)
+        rendered = self._add_note(kind, text)
         await self._send(rp.text_item(self.dialect, "server", rendered))
-        await self._record_turn("server", rendered)
+
+    def _add_note(self, kind: NoteKind, text: str) -> str:
+        rendered = rp.render_note(kind, text)
+        self._add_turn("server", rendered)
+        self.booking_backed = BOOKING_NOTES.get(kind, self.booking_backed)
+        self._trace("note_injected", kind=kind, text=rendered)
+        return rendered
 
     # ------------------------------------------------------------------ inbox
 
@@ -341,7 +442,7 @@ class RealtimeActor:
         if isinstance(message, CallerAudio):
             await self._on_caller_audio(message.payload)
         elif isinstance(message, UtteranceStarted):
-            self._goodbye_aborted("caller_spoke")
+            pass  # a cough starts an utterance too: only a real utterance or a barge-in abandons the goodbye
         elif isinstance(message, UtteranceEnded):
             await self._on_utterance_ended()
         elif isinstance(message, NoiseIgnored):
@@ -372,14 +473,11 @@ class RealtimeActor:
         if not self._uncommitted:
             self._trace("commit_skipped", reason="empty_buffer")
             return
-        self._commit_wanted = True
-        await self._commit()
+        # The placeholder makes "the caller spoke" durable before the transcript exists.
+        self._utterances.append(_Utterance(turn=self._add_turn("user", ""), audio=bytes(self._uncommitted)))
+        self._uncommitted.clear()
+        await self._send(rp.input_audio_commit())
         await self._request_response("user_turn")
-
-    async def _commit(self) -> None:
-        if await self._send(rp.input_audio_commit()):
-            self._commit_wanted = False
-            self._uncommitted.clear()
 
     async def _on_noise(self, message: NoiseIgnored) -> None:
         self._uncommitted.clear()
@@ -389,10 +487,12 @@ class RealtimeActor:
             await self._request_response("continue_after_noise")
 
     async def _on_barge_in(self, message: BargeIn) -> None:
+        self._goodbye_aborted("barge_in")
         await self._cancel_active("barge_in")
         sent = self._sent_ms.get(message.item_id, 0)
         if message.item_id and sent > 0:
-            await self._truncate(message.item_id, min(message.audio_end_ms, sent), "barge_in")
+            self._heard_at_cut[message.item_id] = min(message.audio_end_ms, sent)
+            await self._truncate(message.item_id, self._heard_at_cut[message.item_id], "barge_in")
 
     async def _cancel_active(self, why: str) -> None:
         self.is_ai_speaking = False
@@ -401,8 +501,6 @@ class RealtimeActor:
             self._trace("cancel_skipped", why=why)
             return
         self._cut_responses.add(active)
-        if active == self._goodbye_response_id:
-            self._goodbye_aborted(why)
         await self._send(rp.response_cancel(active))
         self._trace("cancel", why=why, response_id=active)
 
@@ -411,12 +509,22 @@ class RealtimeActor:
         self._trace("truncate", why=why, item_id=item_id, audio_end_ms=audio_end_ms, sent_ms=self._sent_ms[item_id])
 
     async def _on_silence(self) -> None:
-        if not self._quiet() or self._silence_stage == "goodbye":
+        """One tick of continued silence (the AudioActor repeats them): prompt, then goodbye, then hang up."""
+        if not self._quiet():
             self._trace("silence_ignored", pending=self.has_pending_ai_response, speaking=self.is_ai_speaking)
+            return
+        if self._silence_stage == "goodbye":
+            # Still silent after the goodbye stage began (goodbye failed, had no audio, or the AudioActor
+            # restarted and lost the hang-up): hang up now, so a silent call always ends.
+            self._hang_up_after_goodbye(repeat=True)
             return
         if not self.silence_prompt_used:
             self.silence_prompt_used = True
-            if await self._claim_silence_prompt():
+            claimed = await self._claim_silence_prompt()
+            if claimed is None:
+                self._trace("silence_prompt_unconfirmed")
+                return  # no prompt (it may have been asked already); the next tick says goodbye
+            if claimed:
                 self._trace("silence_prompt")
                 await self._inject_note("silence_prompt", _NOTE_TEXT["silence_prompt"])
                 await self._request_response("silence_prompt")
@@ -426,15 +534,16 @@ class RealtimeActor:
         await self._inject_note("silence_goodbye", _NOTE_TEXT["silence_goodbye"])
         await self._request_response("silence_goodbye")
 
-    async def _claim_silence_prompt(self) -> bool:
-        """True when this call may ask "are you still there?": the store grants it once per call, ever."""
-        try:
-            return await self.ctx.gateway.run(self.ctx.store.mark_silence_prompt_used, self.ctx.call_sid)
-        except StoreError as exc:
-            # Without the store this instance decides alone; a restart could not know, which we accept
-            # over hanging up on a caller who may still be there.
-            self._store_failed("mark_silence_prompt_used", exc)
-            return True
+    async def _claim_silence_prompt(self) -> bool | None:
+        """Whether this call may ask "are you still there?" (granted once per call, ever); None: unconfirmed."""
+        with trio.move_on_after(SILENCE_CLAIM_TIMEOUT_S):
+            try:
+                return await self.ctx.gateway.run(self.ctx.store.mark_silence_prompt_used, self.ctx.call_sid)
+            except StoreError as exc:
+                self._store_failed("mark_silence_prompt_used", exc)
+                return None
+        self._store_failed("mark_silence_prompt_used", TimeoutError(f"no answer in {SILENCE_CLAIM_TIMEOUT_S} s"))
+        return None
 
     def _goodbye_aborted(self, why: str) -> None:
         if self._silence_stage == "goodbye" and not self._hangup_sent:
@@ -487,11 +596,11 @@ class RealtimeActor:
         elif isinstance(event, rp.ResponseDone):
             await self._on_response_done(event.response_id, event.status)
         elif isinstance(event, rp.InputCommitted):
-            self.last_user_turn_id = event.item_id
-            self._commit_positions.setdefault(event.item_id, len(self.turns))
+            self._on_committed(event.item_id)
         elif isinstance(event, rp.UserTranscriptCompleted):
-            await self._on_user_transcript(event.item_id, event.transcript)
+            self._on_user_transcript(event.item_id, event.transcript)
         elif isinstance(event, rp.UserTranscriptFailed):
+            self._take_utterance(event.item_id)
             self._trace("user_transcript_failed", item_id=event.item_id, message=event.message)
         elif isinstance(event, rp.Error):
             self._on_error(event)
@@ -512,7 +621,8 @@ class RealtimeActor:
         reason = self._create_reason or "server"
         self._create_reason = None
         self._response_reasons[response_id] = reason
-        if reason == "silence_goodbye" and self._silence_stage == "goodbye":
+        # Whatever reason it was asked for under, the first response once the goodbye note is in is the goodbye.
+        if self._silence_stage == "goodbye" and self._goodbye_response_id is None:
             self._goodbye_response_id = response_id
         self._trace("response_created", response_id=response_id, reason=reason)
 
@@ -533,10 +643,10 @@ class RealtimeActor:
         if response_id == self._goodbye_response_id:
             self._hang_up_after_goodbye()
 
-    def _hang_up_after_goodbye(self) -> None:
-        if not self._hangup_sent:
+    def _hang_up_after_goodbye(self, *, repeat: bool = False) -> None:
+        if not self._hangup_sent or repeat:
             self._hangup_sent = True
-            self._trace("hangup_requested", reason="silence")
+            self._trace("hangup_requested", reason="silence", repeat=repeat)
             self._audio.send_nowait(HangUpAfterPlayout(reason="silence"))
 
     async def _on_transcript_delta(self, event: rp.TranscriptDelta) -> None:
@@ -557,11 +667,17 @@ class RealtimeActor:
             return
         interrupted = rid in self._cut_responses
         text = event.transcript.strip()
-        self._trace("ai_turn", response_id=rid, item_id=event.item_id, text=text, interrupted=interrupted)
-        if not text:
-            return
-        self.turns.append(HistoryTurn(role="assistant", text=text))
-        await self._record_turn("assistant", text)
+        if interrupted:
+            # The caller heard only part of it (and the model's own context keeps only the heard part).
+            spoken = self._transcripts.get(rid, "").strip() or text
+            sent = self._sent_ms.get(event.item_id, 0)
+            heard = _heard_part(spoken, self._heard_at_cut.get(event.item_id, sent), sent)
+            self._trace("ai_turn", response_id=rid, item_id=event.item_id, text=text, interrupted=True, heard=heard)
+            text = heard
+        else:
+            self._trace("ai_turn", response_id=rid, item_id=event.item_id, text=text, interrupted=False)
+        if text:
+            self._add_turn("assistant", text)
 
     async def _check_claim(self, response_id: str, item_id: str, text: str) -> None:
         claim = detect_claim(text)
@@ -595,29 +711,46 @@ class RealtimeActor:
         self.active_response_id = None
         self._create_reason = None
         self._trace("response_done", response_id=response_id, status=status)
-        if response_id == self._goodbye_response_id:
-            if status == "completed":
-                self._hang_up_after_goodbye()
-            else:
-                self._goodbye_aborted(f"goodbye_{status}")
+        if response_id == self._goodbye_response_id and response_id not in self._cut_responses:
+            # Completed, or failed/incomplete on the server's side: either way the goodbye stage ends the call
+            # (whatever of it was said is played first).
+            self._hang_up_after_goodbye()
         await self._flush_wanted_response()
 
-    async def _on_user_transcript(self, item_id: str, transcript: str) -> None:
+    def _on_committed(self, item_id: str) -> None:
+        self.last_user_turn_id = item_id
+        if any(utterance.item_id == item_id for utterance in self._utterances):
+            return
+        # Commits are acknowledged in the order we sent them.
+        waiting = next((u for u in self._utterances if u.item_id is None), None)
+        if waiting is None:  # the server's VAD committed by itself
+            waiting = _Utterance(turn=self._add_turn("user", ""), audio=b"")
+            self._utterances.append(waiting)
+        waiting.item_id = item_id
+
+    def _take_utterance(self, item_id: str) -> _Utterance | None:
+        for index, utterance in enumerate(self._utterances):
+            if utterance.item_id == item_id:
+                return self._utterances.pop(index)
+        return None
+
+    def _on_user_transcript(self, item_id: str, transcript: str) -> None:
         if item_id in self._transcribed:
             return
         self._transcribed.add(item_id)
+        utterance = self._take_utterance(item_id)
         text = transcript.strip()
         self._trace("user_turn", item_id=item_id, text=text)
         if not text:
             return
-        # A late transcription goes where the caller spoke, before the AI's answer to it.
-        position = min(self._commit_positions.pop(item_id, len(self.turns)), len(self.turns))
-        self.turns.insert(position, HistoryTurn(role="user", text=text))
-        for other, at in self._commit_positions.items():
-            if at >= position:
-                self._commit_positions[other] = at + 1
-        await self._record_turn("user", text)
-        self._nlp.send_nowait(UserTranscript(turn_id=item_id, text=text, history=tuple(self.turns[: position + 1])))
+        if utterance is None:
+            position = self._add_turn("user", text)
+        else:
+            # A late transcription goes where the caller spoke (its placeholder), before the AI's answer to it.
+            position = utterance.turn
+            self.turns[position] = HistoryTurn(role="user", text=text)
+            self._writer.fill(position, text)
+        self._nlp.send_nowait(UserTranscript(turn_id=item_id, text=text, history=_spoken(self.turns[: position + 1])))
 
     def _on_error(self, error: rp.Error) -> None:
         if error.code == "response_cancel_not_active":

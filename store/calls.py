@@ -63,6 +63,15 @@ def record_turn(session: Session, call_sid: str, role: str, text: str) -> int:
     return seq
 
 
+def set_turn_text(session: Session, call_sid: str, seq: int, text: str) -> None:
+    """Fill in a turn recorded earlier (a caller's placeholder, once the transcript arrives)."""
+    result = session.execute(
+        sa.update(CallTurn).where(CallTurn.call_sid == call_sid, CallTurn.seq == seq).values(text=text)
+    )
+    if not result.rowcount:  # type: ignore[attr-defined]
+        raise StoreError(f"no turn {seq} in call {call_sid!r}")
+
+
 def load_call_state(session: Session, call_sid: str) -> CallState:
     """The call's transcript and flags; an unknown call has an empty state."""
     row = session.get(CallSession, call_sid)

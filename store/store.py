@@ -175,6 +175,9 @@ class Store:
     def record_turn(self, call_sid: str, role: str, text: str) -> int:
         return self._tx.write(lambda s: calls.record_turn(s, call_sid, role, text))
 
+    def set_turn_text(self, call_sid: str, seq: int, text: str) -> None:
+        self._tx.write(lambda s: calls.set_turn_text(s, call_sid, seq, text))
+
     def load_call_state(self, call_sid: str) -> CallState:
         return self._tx.read(lambda s: calls.load_call_state(s, call_sid))
 

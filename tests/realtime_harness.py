@@ -51,7 +51,7 @@ class Harness:
             language="he",
             config=self.config,
             trace=self.trace,
-            gateway=StoreGateway(),
+            gateway=StoreGateway(inline=True),  # virtual time: store calls must not let the clock jump
             store=store,
             now=lambda: NOW,
             mailboxes=CallMailboxes.create(self.trace, self.config),
@@ -79,13 +79,14 @@ class Harness:
         self.wire.push(*events)
 
     async def idle(self) -> None:
-        """All tasks blocked, the actor's lock free, its inbox and the wire's server queue empty."""
+        """All tasks blocked, the actor's lock free, its turns written, its inbox and the wire's server queue empty."""
         for _ in range(100_000):
             await trio.testing.wait_all_tasks_blocked()
             wire_empty = not self.connector.connections or self.wire._to_client.statistics().current_buffer_used == 0
             if (
                 self.connector.attempts > 0
                 and not self.actor._lock.locked()
+                and self.actor.writes_pending == 0
                 and self.ctx.mailboxes.realtime.depth == 0
                 and wire_empty
             ):

@@ -449,9 +449,12 @@ async def test_bad_events_duplicates_and_store_outages_never_break_the_call(
         await h.idle()
         assert h.realtime_events("store_error")[0]["op"] == "record_turn"
         assert not h.actor.has_pending_ai_response
-        h.send(SilenceElapsed(15_000))  # the store is down: the prompt is still asked, once
+        h.send(SilenceElapsed(15_000))  # the store is down: the prompt cannot be claimed, so it is not asked
         await h.idle()
-        assert len(h.realtime_events("silence_prompt")) == 1
+        assert not h.realtime_events("silence_prompt") and len(h.realtime_events("silence_prompt_unconfirmed")) == 1
+        h.send(SilenceElapsed(15_000))  # ... and the next tick says goodbye: the call still ends
+        await h.idle()
+        assert len(h.realtime_events("silence_goodbye")) == 1
         nursery.cancel_scope.cancel()
 
 

@@ -28,6 +28,10 @@ _EN_MONTHS = (
 )  # fmt: skip
 
 FALSE_CLAIM = {"he": "קבעתי לך תור למחר בשש.", "en": "I've booked you for tomorrow at six."}
+CALLER_UNHEARD = {
+    "he": "סליחה, לא שמעתי את זה. אפשר לחזור על זה?",
+    "en": "Sorry, I didn't catch that. Could you say it again?",
+}
 SILENCE_PROMPT = {"he": "אתה עדיין על הקו?", "en": "Are you still on the line?"}
 ACKNOWLEDGE = {"he": "רגע, אני בודקת.", "en": "One moment, let me check."}
 CALLBACK = {
@@ -120,6 +124,8 @@ def note_reply(note: ServerNote, language: Language, previous_reply: str) -> str
             if he
             else ("I can't hear you, so I'll end the call now. Thanks for calling, goodbye!")
         )
+    if kind == "caller_unheard":
+        return CALLER_UNHEARD[language]
     if kind == "false_claim_cut":
         return "סליחה, עוד לא קבעתי את התור — אני בודקת." if he else "Sorry, I haven't booked it yet — I'm checking."
     if kind == "continue_after_noise":

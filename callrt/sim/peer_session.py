@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import itertools
 import json
 import logging
@@ -59,6 +60,9 @@ class PeerCall:
     next_say: int = 0
     fired: set[int] = attrs.field(factory=set)
     ids: itertools.count[int] = attrs.field(factory=lambda: itertools.count(1))
+    orphaned: dict[bytes, str | None] = attrs.field(factory=dict)
+    """Transcripts of committed audio a closed session never delivered, by the audio's digest: the same
+    audio committed again in a later session transcribes the same (as the service would)."""
 
     def connected(self) -> None:
         if self.origin is None:
@@ -137,6 +141,8 @@ class PeerSession:
         self.session = dialect.default_session(call.new_id("sess"), self.model, int(trio.current_time()))
         self.items: list[Item] = []
         self._buffer_ms = 0.0
+        self._buffer_digest = hashlib.sha256()
+        self._untranscribed: dict[str, tuple[bytes, str | None]] = {}
         self._response: ActiveResponse | None = None
         self._response_started = trio.Event()
         """Set (and replaced) each time a response starts: late transcriptions wait on it."""
@@ -149,15 +155,18 @@ class PeerSession:
 
     async def run(self, receive_text: ReceiveText) -> None:
         """Serve the connection until the client goes away (or the caller cancels us)."""
-        async with trio.open_nursery() as nursery:
-            self._nursery = nursery
-            try:
-                await self.emit("session.created", session=self.session)
-                while True:
-                    await self.handle(await receive_text())
-            except TransportClosed:
-                pass
-            nursery.cancel_scope.cancel()
+        try:
+            async with trio.open_nursery() as nursery:
+                self._nursery = nursery
+                try:
+                    await self.emit("session.created", session=self.session)
+                    while True:
+                        await self.handle(await receive_text())
+                except TransportClosed:
+                    pass
+                nursery.cancel_scope.cancel()
+        finally:
+            self.call.orphaned.update(self._untranscribed.values())
 
     async def handle(self, text: str) -> None:
         """Answer one client message; invalid ones get the service's `error` event, never an exception."""
@@ -241,9 +250,11 @@ class PeerSession:
         except (binascii.Error, ValueError) as exc:
             raise PeerError("invalid_value", "Invalid 'audio'. Expected base64-encoded audio bytes.", "audio") from exc
         self._buffer_ms += len(audio) / bytes_per_ms(self.dialect.input_format(self.session))
+        self._buffer_digest.update(audio)
 
     async def _clear(self, event: dict[str, Any]) -> None:
         self._buffer_ms = 0.0
+        self._buffer_digest = hashlib.sha256()
         await self.emit("input_audio_buffer.cleared")
 
     async def _commit(self, event: dict[str, Any]) -> None:
@@ -254,6 +265,7 @@ class PeerSession:
                 f"but buffer only has {self._buffer_ms:.2f}ms of audio.",
             )
         self._buffer_ms = 0.0
+        digest, self._buffer_digest = self._buffer_digest.digest(), hashlib.sha256()
         item = Item(self.call.new_id("item"), "user", [{"type": "input_audio", "transcript": None}])
         previous = self.items[-1].id if self.items else None
         self.items.append(item)
@@ -262,7 +274,9 @@ class PeerSession:
         if self.dialect.transcription_model(self.session) is not None:
             late = self.call.take_due("late_transcription")
             assert self._nursery is not None
-            self._nursery.start_soon(self._transcribe, item, self.call.take_say(), late)
+            text = self.call.orphaned.pop(digest) if digest in self.call.orphaned else self.call.take_say()
+            self._untranscribed[item.id] = (digest, text)
+            self._nursery.start_soon(self._transcribe, item, text, late)
 
     async def _transcribe(self, item: Item, text: str | None, late: PeerFault | None) -> None:
         if late is None:
@@ -273,6 +287,7 @@ class PeerSession:
             with trio.move_on_after(LATE_TRANSCRIPTION_FALLBACK_S):
                 await self._response_started.wait()
             await trio.sleep(late.ms / 1000)
+        del self._untranscribed[item.id]
         if text is None:
             error = {
                 "type": "transcription_error",
