@@ -1,4 +1,4 @@
-"""The AudioActor in virtual time: utterances, noise, barge-in on the mark clock, silence ticks, hang-up, restarts, overload."""
+"""The AudioActor in virtual time: utterances, noise, barge-in on the mark clock, silence ticks, hang-up, restarts."""
 
 from __future__ import annotations
 
