@@ -46,7 +46,6 @@ import collections
 import math
 import re
 import time
-import weakref
 
 import attrs
 import numpy as np
@@ -55,7 +54,6 @@ import trio
 from .call_context import CallContext
 from .codec import FRAME_MS, ULAW_BYTES_PER_MS, ulaw_rms
 from .errors import InjectedFault
-from .mailbox import Mailbox
 from .messages import (
     AiAudio,
     AiAudioDone,
@@ -89,8 +87,6 @@ LAG_BUCKETS_MS: tuple[float, ...] = (
 """Upper bounds of the frame-lag histogram each `frame_lag` event carries (`counts`, one more for +Inf)."""
 
 _MARK_NAME = re.compile(r"^(?P<item>.+)@(?P<ms>\d+)#(?P<epoch>\d+)\.(?P<seq>\d+)$")
-_EPOCHS: weakref.WeakKeyDictionary[Mailbox[AudioControl], int] = weakref.WeakKeyDictionary()
-"""Per call (keyed by its control mailbox): the epoch of its latest AudioActor; epoch > 1 is a restart."""
 
 
 def mark_name(item_id: str, ms: int, epoch: int, seq: int) -> str:
@@ -198,8 +194,7 @@ class AudioActor:
         self._items: dict[str, _Item] = {}
         self._pending: collections.deque[_PendingMark] = collections.deque()
         control = ctx.mailboxes.audio
-        self._epoch = _EPOCHS.get(control, 0) + 1
-        _EPOCHS[control] = self._epoch
+        self._epoch = ctx.new_instance(self.name)
         # A restarted instance: what was sent before it existed belongs to its predecessor's playout.
         self._backlog = control.depth if self._epoch > 1 else 0
         self._mark_seq = 0

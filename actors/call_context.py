@@ -4,6 +4,7 @@ the wall clock for bookings, and the call's mailboxes.
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import logging
 from collections.abc import Callable
@@ -70,6 +71,13 @@ class CallContext:
     now: Callable[[], dt.datetime]
     """Wall-clock 'now' (timezone-aware) for booking decisions; injectable for tests and scenarios."""
     mailboxes: CallMailboxes
+    instances: collections.Counter[str] = attrs.field(factory=collections.Counter, eq=False)
+    """How many instances of each actor this call has created: 2 and more means restarts."""
+
+    def new_instance(self, actor: str) -> int:
+        """Count a new instance of `actor` in this call; returns its number (1 for the first)."""
+        self.instances[actor] += 1
+        return self.instances[actor]
 
     def log(self, actor: str, line: str) -> None:
         """A human-readable call-log line (the spec's `[TURN] …`, `[GUARD] …`), traced and logged."""
