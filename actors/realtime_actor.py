@@ -147,6 +147,7 @@ class RealtimeActor:
         self._connected_at = 0.0
         self._pump_scope = trio.CancelScope()
         self._pump_task: trio.lowlevel.Task | None = None
+        self._nursery: trio.Nursery | None = None
         self._next_event = 0
         self._seen_ids: deque[str] = deque()
         self._seen_set: set[str] = set()
@@ -188,6 +189,7 @@ class RealtimeActor:
         self._instructions = build_instructions(await self._load_business(), self.ctx.language, self.ctx.now())
         try:
             async with trio.open_nursery() as nursery:
+                self._nursery = nursery
                 nursery.start_soon(self._writer.run)
                 self._resume_owed_turn()
                 nursery.start_soon(self._model_loop)
@@ -535,15 +537,30 @@ class RealtimeActor:
         await self._request_response("silence_goodbye")
 
     async def _claim_silence_prompt(self) -> bool | None:
-        """Whether this call may ask "are you still there?" (granted once per call, ever); None: unconfirmed."""
-        with trio.move_on_after(SILENCE_CLAIM_TIMEOUT_S):
+        """Whether this call may ask "are you still there?" (granted once per call, ever); None: unconfirmed.
+
+        The claim runs in a task of its own: a store call in a worker thread cannot be cancelled, so only
+        the wait for it is bounded; an answer that comes later is ignored (the prompt then stays unasked).
+        """
+        answer: list[bool | None] = []
+        answered = trio.Event()
+
+        async def claim() -> None:
             try:
-                return await self.ctx.gateway.run(self.ctx.store.mark_silence_prompt_used, self.ctx.call_sid)
+                answer.append(await self.ctx.gateway.run(self.ctx.store.mark_silence_prompt_used, self.ctx.call_sid))
             except StoreError as exc:
                 self._store_failed("mark_silence_prompt_used", exc)
-                return None
-        self._store_failed("mark_silence_prompt_used", TimeoutError(f"no answer in {SILENCE_CLAIM_TIMEOUT_S} s"))
-        return None
+                answer.append(None)
+            answered.set()
+
+        assert self._nursery is not None, "the claim is made from the inbox loop, inside run()"
+        self._nursery.start_soon(claim)
+        with trio.move_on_after(SILENCE_CLAIM_TIMEOUT_S):
+            await answered.wait()
+        if not answered.is_set():
+            self._store_failed("mark_silence_prompt_used", TimeoutError(f"no answer in {SILENCE_CLAIM_TIMEOUT_S} s"))
+            return None
+        return answer[0]
 
     def _goodbye_aborted(self, why: str) -> None:
         if self._silence_stage == "goodbye" and not self._hangup_sent:

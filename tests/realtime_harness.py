@@ -38,7 +38,14 @@ def make_store(directory: Path) -> tuple[Store, int]:
 class Harness:
     """One call's context around a RealtimeActor; `idle()` waits until the actor has nothing left to do."""
 
-    def __init__(self, store: Store, business_id: int, dialect: str = "beta", config: CallConfig | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        business_id: int,
+        dialect: str = "beta",
+        config: CallConfig | None = None,
+        gateway: StoreGateway | None = None,
+    ) -> None:
         self.call_sid = f"CA{next(_call_ids):06d}"
         store.start_call_session(self.call_sid, business_id, "+972501234567")
         self.store = store
@@ -51,7 +58,8 @@ class Harness:
             language="he",
             config=self.config,
             trace=self.trace,
-            gateway=StoreGateway(inline=True),  # virtual time: store calls must not let the clock jump
+            # Virtual time: store calls run inline unless a test brings its own (threaded) gateway.
+            gateway=gateway or StoreGateway(inline=True),
             store=store,
             now=lambda: NOW,
             mailboxes=CallMailboxes.create(self.trace, self.config),
