@@ -18,6 +18,7 @@ With `relay` each call is a bare relay (callrt.relay), the benchmark's baseline.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
@@ -29,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import attrs
+import openai
 import trio
 from hypercorn.config import Config as HypercornConfig
 from hypercorn.trio import serve as hypercorn_serve
@@ -38,12 +40,14 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
+from actors.appointment_nlp import Extractor, RuleExtractor
 from actors.call_supervisor import run_call
 from actors.config import CallConfig
 from actors.db import StoreGateway
 from actors.ports import LineClosed, ModelConnector
 
 from .asgi_transport import StarletteTransport
+from .llm_extractor import LlmExtractor
 from .metrics import MeteredTrace, Metrics
 from .realtime_ws import OPENAI_REALTIME_URL, OpenAIRealtimeConnector
 from .relay import relay_call
@@ -127,10 +131,12 @@ class ServerConfig:
 
 @attrs.frozen
 class CallPlan:
-    """What one accepted stream runs with: its model connector and language."""
+    """What one accepted stream runs with: its model connector, language and booking extractor."""
 
     model: ModelConnector
     language: Literal["he", "en"]
+    extractor: Extractor | None = None
+    """None: the offline rule extractor."""
 
 
 SIM_PEER_KEY = "callrt-sim-peer"
@@ -144,7 +150,8 @@ def plan_call(config: ServerConfig, start: StreamStart) -> CallPlan:
     url = config.realtime_url or OPENAI_REALTIME_URL
     if config.openai_api_key:
         connector = OpenAIRealtimeConnector(config.openai_api_key, config.openai_model, config.dialect, url=url)
-        return CallPlan(connector, config.language)
+        extractor = LlmExtractor(_nlp_client(config.openai_api_key), fallback=RuleExtractor())
+        return CallPlan(connector, config.language, extractor)
     script = _sim_script(start)
     if config.realtime_url:
         headers = {SCRIPT_HEADER: script.to_json(), CALL_HEADER: start.call_sid}
@@ -153,6 +160,12 @@ def plan_call(config: ServerConfig, start: StreamStart) -> CallPlan:
         )
         return CallPlan(peer, script.language)
     return CallPlan(InMemoryModelConnector(script, config.dialect), script.language)
+
+
+@functools.cache
+def _nlp_client(api_key: str) -> openai.AsyncOpenAI:
+    """One HTTP connection pool per process for the booking extractor's chat completions."""
+    return openai.AsyncOpenAI(api_key=api_key)
 
 
 def _sim_script(start: StreamStart) -> SimScript:
@@ -330,6 +343,7 @@ class TelephonyServer:
                 store=self.store,
                 caller_phone=start.custom_parameters.get("caller") or None,
                 language=plan.language,
+                extractor=plan.extractor,
                 config=self.call_config,
                 trace=trace,
                 gateway=StoreGateway(self.db_limiter),

@@ -491,3 +491,19 @@ async def test_embedding_run_call_in_a_plain_trio_websocket_server(store: Store,
         nursery.cancel_scope.cancel()
     assert twilio.received_bytes > 0
     assert [(o.call_sid, o.ended_by) for o in outcomes] == [("CAembed", "caller")]
+
+
+def test_with_an_api_key_calls_book_through_gpt_4o_mini_with_the_rules_as_fallback() -> None:
+    from actors.appointment_nlp import RuleExtractor
+    from callrt.llm_extractor import LlmExtractor
+    from callrt.realtime_ws import OpenAIRealtimeConnector
+    from callrt.server import plan_call
+    from callrt.twilio import StreamStart
+
+    start = StreamStart(stream_sid="MZ1", call_sid="CA1")
+    offline = plan_call(ServerConfig(), start)
+    assert isinstance(offline.model, InMemoryModelConnector) and offline.extractor is None
+    online = plan_call(ServerConfig(openai_api_key="sk-test"), start)
+    assert isinstance(online.model, OpenAIRealtimeConnector)
+    assert isinstance(online.extractor, LlmExtractor) and isinstance(online.extractor.fallback, RuleExtractor)
+    assert online.extractor.model == "gpt-4o-mini"
