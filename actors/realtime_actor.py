@@ -83,7 +83,7 @@ _NOTE_TEXT: dict[str, str] = {
     "silence_prompt": "The caller has been silent. Ask once, briefly, whether they are still on the line.",
     "silence_goodbye": "The caller is still silent. Say a short, polite goodbye; the call will end.",
     "continue_after_noise": "That interruption was only noise. Continue where you stopped, without apologising.",
-    "caller_unheard": "The caller's last words were lost in a fault. Ask them briefly to say it again.",
+    "caller_unheard": "The caller's last words could not be understood or were lost. Ask them briefly to say it again.",
 }
 _CLAIM_TEXT: dict[Claim, str] = {
     "booking": "claim=booking. Your last reply said an appointment was booked, but the server booked nothing.",
@@ -615,10 +615,12 @@ class RealtimeActor:
         elif isinstance(event, rp.InputCommitted):
             self._on_committed(event.item_id)
         elif isinstance(event, rp.UserTranscriptCompleted):
-            self._on_user_transcript(event.item_id, event.transcript)
+            if not self._on_user_transcript(event.item_id, event.transcript):
+                await self._ask_to_repeat()
         elif isinstance(event, rp.UserTranscriptFailed):
             self._take_utterance(event.item_id)
             self._trace("user_transcript_failed", item_id=event.item_id, message=event.message)
+            await self._ask_to_repeat()
         elif isinstance(event, rp.Error):
             self._on_error(event)
 
@@ -751,15 +753,22 @@ class RealtimeActor:
                 return self._utterances.pop(index)
         return None
 
-    def _on_user_transcript(self, item_id: str, transcript: str) -> None:
+    async def _ask_to_repeat(self) -> None:
+        """The caller spoke (a real utterance) but nothing usable came of it: a booking line asks again
+        rather than let a request vanish. The model may have answered the audio already; this follows."""
+        await self._inject_note("caller_unheard", _NOTE_TEXT["caller_unheard"])
+        await self._request_response("caller_unheard")
+
+    def _on_user_transcript(self, item_id: str, transcript: str) -> bool:
+        """False when the transcript is empty (the caller's words are not known)."""
         if item_id in self._transcribed:
-            return
+            return True
         self._transcribed.add(item_id)
         utterance = self._take_utterance(item_id)
         text = transcript.strip()
         self._trace("user_turn", item_id=item_id, text=text)
         if not text:
-            return
+            return False
         if utterance is None:
             position = self._add_turn("user", text)
         else:
@@ -768,6 +777,7 @@ class RealtimeActor:
             self.turns[position] = HistoryTurn(role="user", text=text)
             self._writer.fill(position, text)
         self._nlp.send_nowait(UserTranscript(turn_id=item_id, text=text, history=_spoken(self.turns[: position + 1])))
+        return True
 
     def _on_error(self, error: rp.Error) -> None:
         if error.code == "response_cancel_not_active":
