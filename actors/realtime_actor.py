@@ -32,6 +32,7 @@ from store.records import BusinessSettings
 from . import realtime_protocol as rp
 from .call_context import CallContext
 from .claims import Claim, detect_claim
+from .codec import ULAW_BYTES_PER_MS
 from .errors import InjectedFault
 from .messages import (
     AiAudio,
@@ -58,11 +59,9 @@ from .turn_writer import TurnWriter
 
 GUARD_LINE = "[GUARD] Skipping AI response – previous response still pending."
 
-MULAW_BYTES_PER_MS = 8
-"""8 kHz, one byte per sample: how AI audio bytes become milliseconds of speech."""
-MAX_UNCOMMITTED_BYTES = 30_000 * MULAW_BYTES_PER_MS
+MAX_UNCOMMITTED_BYTES = 30_000 * ULAW_BYTES_PER_MS
 """Caller audio kept since the last commit/clear (30 s), re-sent after a reconnect."""
-REPLAY_CHUNK_BYTES = 1000 * MULAW_BYTES_PER_MS
+REPLAY_CHUNK_BYTES = 1000 * ULAW_BYTES_PER_MS
 RECONNECT_INITIAL_S = 0.2
 RECONNECT_MAX_S = 3.2
 RECONNECT_ATTEMPTS = 6
@@ -651,7 +650,7 @@ class RealtimeActor:
             return
         self.is_ai_speaking = True
         self.last_ai_turn_id = event.item_id
-        self._sent_ms[event.item_id] = self._sent_ms.get(event.item_id, 0) + len(event.audio) // MULAW_BYTES_PER_MS
+        self._sent_ms[event.item_id] = self._sent_ms.get(event.item_id, 0) + len(event.audio) // ULAW_BYTES_PER_MS
         self._audio.send_nowait(AiAudio(response_id=event.response_id, item_id=event.item_id, payload=event.audio))
 
     def _on_audio_done(self, response_id: str, item_id: str) -> None:
