@@ -24,20 +24,6 @@ from .server import ServerConfig, TelephonyServer, serve
 
 logger = logging.getLogger("callrt.serve")
 
-DEMO_BUSINESS: dict[str, Any] = {
-    "name": "מספרת דנה",
-    "timezone": "Asia/Jerusalem",
-    "opening_hours": {
-        "sun": [["09:00", "19:00"]],
-        "mon": [["09:00", "19:00"]],
-        "tue": [["09:00", "19:00"]],
-        "wed": [["09:00", "19:00"]],
-        "thu": [["09:00", "19:00"]],
-        "fri": [["08:00", "13:00"]],
-        "sat": [],
-    },
-}
-
 
 def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
@@ -105,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
 def prepare_database(config: ServerConfig) -> int:
     """Create the schema on SQLite (PostgreSQL is migrated with `callrt db init`) and make sure
     there is a business to answer for; returns its id."""
-    from store import Store
+    from store import Store, ensure_demo_business
 
     store = Store(config.db_url)
     try:
@@ -115,7 +101,7 @@ def prepare_database(config: ServerConfig) -> int:
             store.get_business(config.business_id)  # fails loudly on an unknown id
             return config.business_id
         existing = store.business_ids()
-        return existing[0] if existing else store.create_business(**DEMO_BUSINESS)
+        return existing[0] if existing else ensure_demo_business(store)
     finally:
         store.dispose()
 
