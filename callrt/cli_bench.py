@@ -24,6 +24,7 @@ from typing import Any
 from .bench import procs
 from .bench.run import LAG_TARGET_MS, Setup, barge_in_target_ms, run_point
 
+MAX_ATTEMPTS = 3
 RELAY_KEYS = ("cpu_per_call_minute_s", "p50_frame_lag_ms", "p99_frame_lag_ms", "dropped_frames", "server_cpu_pct")
 
 
@@ -41,6 +42,14 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--traces", action="store_true", help="let the server write every call's trace file")
     parser.add_argument("--no-relay", action="store_true", help="skip the bare relay baseline")
     parser.add_argument("--no-pin", action="store_true", help="do not pin processes to CPUs")
+    parser.add_argument(
+        "--max-cpu-wait",
+        type=float,
+        default=None,
+        metavar="PCT",
+        help="rerun a point (at most 3 times) when the server waited for a CPU more than PCT %% of the time "
+        "(other work on the machine); the least disturbed attempt is reported, `attempts` counts them",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(handler=run)
 
@@ -71,12 +80,7 @@ def run(args: argparse.Namespace) -> int:
         )
         points = []
         for calls in counts:
-            point = run_point(setup, "actors", calls)
-            if not args.no_relay:
-                relay = run_point(setup, "relay", calls)
-                point.update({f"relay_{key}": relay[key] for key in RELAY_KEYS})
-                point["relay_run"] = relay
-            _judge(point)
+            point = _measure(setup, calls, args.no_relay, args.max_cpu_wait)
             points.append(point)
             if not args.json:
                 _print_point(point)
@@ -106,12 +110,32 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _measure(setup: Setup, calls: int, no_relay: bool, max_wait: float | None) -> dict[str, Any]:
+    """The actors and then the relay under the same load; rerun while another process held our CPUs."""
+    attempts: list[dict[str, Any]] = []
+    for _attempt in range(MAX_ATTEMPTS):
+        point = run_point(setup, "actors", calls)
+        if not no_relay:
+            relay = run_point(setup, "relay", calls)
+            point.update({f"relay_{key}": relay[key] for key in RELAY_KEYS})
+            point["relay_run"] = relay
+        _judge(point)
+        attempts.append(point)
+        waits = [point["server_cpu_wait_pct"], point.get("relay_run", {}).get("server_cpu_wait_pct")]
+        if max_wait is None or all(wait is None or wait <= max_wait for wait in waits):
+            break
+    best = min(attempts, key=lambda p: p["server_cpu_wait_pct"] or 0.0)
+    best["attempts"] = len(attempts)
+    return best
+
+
 def _cpus(no_pin: bool, workers: int) -> tuple[set[int] | None, set[int] | None]:
     available = sorted(os.sched_getaffinity(0))
     if no_pin or len(available) < 2:
         return None, None
-    # One server process gets a core to itself; several workers need them all (shared with the generator).
-    return {available[0]}, ({available[1]} if workers == 1 else None)
+    # One server process gets a core to itself; several workers get them all (shared with the generator). Always
+    # explicit: a child inherits this process's affinity, which is the generator's CPU by then.
+    return {available[0]}, ({available[1]} if workers == 1 else set(available))
 
 
 def _judge(point: dict[str, Any]) -> None:
@@ -132,6 +156,6 @@ def _print_point(point: dict[str, Any]) -> None:
         f"RSS {point['rss_per_call_kib']} KiB/call; relay: CPU {point.get('relay_cpu_per_call_minute_s')} s/call-min, "
         f"p99 lag {point.get('relay_p99_frame_lag_ms')} ms; generator {point['generator_cpu_pct']} % "
         f"(frames late p99 {point['generator_lateness_p99_ms']} ms), peer {point['peer_cpu_pct']} %, "
-        f"load {point['load_avg_1m']}",
+        f"load {point['load_avg_1m']}, server waited for a CPU {point['server_cpu_wait_pct']} % of the time",
         flush=True,
     )

@@ -31,6 +31,10 @@ def plot_sweep(points: Sequence[dict[str, Any]], out: Path) -> None:
     cpu_ax.plot(calls, [p["server_cpu_pct"] for p in points], "o-", label="actors: server CPU %")
     if any(p.get("relay_server_cpu_pct") is not None for p in points):
         cpu_ax.plot(calls, [p.get("relay_server_cpu_pct") for p in points], "s-", label="bare relay: server CPU %")
+    # Time the server was runnable but another process held its CPU: high values mean a disturbed measurement.
+    cpu_ax.plot(
+        calls, [p.get("server_cpu_wait_pct") for p in points], "x--", color="red", label="actors: waited for CPU %"
+    )
     cpu_ax.axhline(100.0, color="grey", linestyle=":", label="one core")
     cpu_ax.set_ylabel("server CPU (% of a core)")
     cpu_ax.set_xlabel("concurrent calls")

@@ -36,9 +36,17 @@ class Child:
         return self.popen.pid
 
     def pids(self) -> list[int]:
-        """The process itself, or its workers when it forked some (a supervising parent only waits)."""
-        children = _children(self.pid)
-        return children or [self.pid]
+        """The processes doing the work: the process itself, or the leaves of its tree when it forked
+        workers (the supervising parents above them only wait)."""
+        leaves: list[int] = []
+        pending = [self.pid]
+        while pending:
+            pid = pending.pop()
+            children = _children(pid)
+            pending.extend(children)
+            if not children:
+                leaves.append(pid)
+        return leaves
 
     def stop(self) -> None:
         if self.popen.poll() is None:

@@ -1,0 +1,107 @@
+"""Benchmark: CPU per inbound websocket message of the bare server stack (hypercorn + Starlette).
+
+Run: .venv/bin/python bench/bench_ws_stack.py [--calls N] [--seconds S]
+
+The floor under every call's cost: a Starlette websocket endpoint on hypercorn's trio
+worker that only receives Twilio-sized media messages (no JSON parsing, no actors), fed
+by N connections sending one ~330-byte text message every 20 ms, as `callrt bench` does.
+The server runs in a child process pinned to the last CPU, the senders here on the
+first; the server's CPU time over the run (connections included), divided by the
+messages it received, is the per-message cost.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import resource
+import time
+
+import trio
+
+PORT = 18931
+MESSAGE = (
+    '{"event":"media","sequenceNumber":"1","media":{"track":"inbound","chunk":"1","timestamp":"20",'
+    '"payload":"' + "f" * 216 + '"},"streamSid":"MZ00000000000000000000000000000000"}'
+)
+
+
+def serve(control: multiprocessing.Queue[str], results: multiprocessing.Queue[tuple[float, int]]) -> None:
+    from hypercorn.config import Config
+    from hypercorn.trio import serve as hypercorn_serve
+    from starlette.applications import Starlette
+    from starlette.routing import WebSocketRoute
+    from starlette.websockets import WebSocket
+
+    received = 0
+
+    async def endpoint(websocket: WebSocket) -> None:
+        nonlocal received
+        await websocket.accept()
+        while (await websocket.receive())["type"] != "websocket.disconnect":
+            received += 1
+
+    async def main() -> None:
+        config = Config()
+        config.bind = [f"127.0.0.1:{PORT}"]
+        config.accesslog = None
+        async with trio.open_nursery() as nursery:
+            await nursery.start(hypercorn_serve, Starlette(routes=[WebSocketRoute("/ws", endpoint)]), config)
+            results.put((0.0, 0))  # listening
+            await trio.to_thread.run_sync(control.get)  # the load starts
+            usage = resource.getrusage(resource.RUSAGE_SELF)
+            start = usage.ru_utime + usage.ru_stime
+            await trio.to_thread.run_sync(control.get)  # the load is over
+            usage = resource.getrusage(resource.RUSAGE_SELF)
+            results.put((usage.ru_utime + usage.ru_stime - start, received))
+            nursery.cancel_scope.cancel()
+
+    trio.run(main)
+
+
+async def send_load(calls: int, seconds: float) -> None:
+    from callrt.bench.wsclient import RawWebSocket
+
+    async def one(index: int) -> None:
+        ws = await RawWebSocket.connect(f"ws://127.0.0.1:{PORT}/ws")
+        t0 = trio.current_time() + index * 0.02 / calls
+        for k in range(int(seconds * 50)):
+            await trio.sleep_until(t0 + k * 0.02)
+            await ws.send(MESSAGE)
+        await ws.aclose()
+
+    async with trio.open_nursery() as nursery:
+        for index in range(calls):
+            nursery.start_soon(one, index)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    args = parser.parse_args()
+    cpus = sorted(os.sched_getaffinity(0))
+    control: multiprocessing.Queue[str] = multiprocessing.Queue()
+    results: multiprocessing.Queue[tuple[float, int]] = multiprocessing.Queue()
+    server = multiprocessing.Process(target=serve, args=(control, results))
+    server.start()
+    if len(cpus) > 1 and server.pid is not None:
+        os.sched_setaffinity(server.pid, {cpus[-1]})
+        os.sched_setaffinity(0, {cpus[0]})
+    results.get(timeout=30)
+    control.put("start")
+    started = time.monotonic()
+    trio.run(send_load, args.calls, args.seconds)
+    time.sleep(0.5)
+    control.put("stop")
+    cpu, received = results.get(timeout=30)
+    server.join(10)
+    wall = time.monotonic() - started
+    print(f"{received} messages from {args.calls} connections in {wall:.1f} s: server CPU {cpu:.2f} s")
+    print(f"{cpu / max(received, 1) * 1e6:.0f} µs of server CPU per inbound message")
+    print(f"= {cpu / max(received, 1) * 50 * 60:.3f} s per call-minute at 50 frames/s, before any work on the frame")
+
+
+if __name__ == "__main__":
+    main()
