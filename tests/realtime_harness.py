@@ -136,3 +136,13 @@ class Harness:
 
     def audio_of(self, predicate: Callable[[AiAudio], bool]) -> int:
         return sum(len(m.payload) for m in self.audio_out if isinstance(m, AiAudio) and predicate(m))
+
+
+GREETING = "שלום, כאן העוזרת של מספרת דנה. איך אפשר לעזור?"
+
+
+async def greet(h: Harness, nursery: trio.Nursery) -> None:
+    """Start the actor, and play the greeting response to its end."""
+    await h.start(nursery)
+    h.push(*h.server.response("resp_g", "item_g", GREETING))
+    await h.idle()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 import trio
-from realtime_harness import Harness, make_store
+from realtime_harness import Harness, greet, make_store
 from realtime_wire import validate_client_event
 from trio.testing import MockClock
 
@@ -40,13 +40,6 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Store, int]:
 @pytest.fixture(params=["beta", "ga"])
 async def h(request: pytest.FixtureRequest, store: tuple[Store, int]) -> Harness:
     return Harness(*store, dialect=request.param)
-
-
-async def greet(h: Harness, nursery: trio.Nursery) -> None:
-    """Start, and play the greeting response to its end."""
-    await h.start(nursery)
-    h.push(*h.server.response("resp_g", "item_g", "שלום, כאן העוזרת של מספרת דנה. איך אפשר לעזור?"))
-    await h.idle()
 
 
 async def test_the_ai_speaks_first_once_the_session_is_configured(h: Harness, autojump_clock: MockClock) -> None:

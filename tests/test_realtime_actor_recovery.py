@@ -8,7 +8,7 @@ import threading
 
 import pytest
 import trio
-from realtime_harness import Harness, make_store
+from realtime_harness import GREETING, Harness, greet, make_store
 from trio.testing import MockClock
 
 from actors.db import StoreGateway
@@ -30,7 +30,6 @@ from actors.realtime_actor import SILENCE_CLAIM_TIMEOUT_S
 from store import Store
 
 SPEECH = b"\x10" * 800
-GREETING = "שלום, כאן העוזרת של מספרת דנה. איך אפשר לעזור?"
 SAY = "אני רוצה תור מחר בשש"
 
 
@@ -42,12 +41,6 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Store, int]:
 @pytest.fixture(params=["beta", "ga"])
 async def h(request: pytest.FixtureRequest, store: tuple[Store, int]) -> Harness:
     return Harness(*store, dialect=request.param)
-
-
-async def greet(h: Harness, nursery: trio.Nursery) -> None:
-    await h.start(nursery)
-    h.push(*h.server.response("resp_g", "item_g", GREETING))
-    await h.idle()
 
 
 async def speak(h: Harness) -> None:
