@@ -15,7 +15,7 @@ from realtime_wire import Server, WireConnection, WireConnector
 from actors.call_context import CallContext, CallMailboxes
 from actors.config import CallConfig
 from actors.db import StoreGateway
-from actors.messages import AiAudio, RealtimeInbox
+from actors.messages import AiAudio, RealtimeInbox, SilenceElapsed
 from actors.realtime_actor import RealtimeActor
 from actors.trace import Trace
 from store import Store
@@ -145,4 +145,13 @@ async def greet(h: Harness, nursery: trio.Nursery) -> None:
     """Start the actor, and play the greeting response to its end."""
     await h.start(nursery)
     h.push(*h.server.response("resp_g", "item_g", GREETING))
+    await h.idle()
+
+
+async def through_silence_prompt(h: Harness, nursery: trio.Nursery) -> None:
+    """Greet, then a first silence tick, and play the 'are you still on the line?' it asks for."""
+    await greet(h, nursery)
+    h.send(SilenceElapsed(15_000))
+    await h.idle()
+    h.push(*h.server.response("resp_p", "item_p", "אתה עדיין על הקו?"))
     await h.idle()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 import trio
-from realtime_harness import Harness, greet, make_store
+from realtime_harness import Harness, greet, make_store, through_silence_prompt
 from realtime_wire import validate_client_event
 from trio.testing import MockClock
 
@@ -253,11 +253,7 @@ async def test_the_silence_ladder_prompts_once_then_says_goodbye_and_hangs_up(
 
 async def test_a_caller_who_speaks_during_the_goodbye_is_not_hung_up_on(h: Harness, autojump_clock: MockClock) -> None:
     async with trio.open_nursery() as nursery:
-        await greet(h, nursery)
-        h.send(SilenceElapsed(15_000))
-        await h.idle()
-        h.push(*h.server.response("resp_p", "item_p", "אתה עדיין על הקו?"))
-        await h.idle()
+        await through_silence_prompt(h, nursery)
         h.send(SilenceElapsed(15_000))
         await h.idle()
         h.push(h.server.response_created("resp_bye"), h.server.item_added("resp_bye", "item_bye"))
@@ -274,11 +270,7 @@ async def test_a_caller_who_speaks_during_the_goodbye_is_not_hung_up_on(h: Harne
 async def test_one_silence_prompt_per_call_across_a_restart(h: Harness, autojump_clock: MockClock) -> None:
     with pytest.RaisesGroup(InjectedFault, flatten_subgroups=True):
         async with trio.open_nursery() as nursery:
-            await greet(h, nursery)
-            h.send(SilenceElapsed(15_000))
-            await h.idle()
-            h.push(*h.server.response("resp_p", "item_p", "אתה עדיין על הקו?"))
-            await h.idle()
+            await through_silence_prompt(h, nursery)
             h.send(InjectedCrash("test"))
             await h.idle()
     first_connection = h.wire

@@ -8,7 +8,7 @@ import threading
 
 import pytest
 import trio
-from realtime_harness import GREETING, Harness, greet, make_store
+from realtime_harness import GREETING, Harness, greet, make_store, through_silence_prompt
 from trio.testing import MockClock
 
 from actors.db import StoreGateway
@@ -155,11 +155,7 @@ async def test_a_failed_transcription_is_not_sent_again(h: Harness, autojump_clo
 
 
 async def goodbye_stage(h: Harness, nursery: trio.Nursery) -> None:
-    await greet(h, nursery)
-    h.send(SilenceElapsed(15_000))
-    await h.idle()
-    h.push(*h.server.response("resp_p", "item_p", "אתה עדיין על הקו?"))
-    await h.idle()
+    await through_silence_prompt(h, nursery)
     h.send(SilenceElapsed(15_000))
     await h.idle()
     assert notes(h)[-1] == "silence_goodbye"
@@ -198,11 +194,7 @@ async def test_every_later_silence_tick_hangs_up_again(h: Harness, autojump_cloc
 
 async def test_a_goodbye_asked_for_while_reconnecting_still_hangs_up(h: Harness, autojump_clock: MockClock) -> None:
     async with trio.open_nursery() as nursery:
-        await greet(h, nursery)
-        h.send(SilenceElapsed(15_000))
-        await h.idle()
-        h.push(*h.server.response("resp_p", "item_p", "אתה עדיין על הקו?"))
-        await h.idle()
+        await through_silence_prompt(h, nursery)
         h.connector.fail_next = 1
         h.wire.server_close()
         h.send(SilenceElapsed(15_000), ServerNote("need_time", "need_time"))  # the note's reason overwrites
