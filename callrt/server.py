@@ -1,4 +1,5 @@
-"""The telephony server: a Starlette app served by hypercorn's trio worker.
+"""The telephony server: a Starlette app on hypercorn, with media streams on a fast path
+(callrt.front_door).
 
     POST /twiml    Twilio's voice webhook: answers `<Connect><Stream>` TwiML carrying a
                    short-lived stream token (403 on a bad X-Twilio-Signature when an
@@ -33,7 +34,6 @@ import attrs
 import openai
 import trio
 from hypercorn.config import Config as HypercornConfig
-from hypercorn.trio import serve as hypercorn_serve
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -47,10 +47,12 @@ from actors.db import StoreGateway
 from actors.ports import LineClosed, ModelConnector
 
 from .asgi_transport import StarletteTransport
+from .front_door import open_listeners, serve_front_door
 from .llm_extractor import LlmExtractor
 from .metrics import MeteredTrace, Metrics
 from .realtime_ws import OPENAI_REALTIME_URL, OpenAIRealtimeConnector
 from .relay import relay_call
+from .sansio_ws import HandshakeFailed, SansIOWebSocket, accept_websocket
 from .sim.peer_script import ScriptError, SimScript
 from .sim.realtime_peer import CALL_HEADER, SCRIPT_HEADER, InMemoryModelConnector
 from .twilio import StreamStart, TwilioCallerLine
@@ -84,7 +86,7 @@ class ServerConfig:
     max_calls: int = 100
     """Concurrent calls per server process; streams beyond it are closed with 1013 (try again later)."""
     max_message_bytes: int = 64 * 1024
-    """Largest inbound websocket message; hypercorn closes the stream (1009) beyond it."""
+    """Largest inbound websocket message; the stream is closed (1009) beyond it."""
     auth_token: str | None = None
     """TWILIO_AUTH_TOKEN: when set, /twiml requires a valid X-Twilio-Signature."""
     stream_secret: bytes = attrs.field(factory=lambda: secrets.token_bytes(32), repr=False)
@@ -286,8 +288,22 @@ class TelephonyServer:
         return True
 
     async def media(self, websocket: WebSocket) -> None:
+        """/media through Starlette: a keep-alive HTTP connection that upgrades in a later request."""
         await websocket.accept()
-        transport = StarletteTransport(websocket)
+        await self.media_stream(StarletteTransport(websocket))
+
+    async def media_connection(self, stream: trio.SocketStream) -> None:
+        """/media straight off the socket (callrt.front_door): the fast path of every call."""
+        try:
+            websocket, _request = await accept_websocket(stream, max_message_bytes=self.config.max_message_bytes)
+        except (HandshakeFailed, trio.TooSlowError, trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+            logger.info("media connection without a websocket handshake: %s", exc)
+            await trio.aclose_forcefully(stream)
+            return
+        await self.media_stream(websocket)
+
+    async def media_stream(self, transport: StarletteTransport | SansIOWebSocket) -> None:
+        """One Twilio media stream: a call slot, the `start` with its token, then the call (or the relay)."""
         if self._slots >= self.config.max_calls:
             self.metrics.calls_refused["capacity"] += 1
             logger.warning("refusing a media stream: %d calls already running", self._slots)
@@ -384,9 +400,8 @@ async def _limited_body(request: Request, limit: int) -> bytes | None:
     return b"".join(chunks)
 
 
-def hypercorn_config(config: ServerConfig, bind: str | None = None) -> HypercornConfig:
+def hypercorn_config(config: ServerConfig) -> HypercornConfig:
     hc = HypercornConfig()
-    hc.bind = [bind or f"{config.host}:{config.port}"]
     hc.websocket_max_message_size = config.max_message_bytes
     hc.graceful_timeout = 5.0
     hc.accesslog = None
@@ -401,10 +416,16 @@ async def serve(
     shutdown_trigger: Callable[[], Any] | None = None,
     task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Serve `server` with hypercorn's trio worker; `task_status` receives the bound URLs."""
-    await hypercorn_serve(
-        server.app(),  # type: ignore[arg-type]
-        hypercorn_config(server.config, bind),
+    """Serve `server` on `bind` (`host:port` or `fd://N`; default the configured host and port) through
+    `callrt.front_door`: media streams on the lean websocket, the rest on hypercorn. `task_status`
+    receives the bound URLs."""
+    config = hypercorn_config(server.config)
+    listeners = await open_listeners(bind or f"{server.config.host}:{server.config.port}", config.backlog)
+    await serve_front_door(
+        server.app(),
+        server.media_connection,
+        config,
+        listeners,
         shutdown_trigger=shutdown_trigger,
         task_status=task_status,
     )

@@ -87,7 +87,7 @@ def test_a_realtime_url_without_a_key_is_a_simulated_peer_over_a_websocket() -> 
     plan = plan_call(config, start(sim_script=script.to_json()))
     assert isinstance(plan.model, OpenAIRealtimeConnector) and plan.language == "en"
     assert plan.model.connect_url() == "ws://127.0.0.1:9/v1/realtime?model=gpt-realtime"
-    headers = {name.decode().lower(): value.decode() for name, value in plan.model.headers()}
+    headers = {name.lower(): value for name, value in plan.model.headers().items()}
     assert SimScript.from_json(headers["x-callrt-sim-script"]) == script
     assert headers["x-callrt-sim-call"] == "CA1" and headers["authorization"].startswith("Bearer ")
 
@@ -96,7 +96,7 @@ def test_with_a_key_the_url_is_an_openai_endpoint_and_no_script_leaks() -> None:
     config = ServerConfig(realtime_url="ws://proxy.internal/v1/realtime", openai_api_key="sk-x")
     plan = plan_call(config, start(sim_script=json.dumps({"l": "en", "s": ["secret"]})))
     assert isinstance(plan.model, OpenAIRealtimeConnector) and plan.model.url == "ws://proxy.internal/v1/realtime"
-    assert all(not name.lower().startswith(b"x-callrt") for name, _ in plan.model.headers())
+    assert all(not name.lower().startswith("x-callrt") for name in plan.model.headers())
 
 
 def test_production_defaults_are_unchanged() -> None:

@@ -34,9 +34,7 @@ async def test_headers_url_and_json_both_ways(dialect: str) -> None:
 
     async with trio.open_nursery() as nursery:
         port = await serve(nursery, handler)
-        connector = OpenAIRealtimeConnector(
-            "sk-test", dialect=dialect, url=f"ws://127.0.0.1:{port}/v1/realtime", nursery=nursery
-        )
+        connector = OpenAIRealtimeConnector("sk-test", dialect=dialect, url=f"ws://127.0.0.1:{port}/v1/realtime")
         conn = await connector.connect()
         await conn.send({"type": "session.update", "session": {"instructions": "שלום"}})
         assert await conn.receive() == {"type": "session.created", "session": {"id": "s"}}

@@ -1,0 +1,237 @@
+"""A websocket on a trio stream, driven by the `websockets` library's sans-I/O protocol.
+
+The hot path of every call: Twilio's media stream (50 messages a second per call) and the
+Realtime connection. The protocol work (handshakes, framing, unmasking in C, pings, the
+closing handshake, size limits) is `websockets`'; this module only moves bytes. There is no
+reader task per connection: `receive()` reads the socket itself, so a message costs one
+wake-up of the task that wants it (hypercorn's websocket went through wsproto, ASGI events
+and a channel hop; trio-websocket through a reader task, a channel and a Python XOR).
+`bench/bench_ws_stack.py` measures the difference.
+
+`SansIOWebSocket` is a `callrt.transport.TextTransport`: binary messages are decoded as
+UTF-8 with replacement characters, so a malformed message reaches the JSON layer, which
+logs and skips it.
+"""
+
+from __future__ import annotations
+
+import collections
+import ssl
+from collections.abc import Mapping
+
+import trio
+from websockets.client import ClientProtocol
+from websockets.exceptions import InvalidURI
+from websockets.frames import Frame, Opcode
+from websockets.http11 import Request, Response
+from websockets.protocol import Protocol, State
+from websockets.server import ServerProtocol
+from websockets.uri import parse_uri
+
+from .transport import TransportClosed
+
+RECEIVE_BYTES = 65536
+CLOSE_TIMEOUT_S = 2.0
+"""How long `aclose()` waits for the peer's half of the closing handshake."""
+HANDSHAKE_TIMEOUT_S = 10.0
+
+
+class HandshakeFailed(Exception):
+    """The opening handshake failed: refused by the server, or not a websocket request."""
+
+
+class SansIOWebSocket:
+    """Text messages over one websocket connection (client or server side)."""
+
+    def __init__(self, stream: trio.abc.Stream, protocol: Protocol, pending: list[Frame] | None = None) -> None:
+        self._stream = stream
+        self._protocol = protocol
+        self._frames: collections.deque[Frame] = collections.deque(pending or ())
+        self._fragments: list[bytes] = []
+        # Frames of concurrent senders, and the pongs the receiver owes, go out whole and in order.
+        self._send_lock = trio.Lock()
+        self._stream_closed = False
+        self._reading = False
+        self._closed = trio.Event()
+        """Set once the protocol is CLOSED or the socket is closed: what a closer waits for while
+        another task is the one reading."""
+        self.close_code: int | None = None
+        """The close code once the connection closed (1009: a message exceeded the size limit)."""
+
+    async def send(self, text: str) -> None:
+        async with self._send_lock:
+            if self._protocol.state is not State.OPEN:
+                raise TransportClosed(f"send on a closed websocket ({self._describe_close()})")
+            self._protocol.send_text(text.encode("utf-8"))
+            await self._write_pending()
+
+    async def receive(self) -> str:
+        """The next text (or binary) message; `TransportClosed` once the connection is closing or gone."""
+        while True:
+            while self._frames:
+                message = self._assemble(self._frames.popleft())
+                if message is not None:
+                    return message
+            if self._protocol.state is not State.OPEN:
+                await self._finish_closing()
+                raise TransportClosed(f"websocket closed ({self._describe_close()})")
+            await self._read()
+
+    def _assemble(self, frame: Frame) -> str | None:
+        if frame.opcode is Opcode.TEXT or frame.opcode is Opcode.BINARY or frame.opcode is Opcode.CONT:
+            if frame.fin and not self._fragments:
+                return bytes(frame.data).decode("utf-8", errors="replace")
+            self._fragments.append(bytes(frame.data))
+            if frame.fin:
+                data = b"".join(self._fragments)
+                self._fragments.clear()
+                return data.decode("utf-8", errors="replace")
+        return None  # ping, pong, close: the protocol has answered them
+
+    async def _read(self) -> None:
+        self._reading = True
+        try:
+            data = await self._stream.receive_some(RECEIVE_BYTES)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            data = b""
+        finally:
+            self._reading = False
+        if data:
+            self._protocol.receive_data(data)
+        else:
+            self._protocol.receive_eof()
+        self._frames.extend(event for event in self._protocol.events_received() if isinstance(event, Frame))
+        if self._protocol.writes:  # a pong, a close reply, or the close that a protocol error caused
+            async with self._send_lock:
+                await self._write_pending()
+        if self._protocol.state is State.CLOSED:
+            self._closed.set()
+
+    async def _write_pending(self) -> None:
+        """Writes what the protocol has to send; its end-of-stream mark closes our side of the socket."""
+        chunks = self._protocol.data_to_send()
+        data = b"".join(chunks)
+        try:
+            if data and not self._stream_closed:
+                await self._stream.send_all(data)
+        except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+            self._protocol.receive_eof()  # the connection is gone: the protocol moves to CLOSED
+            await self._close_stream()
+            raise TransportClosed(f"send failed: {exc!r}") from exc
+        if chunks and chunks[-1] == b"":
+            await self._close_stream()
+
+    async def _finish_closing(self) -> None:
+        """A closing connection: wait briefly for the peer to end the TCP stream, then close it."""
+        if self._protocol.close_expected() and not self._stream_closed:
+            with trio.move_on_after(CLOSE_TIMEOUT_S):
+                while self._protocol.state is not State.CLOSED and not self._stream_closed:
+                    if self._reading:  # another task's receive() reads the peer's close for us
+                        await self._closed.wait()
+                    else:
+                        await self._read()
+        if self._protocol.state is not State.CLOSED:
+            self._protocol.receive_eof()
+        await self._close_stream()
+
+    async def _close_stream(self) -> None:
+        if not self._stream_closed:
+            self._stream_closed = True
+            self._closed.set()
+            await self._stream.aclose()
+
+    def _describe_close(self) -> str:
+        protocol = self._protocol
+        if protocol.close_rcvd is not None:
+            self.close_code = protocol.close_rcvd.code
+            return f"peer closed with code {self.close_code}"
+        if protocol.close_sent is not None:
+            self.close_code = protocol.close_sent.code
+            reason = f": {protocol.parser_exc}" if protocol.parser_exc is not None else ""
+            return f"closed with code {self.close_code}{reason}"
+        self.close_code = 1006
+        return "connection lost without a closing handshake"
+
+    async def aclose(self, code: int = 1000) -> None:
+        """The closing handshake from our side (idempotent), then the socket."""
+        async with self._send_lock:
+            if self._protocol.state is State.OPEN:
+                self._protocol.send_close(code)
+                try:
+                    await self._write_pending()
+                except TransportClosed:
+                    return
+        await self._finish_closing()
+
+
+async def accept_websocket(stream: trio.abc.Stream, *, max_message_bytes: int) -> tuple[SansIOWebSocket, Request]:
+    """The server side of the opening handshake on a fresh connection. A request that is not a valid
+    websocket upgrade gets the protocol's HTTP error response and `HandshakeFailed`."""
+    protocol = ServerProtocol(max_size=max_message_bytes)
+    events = await _handshake_events(stream, protocol)
+    request = events[0]
+    if not isinstance(request, Request):
+        raise HandshakeFailed("no request")
+    response = protocol.accept(request)
+    protocol.send_response(response)
+    websocket = SansIOWebSocket(stream, protocol, [event for event in events[1:] if isinstance(event, Frame)])
+    await websocket._write_pending()
+    if protocol.state is not State.OPEN:
+        await websocket._close_stream()
+        raise HandshakeFailed(f"refused the upgrade: {protocol.handshake_exc}")
+    return websocket, request
+
+
+async def connect_websocket(
+    url: str,
+    headers: Mapping[str, str],
+    *,
+    max_message_bytes: int,
+    ssl_context: ssl.SSLContext | None = None,
+    timeout_s: float = HANDSHAKE_TIMEOUT_S,
+) -> SansIOWebSocket:
+    """A client connection to `url` (ws:// or wss://) with `headers` in the handshake. `OSError`,
+    `trio.TooSlowError` or `HandshakeFailed` when it cannot be opened."""
+    try:
+        uri = parse_uri(url)
+    except InvalidURI as exc:
+        raise HandshakeFailed(str(exc)) from exc
+    with trio.fail_after(timeout_s):
+        stream: trio.abc.Stream = await trio.open_tcp_stream(uri.host, uri.port)
+        try:
+            if uri.secure:
+                tls = trio.SSLStream(stream, ssl_context or ssl.create_default_context(), server_hostname=uri.host)
+                await tls.do_handshake()
+                stream = tls
+            protocol = ClientProtocol(uri, max_size=max_message_bytes)
+            request = protocol.connect()
+            for name, value in headers.items():
+                request.headers[name] = value
+            protocol.send_request(request)
+            await stream.send_all(b"".join(protocol.data_to_send()))
+            events = await _handshake_events(stream, protocol)
+        except BaseException:
+            await trio.aclose_forcefully(stream)
+            raise
+    if protocol.state is not State.OPEN or not isinstance(events[0], Response):
+        await trio.aclose_forcefully(stream)
+        raise HandshakeFailed(f"{url}: {protocol.handshake_exc}")
+    return SansIOWebSocket(stream, protocol, [event for event in events[1:] if isinstance(event, Frame)])
+
+
+async def _handshake_events(stream: trio.abc.Stream, protocol: ServerProtocol | ClientProtocol) -> list[object]:
+    """Feeds the protocol until the handshake's request (server) or response (client) has arrived."""
+    with trio.fail_after(HANDSHAKE_TIMEOUT_S):
+        while True:
+            data = await stream.receive_some(RECEIVE_BYTES)
+            if data:
+                protocol.receive_data(data)
+            else:
+                protocol.receive_eof()
+            events: list[object] = list(protocol.events_received())
+            if events:
+                return events
+            if protocol.handshake_exc is not None:
+                raise HandshakeFailed(f"not a websocket handshake: {protocol.handshake_exc}")
+            if not data:
+                raise HandshakeFailed("the connection closed during the opening handshake")
