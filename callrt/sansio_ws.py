@@ -142,13 +142,13 @@ class SansIOWebSocket:
 
     def _describe_close(self) -> str:
         protocol = self._protocol
+        if protocol.close_sent is not None and protocol.close_rcvd_then_sent is not True:
+            self.close_code = protocol.close_sent.code  # we closed first (a protocol error included)
+            reason = f": {protocol.parser_exc}" if protocol.parser_exc is not None else ""
+            return f"closed with code {self.close_code}{reason}"
         if protocol.close_rcvd is not None:
             self.close_code = protocol.close_rcvd.code
             return f"peer closed with code {self.close_code}"
-        if protocol.close_sent is not None:
-            self.close_code = protocol.close_sent.code
-            reason = f": {protocol.parser_exc}" if protocol.parser_exc is not None else ""
-            return f"closed with code {self.close_code}{reason}"
         self.close_code = 1006
         return "connection lost without a closing handshake"
 

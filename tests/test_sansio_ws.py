@@ -1,0 +1,198 @@
+"""callrt.sansio_ws against another implementation (trio-websocket) and raw frames, over loopback."""
+
+from __future__ import annotations
+
+import base64
+import os
+import struct
+from collections.abc import Awaitable, Callable
+from functools import partial
+
+import pytest
+import trio
+from trio_websocket import ConnectionClosed, WebSocketRequest, open_websocket_url, serve_websocket
+
+from callrt.sansio_ws import HandshakeFailed, SansIOWebSocket, accept_websocket, connect_websocket
+from callrt.transport import TransportClosed
+
+STEP_S = 10
+
+
+async def sansio_server(
+    nursery: trio.Nursery, handler: Callable[[SansIOWebSocket], Awaitable[None]], max_message_bytes: int = 65536
+) -> int:
+    async def connection(stream: trio.SocketStream) -> None:
+        try:
+            ws, _request = await accept_websocket(stream, max_message_bytes=max_message_bytes)
+        except HandshakeFailed:
+            return
+        await handler(ws)
+
+    listeners = await nursery.start(partial(trio.serve_tcp, connection, 0, host="127.0.0.1"))
+    return int(listeners[0].socket.getsockname()[1])
+
+
+def client_frame(opcode: int, payload: bytes, *, fin: bool = True) -> bytes:
+    """A masked client frame with a random key, as RFC 6455 requires of clients."""
+    mask = os.urandom(4)
+    masked = bytes(byte ^ mask[index % 4] for index, byte in enumerate(payload))
+    assert len(payload) < 126
+    return struct.pack("!BB", (0x80 if fin else 0) | opcode, 0x80 | len(payload)) + mask + masked
+
+
+async def raw_client(port: int) -> tuple[trio.SocketStream, bytes]:
+    stream = await trio.open_tcp_stream("127.0.0.1", port)
+    key = base64.b64encode(os.urandom(16)).decode()
+    await stream.send_all(
+        f"GET /media HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
+    )
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += await stream.receive_some(4096)
+    return stream, head
+
+
+async def test_server_side_text_both_ways_with_a_trio_websocket_client() -> None:
+    async def echo(ws: SansIOWebSocket) -> None:
+        try:
+            while True:
+                await ws.send("echo:" + await ws.receive())
+        except TransportClosed:
+            pass
+
+    async with trio.open_nursery() as nursery:
+        port = await sansio_server(nursery, echo)
+        async with open_websocket_url(f"ws://127.0.0.1:{port}/media") as client:
+            for text in ("שלום", "y" * 60000, '{"event":"media"}'):  # 60 kB arrives in several reads
+                await client.send_message(text)
+                assert await client.get_message() == "echo:" + text
+            await client.send_message(b"\xff binary, not UTF-8")
+            assert await client.get_message() == "echo:\ufffd binary, not UTF-8"
+        nursery.cancel_scope.cancel()
+
+
+async def test_fragments_are_assembled_and_pings_answered_between_them() -> None:
+    received: list[str] = []
+
+    async def collect(ws: SansIOWebSocket) -> None:
+        received.append(await ws.receive())
+        received.append(await ws.receive())
+
+    async with trio.open_nursery() as nursery:
+        port = await sansio_server(nursery, collect)
+        stream, head = await raw_client(port)
+        assert head.startswith(b"HTTP/1.1 101")
+        await stream.send_all(
+            client_frame(0x1, "שלו".encode()[:5], fin=False)  # a fragment that splits a character
+            + client_frame(0x9, b"are you there")
+            + client_frame(0x0, "שלו".encode()[5:] + b" world", fin=True)
+            + client_frame(0x1, b"second")
+        )
+        with trio.fail_after(STEP_S):
+            pong = await stream.receive_some(4096)
+        assert pong == b"\x8a\x0dare you there"  # unmasked server pong with the ping's payload
+        with trio.fail_after(STEP_S):
+            while len(received) < 2:
+                await trio.sleep(0.01)
+        assert received == ["שלו world", "second"]
+        await stream.aclose()
+        nursery.cancel_scope.cancel()
+
+
+async def test_closing_while_another_task_receives_completes_the_handshake() -> None:
+    """The AI hangs up (aclose) while the line pump is blocked in receive(): both end cleanly."""
+    outcome: list[str] = []
+
+    async def hang_up(ws: SansIOWebSocket) -> None:
+        async def pump() -> None:
+            try:
+                await ws.receive()
+            except TransportClosed as exc:
+                outcome.append(f"pump: {exc}")
+
+        async with trio.open_nursery() as tasks:
+            tasks.start_soon(pump)
+            await trio.sleep(0.05)
+            await ws.aclose(4000)
+            outcome.append("closed")
+
+    async with trio.open_nursery() as nursery:
+        port = await sansio_server(nursery, hang_up)
+        async with open_websocket_url(f"ws://127.0.0.1:{port}/media") as client:
+            with trio.fail_after(STEP_S), pytest.raises(ConnectionClosed) as closed:
+                await client.get_message()
+            assert closed.value.reason.code == 4000
+        with trio.fail_after(STEP_S):
+            while len(outcome) < 2:
+                await trio.sleep(0.01)
+        nursery.cancel_scope.cancel()
+    assert sorted(outcome) == ["closed", "pump: websocket closed (closed with code 4000)"]
+
+
+async def test_an_oversized_message_closes_with_1009_and_the_reader_is_told() -> None:
+    errors: list[int | None] = []
+
+    async def read(ws: SansIOWebSocket) -> None:
+        try:
+            await ws.receive()
+        except TransportClosed:
+            errors.append(ws.close_code)
+
+    async with trio.open_nursery() as nursery:
+        port = await sansio_server(nursery, read, max_message_bytes=1000)
+        async with open_websocket_url(f"ws://127.0.0.1:{port}/media") as client:
+            await client.send_message("z" * 1001)
+            with trio.fail_after(STEP_S), pytest.raises(ConnectionClosed) as closed:
+                await client.get_message()
+            assert closed.value.reason.code == 1009
+        nursery.cancel_scope.cancel()
+    assert errors == [1009]
+
+
+async def test_a_plain_http_request_is_refused_by_the_handshake() -> None:
+    async with trio.open_nursery() as nursery:
+        port = await sansio_server(nursery, lambda ws: trio.sleep(0))
+        stream = await trio.open_tcp_stream("127.0.0.1", port)
+        await stream.send_all(b"GET /media HTTP/1.1\r\nHost: x\r\n\r\n")
+        with trio.fail_after(STEP_S):
+            response = b""
+            while chunk := await stream.receive_some(4096):
+                response += chunk
+        assert response.startswith(b"HTTP/1.1 426")  # Upgrade Required, then the server closes
+        nursery.cancel_scope.cancel()
+
+
+async def test_client_side_headers_messages_and_the_peers_close() -> None:
+    seen: dict[str, str] = {}
+
+    async def handler(request: WebSocketRequest) -> None:
+        seen.update({name.decode().lower(): value.decode() for name, value in request.headers})
+        seen["path"] = request.path
+        ws = await request.accept()
+        await ws.send_message(await ws.get_message() + "!")
+        await ws.aclose(1001)
+
+    async with trio.open_nursery() as nursery:
+        server = await nursery.start(serve_websocket, handler, "127.0.0.1", 0, None)
+        url = f"ws://127.0.0.1:{server.port}/v1/realtime?model=m"
+        ws = await connect_websocket(url, {"Authorization": "Bearer k"}, max_message_bytes=1 << 20)
+        await ws.send("hello")
+        assert await ws.receive() == "hello!"
+        with trio.fail_after(STEP_S), pytest.raises(TransportClosed, match="1001"):
+            await ws.receive()
+        with pytest.raises(TransportClosed):
+            await ws.send("too late")
+        nursery.cancel_scope.cancel()
+    assert seen["authorization"] == "Bearer k" and seen["path"] == "/v1/realtime?model=m"
+
+
+async def test_client_side_a_refused_handshake_is_handshake_failed() -> None:
+    async def refuse(request: WebSocketRequest) -> None:
+        await request.reject(401, body=b"no key")
+
+    async with trio.open_nursery() as nursery:
+        server = await nursery.start(serve_websocket, refuse, "127.0.0.1", 0, None)
+        with pytest.raises(HandshakeFailed, match="401"):
+            await connect_websocket(f"ws://127.0.0.1:{server.port}/", {}, max_message_bytes=1024)
+        nursery.cancel_scope.cancel()
