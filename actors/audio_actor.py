@@ -123,12 +123,8 @@ class _PendingMark:
 class _Media:
     payload: bytes
     item_id: str
-
-
-@attrs.frozen
-class _Mark:
-    name: str
-    item_id: str
+    mark: str
+    """The mark sent right after the audio: its echo says the audio has played."""
 
 
 @attrs.frozen
@@ -144,7 +140,7 @@ class _HangUp:
     reason: str
 
 
-_LineOp = _Media | _Mark | _Clear | _HangUp
+_LineOp = _Media | _Clear | _HangUp
 
 
 @attrs.define
@@ -439,8 +435,7 @@ class AudioActor:
         self._mark_seq += 1
         ms = item.sent_bytes // ULAW_BYTES_PER_MS
         self._pending.append(_PendingMark(self._mark_seq, item.item_id, ms))
-        self._queue(_Media(chunk.payload, item.item_id))
-        self._queue(_Mark(mark_name(item.item_id, ms, self._epoch, self._mark_seq), item.item_id))
+        self._queue(_Media(chunk.payload, item.item_id, mark_name(item.item_id, ms, self._epoch, self._mark_seq)))
         self.stats.ai_chunks += 1
         self._notify()
 
@@ -512,7 +507,7 @@ class AudioActor:
         self._pending.clear()
         self._cleared_through = self._mark_seq
         # Audio not yet written needs no clearing: it is simply never sent.
-        kept = [op for op in self._ops if not isinstance(op, _Media | _Mark)]
+        kept = [op for op in self._ops if not isinstance(op, _Media)]
         self._ops.clear()
         self._ops.extend(kept)
         self._queue(_Clear(reason, current, since))
@@ -566,9 +561,7 @@ class AudioActor:
 
     async def _write(self, op: _LineOp) -> None:
         if isinstance(op, _Media):
-            await self.line.send_audio(op.payload)
-        elif isinstance(op, _Mark):
-            await self.line.send_mark(op.name)
+            await self.line.send_audio(op.payload, op.mark)
         elif isinstance(op, _Clear):
             await self.line.clear()
         elif not self._line_closed:
@@ -578,8 +571,7 @@ class AudioActor:
         record = self.ctx.trace.record
         if isinstance(op, _Media):
             record("io", peer="caller", dir="out", type="media", item_id=op.item_id, bytes=len(op.payload))
-        elif isinstance(op, _Mark):
-            record("io", peer="caller", dir="out", type="mark", item_id=op.item_id, name=op.name)
+            record("io", peer="caller", dir="out", type="mark", item_id=op.item_id, name=op.mark)
         elif isinstance(op, _Clear):
             # A barge-in's clear carries its reaction time: onset frame received -> clear handed to the line.
             since = {} if op.since is None else {"reaction_ms": round((trio.current_time() - op.since) * 1000.0, 2)}

@@ -27,12 +27,9 @@ class CallerLine(Protocol):
         """The next inbound event; raises `LineClosed` when the caller hung up."""
         ...
 
-    async def send_audio(self, payload: bytes) -> None:
-        """Queue mu-law audio for the caller (Twilio `media`)."""
-        ...
-
-    async def send_mark(self, name: str) -> None:
-        """Queue a mark; it comes back as `MarkPlayed` once what precedes it was played."""
+    async def send_audio(self, payload: bytes, mark: str | None = None) -> None:
+        """Queue mu-law audio for the caller (Twilio `media`) and, when given, a mark right after it
+        (in the same write); the mark comes back as `MarkPlayed` once the audio before it was played."""
         ...
 
     async def clear(self) -> None:

@@ -8,10 +8,10 @@ import contextlib
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from .transport import TransportClosed
+from .transport import SendsOneByOne, TransportClosed
 
 
-class StarletteTransport:
+class StarletteTransport(SendsOneByOne):
     """Text messages over an accepted Starlette websocket; a binary message is decoded as UTF-8."""
 
     def __init__(self, websocket: WebSocket) -> None:

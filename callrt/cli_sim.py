@@ -26,9 +26,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def run_sim_peer(args: argparse.Namespace) -> int:
     async def main() -> None:
         async with trio.open_nursery() as nursery:
-            server = await nursery.start(functools.partial(serve_sim_peer, args.host, args.port, args.dialect))
+            port = await nursery.start(functools.partial(serve_sim_peer, args.host, args.port, args.dialect))
             print(
-                f"simulated Realtime peer ({args.dialect}) at ws://{args.host}:{server.port}{REALTIME_PATH}?model=…",
+                f"simulated Realtime peer ({args.dialect}) at ws://{args.host}:{port}{REALTIME_PATH}?model=…",
                 flush=True,
             )
 

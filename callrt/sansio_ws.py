@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import collections
 import ssl
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 import trio
 from websockets.client import ClientProtocol
@@ -59,11 +59,27 @@ class SansIOWebSocket:
         """The close code once the connection closed (1009: a message exceeded the size limit)."""
 
     async def send(self, text: str) -> None:
-        async with self._send_lock:
+        await self.send_many((text,))
+
+    async def send_many(self, texts: Iterable[str]) -> None:
+        """Several messages in one write to the socket (audio and the mark after it)."""
+        await self._lock_for_sending()
+        try:
             if self._protocol.state is not State.OPEN:
                 raise TransportClosed(f"send on a closed websocket ({self._describe_close()})")
-            self._protocol.send_text(text.encode("utf-8"))
+            for text in texts:
+                self._protocol.send_text(text.encode("utf-8"))
             await self._write_pending()
+        finally:
+            self._send_lock.release()
+
+    async def _lock_for_sending(self) -> None:
+        # Uncontended (nearly always), taken without `Lock.acquire`'s scheduler round trip: the write
+        # that follows is the checkpoint.
+        try:
+            self._send_lock.acquire_nowait()
+        except trio.WouldBlock:
+            await self._send_lock.acquire()
 
     async def receive(self) -> str:
         """The next text (or binary) message; `TransportClosed` once the connection is closing or gone."""
@@ -102,8 +118,11 @@ class SansIOWebSocket:
             self._protocol.receive_eof()
         self._frames.extend(event for event in self._protocol.events_received() if isinstance(event, Frame))
         if self._protocol.writes:  # a pong, a close reply, or the close that a protocol error caused
-            async with self._send_lock:
+            await self._lock_for_sending()
+            try:
                 await self._write_pending()
+            finally:
+                self._send_lock.release()
         if self._protocol.state is State.CLOSED:
             self._closed.set()
 
@@ -164,21 +183,32 @@ class SansIOWebSocket:
         await self._finish_closing()
 
 
-async def accept_websocket(stream: trio.abc.Stream, *, max_message_bytes: int) -> tuple[SansIOWebSocket, Request]:
+Refusal = tuple[int, str]
+"""An HTTP status and a body for a handshake the server turns down."""
+
+
+async def accept_websocket(
+    stream: trio.abc.Stream,
+    *,
+    max_message_bytes: int,
+    refuse: Callable[[Request], Refusal | None] | None = None,
+) -> tuple[SansIOWebSocket, Request]:
     """The server side of the opening handshake on a fresh connection. A request that is not a valid
-    websocket upgrade gets the protocol's HTTP error response and `HandshakeFailed`."""
+    websocket upgrade gets the protocol's HTTP error response, one that `refuse` turns down gets its
+    status and body; both raise `HandshakeFailed`."""
     protocol = ServerProtocol(max_size=max_message_bytes)
     events = await _handshake_events(stream, protocol)
     request = events[0]
     if not isinstance(request, Request):
         raise HandshakeFailed("no request")
-    response = protocol.accept(request)
+    refusal = refuse(request) if refuse is not None else None
+    response = protocol.accept(request) if refusal is None else protocol.reject(*refusal)
     protocol.send_response(response)
     websocket = SansIOWebSocket(stream, protocol, [event for event in events[1:] if isinstance(event, Frame)])
     await websocket._write_pending()
     if protocol.state is not State.OPEN:
         await websocket._close_stream()
-        raise HandshakeFailed(f"refused the upgrade: {protocol.handshake_exc}")
+        raise HandshakeFailed(f"refused the upgrade ({response.status_code}): {protocol.handshake_exc}")
     return websocket, request
 
 

@@ -9,6 +9,7 @@ virtual time, without sockets).
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from typing import Protocol
 
 import trio
@@ -22,12 +23,24 @@ class TransportClosed(Exception):
 class TextTransport(Protocol):
     async def send(self, text: str) -> None: ...
 
+    async def send_many(self, texts: Iterable[str]) -> None:
+        """The messages in order; a websocket writes them to the socket at once."""
+        ...
+
     async def receive(self) -> str: ...
 
     async def aclose(self) -> None: ...
 
 
-class MemoryTransport:
+class SendsOneByOne:
+    """`send_many` as one `send` after the other, for transports without a batched write."""
+
+    async def send_many(self: TextTransport, texts: Iterable[str]) -> None:
+        for text in texts:
+            await self.send(text)
+
+
+class MemoryTransport(SendsOneByOne):
     """One end of an in-memory duplex pipe of text messages."""
 
     def __init__(self, outgoing: trio.MemorySendChannel[str], incoming: trio.MemoryReceiveChannel[str]) -> None:
@@ -58,7 +71,7 @@ def memory_transport_pair() -> tuple[MemoryTransport, MemoryTransport]:
     return MemoryTransport(a_to_b_send, b_to_a_receive), MemoryTransport(b_to_a_send, a_to_b_receive)
 
 
-class WebSocketTransport:
+class WebSocketTransport(SendsOneByOne):
     """A trio-websocket connection as a `TextTransport`."""
 
     def __init__(self, ws: WebSocketConnection) -> None:

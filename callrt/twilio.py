@@ -320,21 +320,22 @@ class TwilioCallerLine:
             raise RuntimeError("no media-stream start received yet")
         return self.start.stream_sid
 
-    async def _send(self, text: str) -> None:
+    async def _send(self, *texts: str) -> None:
         if self.closed:
             raise LineClosed("line already closed")
         try:
-            await self.transport.send(text)
+            await self.transport.send_many(texts)
         except TransportClosed as exc:
             self._closed_by(f"transport closed: {exc}")
 
-    async def send_audio(self, payload: bytes) -> None:
-        await self._send(media_message(self.stream_sid, payload))
+    async def send_audio(self, payload: bytes, mark: str | None = None) -> None:
+        media = media_message(self.stream_sid, payload)
+        if mark is None:
+            await self._send(media)
+        else:
+            await self._send(media, mark_message(self.stream_sid, mark))
+            self.stats.marks_out += 1
         self.stats.frames_out += 1
-
-    async def send_mark(self, name: str) -> None:
-        await self._send(mark_message(self.stream_sid, name))
-        self.stats.marks_out += 1
 
     async def clear(self) -> None:
         await self._send(clear_message(self.stream_sid))

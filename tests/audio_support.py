@@ -79,13 +79,12 @@ class PlayingLine:
         await trio.sleep_forever()
         raise AssertionError("unreachable")
 
-    async def send_audio(self, payload: bytes) -> None:
+    async def send_audio(self, payload: bytes, mark: str | None = None) -> None:
         self._log("media", len(payload))
         self.playout.add_audio(len(payload))
-
-    async def send_mark(self, name: str) -> None:
-        self._log("mark", name)
-        self.playout.add_mark(name)
+        if mark is not None:
+            self._log("mark", mark)
+            self.playout.add_mark(mark)
 
     async def clear(self) -> None:
         self._log("clear")

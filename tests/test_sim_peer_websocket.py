@@ -57,14 +57,12 @@ class Peer:
 
 @pytest.fixture
 async def ga_peer(nursery: trio.Nursery) -> AsyncIterator[Peer]:
-    server = await nursery.start(functools.partial(serve_sim_peer, "127.0.0.1", 0, "ga"))
-    yield Peer(server.port)
+    yield Peer(await nursery.start(functools.partial(serve_sim_peer, "127.0.0.1", 0, "ga")))
 
 
 @pytest.fixture
 async def beta_peer(nursery: trio.Nursery) -> AsyncIterator[Peer]:
-    server = await nursery.start(functools.partial(serve_sim_peer, "127.0.0.1", 0, "beta"))
-    yield Peer(server.port)
+    yield Peer(await nursery.start(functools.partial(serve_sim_peer, "127.0.0.1", 0, "beta")))
 
 
 async def receive(ws: WebSocketConnection, dialect: str) -> dict[str, Any]:

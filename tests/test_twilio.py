@@ -266,14 +266,15 @@ async def test_outbound_audio_mark_clear_and_hang_up() -> None:
     line = TwilioCallerLine(ours)
     await feed(twilio_side, start_msg())
     await line.read_start()
-    await line.send_audio(b"\xff" * 320)
-    await line.send_mark("ai-1")
+    await line.send_audio(b"\xff" * 320, mark="ai-1")
+    await line.send_audio(b"\x7f" * 160)  # no mark: the relay's way
     await line.clear()
-    sent: list[dict[str, Any]] = [json.loads(await twilio_side.receive()) for _ in range(3)]
-    assert [m["event"] for m in sent] == ["media", "mark", "clear"]
+    sent: list[dict[str, Any]] = [json.loads(await twilio_side.receive()) for _ in range(4)]
+    assert [m["event"] for m in sent] == ["media", "mark", "media", "clear"]
     assert all(m["streamSid"] == "MZ42" for m in sent)
     assert base64.b64decode(sent[0]["media"]["payload"]) == b"\xff" * 320
-    assert (line.stats.frames_out, line.stats.marks_out, line.stats.clears) == (1, 1, 1)
+    assert sent[1]["mark"] == {"name": "ai-1"}
+    assert (line.stats.frames_out, line.stats.marks_out, line.stats.clears) == (2, 1, 1)
     await line.hang_up()
     await line.hang_up()  # idempotent
     with pytest.raises(LineClosed):
@@ -289,4 +290,4 @@ async def test_sending_to_a_vanished_peer_is_line_closed() -> None:
     await line.read_start()
     await twilio_side.aclose()
     with pytest.raises(LineClosed):
-        await line.send_mark("m")
+        await line.send_audio(b"\xff", mark="m")

@@ -5,7 +5,7 @@
   end of an in-memory text pipe, so events are serialised to JSON text and parsed
   back exactly as on the wire.
 - `serve_sim_peer(host, port, dialect)` serves `ws://host:port/v1/realtime?model=…`
-  with trio-websocket, for any Realtime client (`callrt sim-peer`). The script comes
+  over callrt.sansio_ws, for any Realtime client (`callrt sim-peer`). The script comes
   in the `X-Callrt-Sim-Script` header (compact JSON, see peer_script); connections
   that send the same `X-Callrt-Sim-Call` value share one call (script cursor, faults
   already played), which is how a reconnecting client gets the same call back.
@@ -24,10 +24,11 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import trio
-from trio_websocket import WebSocketRequest, serve_websocket
+from websockets.http11 import Request
 
 from actors.ports import ModelClosed
-from callrt.transport import MemoryTransport, TextTransport, TransportClosed, WebSocketTransport, memory_transport_pair
+from callrt.sansio_ws import HandshakeFailed, Refusal, accept_websocket
+from callrt.transport import MemoryTransport, TextTransport, TransportClosed, memory_transport_pair
 
 from .peer_dialect import Dialect
 from .peer_dialect import dialect as lookup_dialect
@@ -135,9 +136,13 @@ class _Calls:
         return call
 
 
-def _reject_body(message: str, code: str | None = None) -> bytes:
+def _reject_body(message: str, code: str | None = None) -> str:
     doc = {"error": {"message": message, "type": "invalid_request_error", "code": code, "param": None}}
-    return json.dumps(doc).encode()
+    return json.dumps(doc)
+
+
+MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+"""The service accepts large appends."""
 
 
 async def serve_sim_peer(
@@ -145,9 +150,9 @@ async def serve_sim_peer(
     port: int,
     dialect: str = "beta",
     *,
-    task_status: trio.TaskStatus[Any] = trio.TASK_STATUS_IGNORED,
+    task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Serve the peer at `ws://host:port/v1/realtime?model=…` until cancelled.
+    """Serve the peer at `ws://host:port/v1/realtime?model=…` until cancelled; `task_status` gets the port.
 
     Like the service, the handshake is refused without `Authorization: Bearer …` (401),
     on another path (404), and when the beta header does not match the dialect served
@@ -157,38 +162,42 @@ async def serve_sim_peer(
     spelling = lookup_dialect(dialect)
     calls = _Calls()
 
-    async def handler(request: WebSocketRequest) -> None:
-        headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in request.headers}
+    def refusal(request: Request) -> Refusal | None:
         url = urlsplit(request.path)
         if url.path.rstrip("/") != REALTIME_PATH:
-            await request.reject(404, body=_reject_body(f"Invalid URL (GET {url.path})"))
-            return
-        authorization = headers.get("authorization", "")
+            return 404, _reject_body(f"Invalid URL (GET {url.path})")
+        authorization = request.headers.get("authorization", "")
         if not authorization.startswith("Bearer ") or not authorization[len("Bearer ") :].strip():
-            await request.reject(
-                401, body=_reject_body("Missing bearer or basic authentication in header", "missing_api_key")
-            )
-            return
-        wants_beta = headers.get("openai-beta", "").replace(" ", "") == "realtime=v1"
+            return 401, _reject_body("Missing bearer or basic authentication in header", "missing_api_key")
+        wants_beta = request.headers.get("openai-beta", "").replace(" ", "") == "realtime=v1"
         if wants_beta != (spelling.name == "beta"):
-            await request.reject(
-                400,
-                body=_reject_body(f"This simulated peer speaks the {spelling.name} Realtime protocol", "dialect"),
-            )
-            return
+            return 400, _reject_body(f"This simulated peer speaks the {spelling.name} Realtime protocol", "dialect")
         try:
-            script = SimScript.from_json(headers[SCRIPT_HEADER]) if SCRIPT_HEADER in headers else SimScript()
+            _script(request)
         except ScriptError as exc:
-            await request.reject(400, body=_reject_body(str(exc), "invalid_sim_script"))
-            return
-        model = parse_qs(url.query).get("model", [spelling.default_model])[0]
-        ws = await request.accept()
-        call = calls.get(headers.get(CALL_HEADER), script)
+            return 400, _reject_body(str(exc), "invalid_sim_script")
+        return None
+
+    async def connection(stream: trio.SocketStream) -> None:
         try:
-            await serve_connection(WebSocketTransport(ws), call, spelling, model)
+            ws, request = await accept_websocket(stream, max_message_bytes=MAX_MESSAGE_BYTES, refuse=refusal)
+        except (HandshakeFailed, trio.TooSlowError, trio.BrokenResourceError, trio.ClosedResourceError):
+            await trio.aclose_forcefully(stream)
+            return
+        model = parse_qs(urlsplit(request.path).query).get("model", [spelling.default_model])[0]
+        call = calls.get(request.headers.get(CALL_HEADER), _script(request))
+        try:
+            await serve_connection(ws, call, spelling, model)
         except Exception:
             log.exception("sim peer session failed")
             await ws.aclose()
 
-    # The service accepts large appends; trio-websocket's 1 MiB default would drop them.
-    await serve_websocket(handler, host, port, None, max_message_size=16 * 1024 * 1024, task_status=task_status)
+    listeners = await trio.open_tcp_listeners(port, host=host)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(trio.serve_listeners, connection, listeners)
+        task_status.started(int(listeners[0].socket.getsockname()[1]))
+
+
+def _script(request: Request) -> SimScript:
+    raw = request.headers.get(SCRIPT_HEADER)
+    return SimScript.from_json(raw) if raw is not None else SimScript()
