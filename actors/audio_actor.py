@@ -207,6 +207,7 @@ class AudioActor:
         self._silence_due = 0.0
         self._restart_silence(trio.current_time())
         self._changed = trio.Event()
+        self._watched: tuple[float, bool, bool] | None = None
         # Hang-up
         self._hangup_reason: str | None = None
         self._hangup_deadline = math.inf
@@ -605,7 +606,12 @@ class AudioActor:
             self._to_realtime.send_nowait(SilenceElapsed(silence_ms=silence_ms))
 
     def _notify(self) -> None:
-        self._changed.set()
+        """Wakes the silence and hang-up loops, but only when what they wait on changed: most AI chunks
+        and marks leave the silence deadline, the hang-up and the emptiness of the playout as they were."""
+        watched = (self._silence_deadline(), self._hangup_reason is not None, not self._pending)
+        if watched != self._watched:
+            self._watched = watched
+            self._changed.set()
 
     async def _wait_for_change(self) -> None:
         changed = self._changed

@@ -50,6 +50,8 @@ class Mailbox(Generic[T]):
         self._send = send
         self._receive = receive
         self._next_id = 0
+        self._queued = 0
+        """The depth, counted here: the channel's `statistics()` builds an object per call."""
         self.dropped_total = 0
         self._window = AudioCounters()
         self._window_start = trace.now_ms()
@@ -66,6 +68,7 @@ class Mailbox(Generic[T]):
             self._put_audio(envelope, message)
             return
         self._send.send_nowait(envelope)
+        self._queued += 1
         self.trace.record(
             "send",
             mailbox=self.name,
@@ -80,6 +83,7 @@ class Mailbox(Generic[T]):
     def _put_audio(self, envelope: tuple[int, str, T], message: T) -> None:
         try:
             self._send.send_nowait(envelope)
+            self._queued += 1
         except trio.WouldBlock:
             # Drop-oldest: the freshest audio is what matters for VAD and barge-in.
             self._receive.receive_nowait()
@@ -123,6 +127,7 @@ class Mailbox(Generic[T]):
 
     def _delivered(self, envelope: tuple[int, str, T]) -> T:
         msg_id, sender, message = envelope
+        self._queued -= 1
         if self.is_audio:
             self._window.received += 1
             self._maybe_summarise()
@@ -151,7 +156,7 @@ class Mailbox(Generic[T]):
 
     @property
     def depth(self) -> int:
-        return self._send.statistics().current_buffer_used
+        return self._queued
 
     def close(self) -> None:
         """No more sends; the owner drains what is queued, then sees end of channel."""

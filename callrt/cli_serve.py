@@ -134,7 +134,7 @@ async def serve_process(config: ServerConfig, bind: str | None) -> None:
 
 
 async def _signalled() -> None:
-    """Returns on SIGINT or SIGTERM: hypercorn then stops accepting and lets running calls finish briefly."""
+    """Returns on SIGINT or SIGTERM: the server then stops accepting and lets running calls finish briefly."""
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async for signum in signals:
             logger.warning("received %s: shutting down", signal.Signals(signum).name)

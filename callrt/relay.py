@@ -1,6 +1,6 @@
 """The bare relay (`callrt serve --relay`): the benchmark's baseline for what the actors cost.
 
-The same server stack as a real call (Starlette + hypercorn websocket, `TwilioCallerLine`
+The same server stack as a real call (the front door's media websocket, `TwilioCallerLine`
 parsing Twilio's JSON, the call's model connector), with no actors, no VAD, no mailboxes
 and no trace: every caller frame is appended to the model as it arrives, and the model's
 audio is forwarded to the caller as it arrives. The session is configured like a call's

@@ -1,8 +1,8 @@
 """Text-message transports: the one shape every websocket-like peer is driven through.
 
 The Twilio adapter, the simulated caller and the simulated model peer all speak
-JSON text messages over a `TextTransport`, either a real trio-websocket
-connection or an in-memory pair (scenarios run the exact same protocol code in
+JSON text messages over a `TextTransport`: a real websocket (`callrt.sansio_ws`,
+or a trio-websocket connection for embedders) or an in-memory pair (scenarios run the exact same protocol code in
 virtual time, without sockets).
 """
 
