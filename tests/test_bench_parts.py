@@ -4,13 +4,17 @@ and the server option that points the Realtime connector at a simulated peer's w
 from __future__ import annotations
 
 import json
+import math
 import struct
 
 import pytest
+import trio
+import trio.testing
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from callrt.bench import prom
+from callrt.bench.frame_clock import FrameClock
 from callrt.bench.load import caller_script
 from callrt.bench.wsclient import frame
 from callrt.metrics import Histogram
@@ -105,3 +109,37 @@ def test_production_defaults_are_unchanged() -> None:
     assert isinstance(keyed, OpenAIRealtimeConnector) and keyed.url == OPENAI_REALTIME_URL
     assert ServerConfig.from_env({"CALLRT_REALTIME_URL": "ws://h/v1/realtime"}).realtime_url == "ws://h/v1/realtime"
     assert ServerConfig.from_env({}).realtime_url is None and not ServerConfig.from_env({}).relay
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    deadlines=st.lists(st.floats(min_value=0.0, max_value=0.5), min_size=1, max_size=40),
+    abandoned=st.sets(st.integers(min_value=0, max_value=39)),
+)
+def test_the_frame_clock_wakes_every_sleeper_at_or_just_after_its_deadline(
+    deadlines: list[float], abandoned: set[int]
+) -> None:
+    """Never early, at most one resolution late, in deadline order; a cancelled sleeper is skipped."""
+    woke: dict[int, float] = {}
+
+    async def main() -> None:
+        clock = FrameClock(resolution_s=0.001)
+        start = trio.current_time()
+
+        async def sleeper(index: int, deadline: float) -> None:
+            with trio.move_on_after(deadline / 2 if index in abandoned else math.inf):
+                await clock.sleep_until(start + deadline)
+                woke[index] = trio.current_time() - start
+
+        async with trio.open_nursery() as ticking:
+            ticking.start_soon(clock.run)
+            async with trio.open_nursery() as nursery:
+                for index, deadline in enumerate(deadlines):
+                    nursery.start_soon(sleeper, index, deadline)
+            ticking.cancel_scope.cancel()
+
+    trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+    expected = {i for i in range(len(deadlines)) if i not in abandoned}
+    assert set(woke) == expected
+    for index in woke:
+        assert deadlines[index] - 1e-9 <= woke[index] <= deadlines[index] + 0.001 + 1e-9

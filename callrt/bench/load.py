@@ -37,6 +37,7 @@ from callrt.sim.signals import NoiseKind, noise_frames, silence_frames, speech_f
 from callrt.transport import TransportClosed
 from callrt.twilio_webhook import StreamTokens
 
+from .frame_clock import FrameClock
 from .wsclient import RawWebSocket
 
 LINES: tuple[str, ...] = (
@@ -123,9 +124,11 @@ class LoadCaller:
         call_sid: str,
         stream_sid: str,
         parameters: Mapping[str, str],
+        clock: FrameClock,
         floor_seed: int = 0,
     ) -> None:
         self.ws = ws
+        self.clock = clock
         self.steps = list(steps)
         self.call_sid = call_sid
         self.stream_sid = stream_sid
@@ -174,7 +177,7 @@ class LoadCaller:
     async def _send_frame(self, payload_b64: str) -> None:
         index = self.frames_sent
         deadline = self._t0 + (index + 1) * FRAME_S
-        await trio.sleep_until(deadline)
+        await self.clock.sleep_until(deadline)
         self.lateness_ms.append((trio.current_time() - deadline) * 1000.0)
         self._seq += 1
         self.frames_sent += 1
@@ -285,6 +288,7 @@ async def run_load(
     """
     tokens = StreamTokens(secret, ttl_s=max(120.0, ramp_s + 60.0))
     result = LoadResult(calls=calls)
+    clock = FrameClock()
     callers: list[LoadCaller] = []
     t_start = trio.current_time()
     cpu_start = time.process_time()
@@ -305,6 +309,7 @@ async def run_load(
             call_sid=call_sid,
             stream_sid=f"MZbench{index:05d}",
             parameters={"token": tokens.issue(call_sid), "caller": f"+1555{index:07d}", "sim_script": sim.to_json()},
+            clock=clock,
             floor_seed=index,
         )
         callers.append(caller)
@@ -326,10 +331,13 @@ async def run_load(
             await on_steady(None)
 
     with trio.fail_after(ramp_s + seconds + 60.0):
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(steady_window)
-            for index in range(calls):
-                nursery.start_soon(one, index)
+        async with trio.open_nursery() as ticking:
+            ticking.start_soon(clock.run)
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(steady_window)
+                for index in range(calls):
+                    nursery.start_soon(one, index)
+            ticking.cancel_scope.cancel()
     result.cpu_s = time.process_time() - cpu_start
     _summarise(result, callers)
     return result
