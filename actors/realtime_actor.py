@@ -34,6 +34,7 @@ from .call_context import CallContext
 from .claims import Claim, detect_claim
 from .codec import ULAW_BYTES_PER_MS
 from .errors import InjectedFault
+from .locks import QuickLock
 from .messages import (
     AiAudio,
     AiAudioDone,
@@ -138,7 +139,7 @@ class RealtimeActor:
         self.dialect = rp.check_dialect(connector.dialect)
         self._audio = ctx.mailboxes.audio.outbox("realtime")
         self._nlp = ctx.mailboxes.nlp.outbox("realtime")
-        self._lock = trio.Lock()
+        self._lock = QuickLock()
         self._instructions = ""
         # The connection: `_ready` once the server acknowledged our session.update.
         self._conn: ModelConnection | None = None

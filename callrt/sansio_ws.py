@@ -28,6 +28,8 @@ from websockets.protocol import Protocol, State
 from websockets.server import ServerProtocol
 from websockets.uri import parse_uri
 
+from actors.locks import QuickLock
+
 from .transport import TransportClosed
 
 RECEIVE_BYTES = 65536
@@ -49,7 +51,7 @@ class SansIOWebSocket:
         self._frames: collections.deque[Frame] = collections.deque(pending or ())
         self._fragments: list[bytes] = []
         # Frames of concurrent senders, and the pongs the receiver owes, go out whole and in order.
-        self._send_lock = trio.Lock()
+        self._send_lock = QuickLock()
         self._stream_closed = False
         self._reading = False
         self._closed = trio.Event()
@@ -63,23 +65,12 @@ class SansIOWebSocket:
 
     async def send_many(self, texts: Iterable[str]) -> None:
         """Several messages in one write to the socket (audio and the mark after it)."""
-        await self._lock_for_sending()
-        try:
+        async with self._send_lock:
             if self._protocol.state is not State.OPEN:
                 raise TransportClosed(f"send on a closed websocket ({self._describe_close()})")
             for text in texts:
                 self._protocol.send_text(text.encode("utf-8"))
             await self._write_pending()
-        finally:
-            self._send_lock.release()
-
-    async def _lock_for_sending(self) -> None:
-        # Uncontended (nearly always), taken without `Lock.acquire`'s scheduler round trip: the write
-        # that follows is the checkpoint.
-        try:
-            self._send_lock.acquire_nowait()
-        except trio.WouldBlock:
-            await self._send_lock.acquire()
 
     async def receive(self) -> str:
         """The next text (or binary) message; `TransportClosed` once the connection is closing or gone."""
@@ -118,11 +109,8 @@ class SansIOWebSocket:
             self._protocol.receive_eof()
         self._frames.extend(event for event in self._protocol.events_received() if isinstance(event, Frame))
         if self._protocol.writes:  # a pong, a close reply, or the close that a protocol error caused
-            await self._lock_for_sending()
-            try:
+            async with self._send_lock:
                 await self._write_pending()
-            finally:
-                self._send_lock.release()
         if self._protocol.state is State.CLOSED:
             self._closed.set()
 
