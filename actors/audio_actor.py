@@ -80,7 +80,7 @@ PREROLL_FRAMES = 10
 HANGUP_GRACE_MS = 3000.0
 """Extra wait, beyond the unplayed audio's own length, before hanging up without the last mark."""
 LAG_WINDOW = 256
-LAG_TRACE_EVERY_S = 5.0
+LAG_TRACE_EVERY_S = 1.0
 LAG_BUCKETS_MS: tuple[float, ...] = (
     0.25, 0.5, 1, 2, 3, 5, 7.5, 10, 15, 20, 30, 50, 75, 100, 200, 500, 1000, 2000
 )  # fmt: skip

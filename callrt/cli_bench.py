@@ -150,7 +150,8 @@ def _judge(point: dict[str, Any]) -> None:
 def _print_point(point: dict[str, Any]) -> None:
     print(
         f"{point['calls']:>4} calls x {point['seconds']:.0f} s ({point['workers']} worker(s)): "
-        f"frame lag p50 {point['p50_frame_lag_ms']} / p99 {point['p99_frame_lag_ms']} ms, "
+        f"frame lag p50 {point['p50_frame_lag_ms']} / p99 {point['p99_frame_lag_ms']} ms "
+        f"(whole run, ramp included: p99 {point['whole_run_p99_frame_lag_ms']} ms), "
         f"drops {point['dropped_frames']}, barge-in p50 {point['barge_in_p50_ms']} / p99 {point['barge_in_p99_ms']} ms "
         f"({point['barge_ins']}), CPU {point['cpu_per_call_minute_s']} s/call-min ({point['server_cpu_pct']} %), "
         f"RSS {point['rss_per_call_kib']} KiB/call; relay: CPU {point.get('relay_cpu_per_call_minute_s')} s/call-min, "

@@ -435,11 +435,10 @@ async def test_frame_lag_is_traced(autojump_clock: trio.testing.MockClock) -> No
             outbox.send_nowait(CallerFrame(payload=floor, timestamp_ms=index * 20, received_at=received_at))
     lags = [e for e in ctx.trace.events if e["ev"] == "frame_lag"]
     periodic = [e for e in lags if not e.get("final")]
-    assert len(periodic) == 1 and 249 <= periodic[0]["n"] <= 251  # every 5 s: one window in 6 s
-    assert periodic[0]["p50_ms"] == periodic[0]["p99_ms"] == 30.0
-    assert periodic[0]["proc_us"] > 0
+    assert len(periodic) == 5 and all(49 <= e["n"] <= 51 for e in periodic)  # every second: five windows in 6 s
+    assert all(e["p50_ms"] == e["p99_ms"] == 30.0 and e["proc_us"] > 0 for e in periodic)
     # The rest of the frames are in one final window when the actor stops, so every frame is counted once.
-    assert len(lags) == 2 and lags[-1]["final"] and sum(e["n"] for e in lags) == 300
+    assert len(lags) == 6 and lags[-1]["final"] and sum(e["n"] for e in lags) == 300
     around_30ms = slice(LAG_BUCKETS_MS.index(20) + 1, LAG_BUCKETS_MS.index(50) + 1)  # (20, 50] ms
     for event in lags:
         assert sum(event["counts"][around_30ms]) == event["n"] == sum(event["counts"])

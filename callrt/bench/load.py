@@ -49,6 +49,10 @@ LINES: tuple[str, ...] = (
     "Thanks, that is all for now",
 )
 CONNECT_TIMEOUT_S = 10.0
+SETTLE_S = 1.0
+"""After the last call started, before the steady window opens: the server has caught up with the ramp's
+call set-ups, and every AudioActor has reported the frames it handled during the ramp (`frame_lag`
+windows are 1 s long)."""
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +63,10 @@ def caller_script(index: int, seconds: float) -> tuple[list[dict[str, Any]], Sim
     Pauses vary with the caller's index so that the calls do not speak in lockstep.
     """
     jitter = (index * 37) % 400
+    # Calls must not move in lockstep: with the same script and starts 20 ms apart, every call would ask
+    # and be answered within the same second, a burst no real line of independent callers produces. A
+    # one-off delay of up to one cycle of the script (about 9 s), spread over the calls, scatters the phases.
+    phase_ms = (index * 761) % 9000
     steps: list[dict[str, Any]] = []
     says: list[str] = []
     budget_ms = 0.0
@@ -68,7 +76,7 @@ def caller_script(index: int, seconds: float) -> tuple[list[dict[str, Any]], Sim
         steps += [
             # Talk over the AI (the greeting, then each reply): a barge-in.
             {"wait": "ai_started", "timeout_ms": 6000},
-            {"pause_ms": 300 + jitter},
+            {"pause_ms": 300 + jitter + (0 if cycle else phase_ms)},
             {"say": first, "ms": 1200},
             {"pause_ms": 700},
             # Ask, and let the answer play out.
@@ -80,7 +88,8 @@ def caller_script(index: int, seconds: float) -> tuple[list[dict[str, Any]], Sim
             {"say": first, "ms": 1000},
         ]
         says += [first, second, first]
-        budget_ms += 300 + jitter + 1200 + 700 + 1600 + 500 + jitter + 260 + 1500 + 1000 + 3000
+        budget_ms += sum(s.get("ms", 0) + s.get("pause_ms", 0) + s.get("silence_ms", 0) for s in steps[-10:])
+        budget_ms += 3000  # about what the AI's answer takes
         cycle += 1
     return steps, SimScript(language="en", business_name="Bench Barbers", says=tuple(says))
 
@@ -268,7 +277,7 @@ class LoadResult:
     """CPU of the generator's process over the run (it does nothing else meanwhile)."""
     steady_start: float = 0.0
     steady_end: float = 0.0
-    """Trio times between which every call was up (after the ramp, before the first hang-up)."""
+    """Trio times between which every call was up (after the ramp and `SETTLE_S`, before the first hang-up)."""
 
 
 async def run_load(
@@ -321,7 +330,7 @@ async def run_load(
                 await ws.aclose()
 
     async def steady_window() -> None:
-        result.steady_start = t_start + ramp_s
+        result.steady_start = t_start + ramp_s + SETTLE_S
         await trio.sleep_until(result.steady_start)
         if on_steady is not None:
             await on_steady(result.steady_start)

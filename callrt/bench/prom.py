@@ -29,6 +29,11 @@ def merge(scrapes: Iterable[Mapping[str, float]]) -> dict[str, float]:
     return total
 
 
+def difference(after: Mapping[str, float], before: Mapping[str, float]) -> dict[str, float]:
+    """What the counters and histograms gained between two scrapes."""
+    return {key: value - before.get(key, 0.0) for key, value in after.items()}
+
+
 def buckets(samples: Mapping[str, float], name: str) -> list[tuple[float, float]]:
     """(upper bound in the metric's unit, cumulative count), ascending, +Inf last."""
     out = []

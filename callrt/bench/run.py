@@ -85,6 +85,7 @@ def run_point(setup: Setup, mode: Mode, calls: int) -> dict[str, Any]:
         pids = server.pids()
         rss_before = procs.rss_kib(pids)
         window: dict[str, float] = {}
+        scrapes: dict[str, dict[str, float]] = {}
 
         async def on_steady(start: float | None) -> None:
             key = "start" if start is not None else "end"
@@ -95,6 +96,7 @@ def run_point(setup: Setup, mode: Mode, calls: int) -> dict[str, Any]:
             window[f"wall_{key}"] = time.monotonic()
             if start is None:
                 window["rss"] = procs.rss_kib(pids)
+            scrapes[key] = await trio.to_thread.run_sync(_scrape_merged, server.url, setup.workers)
 
         media_url = server.url.replace("http://", "ws://") + "/media"
         ramp = setup.ramp_for(calls)
@@ -109,10 +111,13 @@ def run_point(setup: Setup, mode: Mode, calls: int) -> dict[str, Any]:
     cpu = window["cpu_end"] - window["cpu_start"]
     trace_bytes = sum(path.stat().st_size for path in trace_dir.glob("*.jsonl")) if trace_dir.exists() else 0
     shutil.rmtree(trace_dir, ignore_errors=True)
-    lag_p50 = prom.quantile(samples, "callrt_frame_lag_seconds", 0.50)
-    lag_p99 = prom.quantile(samples, "callrt_frame_lag_seconds", 0.99)
-    barge_p50 = prom.quantile(samples, "callrt_barge_in_reaction_seconds", 0.50)
-    barge_p99 = prom.quantile(samples, "callrt_barge_in_reaction_seconds", 0.99)
+    # Lag and reaction times over the steady window (all calls up), the same window as the CPU; the whole run,
+    # ramp included (up to 50 call set-ups a second), is reported next to them.
+    steady = prom.difference(scrapes["end"], scrapes["start"])
+    lag_p50 = prom.quantile(steady, "callrt_frame_lag_seconds", 0.50)
+    lag_p99 = prom.quantile(steady, "callrt_frame_lag_seconds", 0.99)
+    barge_p50 = prom.quantile(steady, "callrt_barge_in_reaction_seconds", 0.50)
+    barge_p99 = prom.quantile(steady, "callrt_barge_in_reaction_seconds", 0.99)
     return {
         "mode": mode,
         "calls": calls,
@@ -124,10 +129,15 @@ def run_point(setup: Setup, mode: Mode, calls: int) -> dict[str, Any]:
         "steady_s": round(steady_s, 2),
         "p50_frame_lag_ms": _ms(lag_p50),
         "p99_frame_lag_ms": _ms(lag_p99),
-        "frames_lagged": int(samples.get("callrt_frame_lag_seconds_count", 0)),
-        "barge_ins": int(samples.get("callrt_barge_ins_total", 0)),
+        "steady_frames_lagged": int(steady.get("callrt_frame_lag_seconds_count", 0)),
         "barge_in_p50_ms": _ms(barge_p50),
         "barge_in_p99_ms": _ms(barge_p99),
+        "steady_barge_ins": int(steady.get("callrt_barge_in_reaction_seconds_count", 0)),
+        "whole_run_p99_frame_lag_ms": _ms(prom.quantile(samples, "callrt_frame_lag_seconds", 0.99)),
+        "whole_run_barge_in_p50_ms": _ms(prom.quantile(samples, "callrt_barge_in_reaction_seconds", 0.50)),
+        "whole_run_barge_in_p99_ms": _ms(prom.quantile(samples, "callrt_barge_in_reaction_seconds", 0.99)),
+        "frames_lagged": int(samples.get("callrt_frame_lag_seconds_count", 0)),
+        "barge_ins": int(samples.get("callrt_barge_ins_total", 0)),
         "dropped_frames": int(samples.get("callrt_frames_dropped_total", 0)),
         "frames_received": int(samples.get("callrt_frames_total", 0)),
         "frames_sent": load.frames_sent,
@@ -162,11 +172,14 @@ def _drained_metrics(base_url: str, workers: int) -> dict[str, float]:
     """Every worker's /metrics once its calls have all ended (their last frame-lag windows are in)."""
     deadline = time.monotonic() + DRAIN_TIMEOUT_S
     while True:
-        scrapes = _scrape_workers(base_url, workers)
-        merged = prom.merge(scrapes.values())
+        merged = _scrape_merged(base_url, workers)
         if merged.get("callrt_calls_active", 0) == 0 or time.monotonic() > deadline:
             return merged
         time.sleep(0.25)
+
+
+def _scrape_merged(base_url: str, workers: int) -> dict[str, float]:
+    return prom.merge(_scrape_workers(base_url, workers).values())
 
 
 def _scrape_workers(base_url: str, workers: int) -> dict[str, dict[str, float]]:
