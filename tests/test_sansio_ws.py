@@ -10,6 +10,9 @@ from functools import partial
 
 import pytest
 import trio
+import trio.testing
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from trio_websocket import ConnectionClosed, WebSocketRequest, open_websocket_url, serve_websocket
 
 from callrt.sansio_ws import HandshakeFailed, SansIOWebSocket, accept_websocket, connect_websocket
@@ -196,3 +199,76 @@ async def test_client_side_a_refused_handshake_is_handshake_failed() -> None:
         with pytest.raises(HandshakeFailed, match="401"):
             await connect_websocket(f"ws://127.0.0.1:{server.port}/", {}, max_message_bytes=1024)
         nursery.cancel_scope.cancel()
+
+
+def masked_frame(opcode: int, payload: bytes, *, fin: bool, mask: bytes) -> bytes:
+    masked = bytes(byte ^ mask[index % 4] for index, byte in enumerate(payload))
+    first = (0x80 if fin else 0) | opcode
+    if len(payload) < 126:
+        header = struct.pack("!BB", first, 0x80 | len(payload))
+    else:
+        header = struct.pack("!BBH", first, 0x80 | 126, len(payload))
+    return header + mask + masked
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    messages=st.lists(st.text(max_size=300), min_size=1, max_size=8),
+    data=st.data(),
+)
+def test_any_fragmentation_and_any_chunking_deliver_the_messages_in_order(
+    messages: list[str], data: st.DataObject
+) -> None:
+    """Messages split into frames at any byte (inside a UTF-8 character too), pings between the frames,
+    the bytes written in chunks of any size: the reader gets exactly the messages, and a pong per ping."""
+    wire = b""
+    pings: list[bytes] = []
+    for text in messages:
+        payload = text.encode("utf-8")
+        cuts = sorted(data.draw(st.lists(st.integers(0, len(payload)), max_size=3), label="cuts"))
+        pieces = [payload[a:b] for a, b in zip([0, *cuts], [*cuts, len(payload)], strict=True)]
+        for index, piece in enumerate(pieces):
+            mask = data.draw(st.binary(min_size=4, max_size=4), label="mask")
+            wire += masked_frame(0x1 if index == 0 else 0x0, piece, fin=index == len(pieces) - 1, mask=mask)
+            if data.draw(st.booleans(), label="ping"):
+                ping = data.draw(st.binary(max_size=20), label="ping payload")
+                pings.append(ping)
+                wire += masked_frame(0x9, ping, fin=True, mask=mask)
+    wire += masked_frame(0x8, struct.pack("!H", 1000), fin=True, mask=b"\x01\x02\x03\x04")  # the closing handshake
+    chunk_sizes = data.draw(st.lists(st.integers(1, 64), min_size=1, max_size=20), label="chunks")
+
+    async def main() -> tuple[list[str], bytes]:
+        client, server = trio.testing.memory_stream_pair()
+        key = base64.b64encode(os.urandom(16)).decode()
+        request = (
+            f"GET /media HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        ).encode()
+        received: list[str] = []
+        async with trio.open_nursery() as nursery:
+
+            async def write() -> None:
+                await client.send_all(request)
+                offset, turn = 0, 0
+                while offset < len(wire):
+                    size = chunk_sizes[turn % len(chunk_sizes)]
+                    await client.send_all(wire[offset : offset + size])
+                    offset, turn = offset + size, turn + 1
+
+            nursery.start_soon(write)
+            ws, _request = await accept_websocket(server, max_message_bytes=1 << 16)
+            for _ in messages:
+                received.append(await ws.receive())
+            with pytest.raises(TransportClosed, match="peer closed with code 1000"):
+                await ws.receive()
+        replies = b""
+        while chunk := await client.receive_some(65536):  # until the server ends the stream
+            replies += chunk
+        return received, replies
+
+    received, replies = trio.run(main)
+    assert received == messages
+    head, _, frames = replies.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 101")
+    pongs = b"".join(struct.pack("!BB", 0x8A, len(ping)) + ping for ping in pings)
+    assert frames == pongs + b"\x88\x02" + struct.pack("!H", 1000)  # every pong, in order, then the close echo
