@@ -7,7 +7,9 @@ N simulated callers (this process) -> `callrt serve` (its own process) -> the si
 Realtime peer (`callrt sim-peer`, its own process), everything over real websockets on
 127.0.0.1. Each point runs twice on a fresh server: with the actors, then as a bare relay
 (`callrt serve --relay`). On two or more CPUs the generator and the peer are pinned to
-CPU 0 and a single server process to CPU 1. See docs/performance.md.
+CPU 0 and a single server process to CPU 1. CPU, frame lag and barge-in reaction are
+measured over the steady window (every call up, from a second after the last one started);
+`whole_run_*` includes the ramp. See docs/performance.md.
 """
 
 from __future__ import annotations
