@@ -108,15 +108,18 @@ class SansIOWebSocket:
         else:
             self._protocol.receive_eof()
         self._frames.extend(event for event in self._protocol.events_received() if isinstance(event, Frame))
-        if self._protocol.writes:  # a pong, a close reply, or the close that a protocol error caused
+        owed = self._protocol.data_to_send()  # a pong, a close reply, or the close a protocol error caused
+        if owed:
             async with self._send_lock:
-                await self._write_pending()
+                await self._write(owed)
         if self._protocol.state is State.CLOSED:
             self._closed.set()
 
     async def _write_pending(self) -> None:
-        """Writes what the protocol has to send; its end-of-stream mark closes our side of the socket."""
-        chunks = self._protocol.data_to_send()
+        await self._write(self._protocol.data_to_send())
+
+    async def _write(self, chunks: list[bytes]) -> None:
+        """Writes what the protocol had to send; its end-of-stream mark closes our side of the socket."""
         data = b"".join(chunks)
         try:
             if data and not self._stream_closed:
