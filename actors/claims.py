@@ -99,3 +99,22 @@ def detect_claim(text: str) -> Claim | None:
     if _affirmed(_SENT, clean):
         return "sent_details"
     return None
+
+
+CLAIM_REACH = 160
+"""Characters before new text that a claim ending in it can start from, its negation included: the
+longest claim with the longest negation before it is well under half of this."""
+
+
+def detect_new_claim(text: str, checked: int) -> Claim | None:
+    """The claim of a streaming transcript that `text[:checked]` did not already make.
+
+    The guard checks after every delta; scanning the whole transcript each time made its cost grow
+    with the square of the reply's length. A claim that ends in the new text starts within
+    `CLAIM_REACH` of it; older text was checked when it arrived."""
+    start = checked - CLAIM_REACH
+    if start > 0:
+        # From a word's start: `\b` must not take the tail of a cut word for a word.
+        space = text.find(" ", start, checked)
+        start = 0 if space < 0 else space
+    return detect_claim(text[max(start, 0) :])

@@ -31,7 +31,7 @@ from store.records import BusinessSettings
 
 from . import realtime_protocol as rp
 from .call_context import CallContext
-from .claims import Claim, detect_claim
+from .claims import Claim, detect_claim, detect_new_claim
 from .codec import ULAW_BYTES_PER_MS
 from .errors import InjectedFault
 from .locks import QuickLock
@@ -672,8 +672,9 @@ class RealtimeActor:
         rid = event.response_id
         if rid in self._cut_responses or rid in self._done_responses:
             return
-        self._transcripts[rid] = self._transcripts.get(rid, "") + event.delta
-        await self._check_claim(rid, event.item_id, self._transcripts[rid])
+        checked = self._transcripts.get(rid, "")
+        text = self._transcripts[rid] = checked + event.delta
+        await self._check_claim(rid, event.item_id, text, detect_new_claim(text, len(checked)))
 
     async def _on_transcript_done(self, event: rp.TranscriptDone) -> None:
         rid = event.response_id
@@ -681,7 +682,7 @@ class RealtimeActor:
             return
         self._transcript_finished.add(rid)
         if rid not in self._cut_responses:
-            await self._check_claim(rid, event.item_id, event.transcript)
+            await self._check_claim(rid, event.item_id, event.transcript, detect_claim(event.transcript))
         if rid in self._cut_responses and self._response_reasons.get(rid) == "false_claim":
             return
         interrupted = rid in self._cut_responses
@@ -698,8 +699,7 @@ class RealtimeActor:
         if text:
             self._add_turn("assistant", text)
 
-    async def _check_claim(self, response_id: str, item_id: str, text: str) -> None:
-        claim = detect_claim(text)
+    async def _check_claim(self, response_id: str, item_id: str, text: str, claim: Claim | None) -> None:
         if claim is None or (claim == "booking" and self.booking_backed):
             return
         await self._cut_false_claim(response_id, item_id, claim, text)

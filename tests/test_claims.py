@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from actors.claims import detect_claim
+from actors.claims import detect_claim, detect_new_claim
 from actors.prompt import HANDOFF_PHRASE, OPEN_QUESTION, SILENCE_QUESTION
 
 BOOKING_CLAIMS = [
@@ -102,3 +102,28 @@ def test_a_claim_split_into_deltas_is_found_once_joined(claim: str, data: st.Dat
 @given(st.text(max_size=200))
 def test_never_raises(text: str) -> None:
     assert detect_claim(text) in (None, "booking", "sent_details")
+
+
+@given(
+    st.lists(st.sampled_from(HONEST), min_size=2, max_size=8),
+    st.sampled_from([*BOOKING_CLAIMS, *SENT_CLAIMS, ""]),
+    st.data(),
+)
+def test_checking_only_the_new_text_finds_what_a_full_scan_finds(
+    honest: list[str], claim: str, data: st.DataObject
+) -> None:
+    """The guard checks each delta against the tail of the transcript: at every delta it must decide
+    exactly as a scan of the whole transcript so far would, up to the first claim."""
+    at = data.draw(st.integers(min_value=0, max_value=len(honest)))
+    text = " ".join([*honest[:at], claim, *honest[at:]]) if claim else " ".join(honest)
+    cuts = sorted(data.draw(st.sets(st.integers(min_value=1, max_value=len(text) - 1), max_size=40)))
+    ends = [*cuts, len(text)]
+    checked = 0
+    for end in ends:
+        full = detect_claim(text[:end])
+        assert detect_new_claim(text[:end], checked) == full, (text[:end], checked)
+        if full is not None:
+            break
+        checked = end
+    else:
+        assert not claim or detect_claim(text) is None

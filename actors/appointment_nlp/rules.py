@@ -11,6 +11,7 @@ note makes a later new slot a reschedule of that appointment.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Sequence
 from zoneinfo import ZoneInfo
 
@@ -23,6 +24,9 @@ from .tokens import tokenize
 from .utterance import Expectation, Utterance, parse_utterance
 
 SERVER_PREFIX = "[SERVER]"
+PARSED_TURNS_CACHED = 4096
+"""Parsed turns kept across extractions: every extraction folds the whole history again, so without
+the cache a call's NLP cost grows with the square of its turns."""
 ACTION_OF_INTENT: dict[Intent, ActionKind] = {
     "create": "create_appointment",
     "reschedule": "reschedule_appointment",
@@ -82,6 +86,7 @@ def is_server_turn(turn: HistoryTurn) -> bool:
     return turn.role == "server" or turn.text.lstrip().startswith(SERVER_PREFIX)
 
 
+@functools.lru_cache(maxsize=PARSED_TURNS_CACHED)
 def asked_for(text: str, today: dt.date) -> frozenset[Expectation]:
     """What an assistant turn asks the caller for. Proposing a time ("would 3 work?") asks for a time."""
     tokens = tokenize(text)
@@ -90,6 +95,10 @@ def asked_for(text: str, today: dt.date) -> frozenset[Expectation]:
     if parse_utterance(text, today).time is not None:
         asked.add("time")
     return frozenset(asked)
+
+
+_parse_caller_turn = functools.lru_cache(maxsize=PARSED_TURNS_CACHED)(parse_utterance)
+"""`parse_utterance` is a pure function of its arguments and `Utterance` is frozen: safe to share."""
 
 
 class RuleExtractor:
@@ -105,7 +114,7 @@ class RuleExtractor:
             elif turn.role == "assistant":
                 expect = asked_for(turn.text, today)
             else:
-                conversation.hear_caller(parse_utterance(turn.text, today, expect))
+                conversation.hear_caller(_parse_caller_turn(turn.text, today, expect))
                 expect = frozenset()
         return conversation.action(timezone)
 
