@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .bench import procs
+from .bench.probe import probe_us
 from .bench.run import LAG_TARGET_MS, Setup, barge_in_target_ms, run_point
 
 MAX_ATTEMPTS = 3
@@ -63,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
     gc.freeze()  # the generator's own full collections would make its frames late
     workdir = Path(tempfile.mkdtemp(prefix="callrt-bench-"))
     generator_cpus, server_cpus = _cpus(args.no_pin, args.workers)
+    machine = {"machine_probe_us": probe_us(server_cpus)}
     if generator_cpus:
         procs.pin(os.getpid(), generator_cpus)
     env = {**os.environ, "OPENAI_API_KEY": ""}
@@ -89,7 +91,11 @@ def run(args: argparse.Namespace) -> int:
     finally:
         peer.stop()
         shutil.rmtree(workdir, ignore_errors=True)
-    pinning = {"generator_and_peer_cpus": sorted(generator_cpus or []), "server_cpus": sorted(server_cpus or [])}
+    pinning = {
+        "generator_and_peer_cpus": sorted(generator_cpus or []),
+        "server_cpus": sorted(server_cpus or []),
+        **machine,
+    }
     if args.sweep:
         passing = [p["calls"] for p in points if p["lag_ok"]]
         result: dict[str, Any] = {
@@ -109,6 +115,8 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(result, ensure_ascii=False))
     elif args.sweep:
         print(f"most calls with p99 frame lag < {LAG_TARGET_MS:.0f} ms and no drops: {result['max_calls_lag_ok']}")
+    if not args.json:
+        print(f"machine probe: {machine['machine_probe_us']} µs per media message parsed (CPU figures scale with it)")
     return 0
 
 

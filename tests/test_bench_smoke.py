@@ -21,6 +21,7 @@ FIELDS = (
     "rss_per_call_kib",
     "relay_cpu_per_call_minute_s",
     "relay_p99_frame_lag_ms",
+    "machine_probe_us",
 )
 
 
@@ -44,6 +45,7 @@ def test_a_short_bench_reports_every_figure_and_drops_nothing() -> None:
     assert report["steady_barge_ins"] <= report["barge_ins"]
     assert report["relay_p99_frame_lag_ms"] >= 0
     assert report["cpu_per_call_minute_s"] > 0 and report["relay_cpu_per_call_minute_s"] > 0
+    assert report["machine_probe_us"] > 0
     # The callers talk over the greeting: barge-ins happen, and react no sooner than barge_in_min_ms allows.
     assert report["barge_ins"] >= 1 and report["caller_clears"] >= 1
     assert report["whole_run_barge_in_p50_ms"] is not None and report["whole_run_barge_in_p50_ms"] >= 150
