@@ -16,7 +16,9 @@ logs and skips it.
 from __future__ import annotations
 
 import collections
+import os
 import ssl
+import sys
 from collections.abc import Callable, Iterable, Mapping
 
 import trio
@@ -47,6 +49,10 @@ class SansIOWebSocket:
 
     def __init__(self, stream: trio.abc.Stream, protocol: Protocol, pending: list[Frame] | None = None) -> None:
         self._stream = stream
+        self._fd = -1
+        """Read directly when it is a plain socket (`os.read` on a socket is POSIX only); -1 otherwise."""
+        if isinstance(stream, trio.SocketStream) and sys.platform != "win32":
+            self._fd = stream.socket.fileno()
         self._protocol = protocol
         self._frames: collections.deque[Frame] = collections.deque(pending or ())
         self._fragments: list[bytes] = []
@@ -98,8 +104,8 @@ class SansIOWebSocket:
     async def _read(self) -> None:
         self._reading = True
         try:
-            data = await self._stream.receive_some(RECEIVE_BYTES)
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            data = await self._receive_some()
+        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
             data = b""
         finally:
             self._reading = False
@@ -114,6 +120,23 @@ class SansIOWebSocket:
                 await self._write(owed)
         if self._protocol.state is State.CLOSED:
             self._closed.set()
+
+    async def _receive_some(self) -> bytes | bytearray:
+        """The next bytes from the peer (b"" at its end of stream).
+
+        A plain TCP socket is read after waiting for it to be readable: one trip through the scheduler
+        per read. `SocketStream.receive_some` reads first, so a message that has not arrived yet costs
+        a failed read, an exception, the wait and the read, then a second trip to the scheduler."""
+        if self._fd < 0:
+            return await self._stream.receive_some(RECEIVE_BYTES)
+        if self._stream_closed:  # the descriptor's number may belong to another socket by now
+            return b""
+        while True:
+            await trio.lowlevel.wait_readable(self._fd)
+            try:
+                return os.read(self._fd, RECEIVE_BYTES)
+            except BlockingIOError:  # a spurious wake-up: wait again
+                continue
 
     async def _write_pending(self) -> None:
         await self._write(self._protocol.data_to_send())
