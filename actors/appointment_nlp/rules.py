@@ -101,6 +101,12 @@ _parse_caller_turn = functools.lru_cache(maxsize=PARSED_TURNS_CACHED)(parse_utte
 """`parse_utterance` is a pure function of its arguments and `Utterance` is frozen: safe to share."""
 
 
+def clear_parse_cache() -> None:
+    """Forget every parsed turn (benchmarks measure parsing from cold with it)."""
+    _parse_caller_turn.cache_clear()
+    asked_for.cache_clear()
+
+
 class RuleExtractor:
     """Hebrew and English rules, no network: the default extractor and the LLM's fallback."""
 
