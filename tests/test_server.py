@@ -332,11 +332,14 @@ class TwilioSide:
             nursery.cancel_scope.cancel()
 
     async def _acknowledge_marks(self) -> None:
-        while True:
-            await trio.sleep(0.005)
-            while self.pending_marks and self.pending_marks[0][0] <= trio.current_time():
-                _, name = self.pending_marks.pop(0)
-                await self.ws.send_message(json.dumps({"event": "mark", "mark": {"name": name}}))
+        # Twilio stops echoing marks once the server has closed the socket (a hang-up with audio still
+        # queued); `run` sees the close and ends this task, unless this one is woken first.
+        with contextlib.suppress(ConnectionClosed):
+            while True:
+                await trio.sleep(0.005)
+                while self.pending_marks and self.pending_marks[0][0] <= trio.current_time():
+                    _, name = self.pending_marks.pop(0)
+                    await self.ws.send_message(json.dumps({"event": "mark", "mark": {"name": name}}))
 
     def playing(self) -> bool:
         return trio.current_time() < self.play_until
