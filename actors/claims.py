@@ -102,8 +102,10 @@ def detect_claim(text: str) -> Claim | None:
 
 
 CLAIM_REACH = 160
-"""Characters before new text that a claim ending in it can start from, its negation included: the
-longest claim with the longest negation before it is well under half of this."""
+"""Characters before new text that a claim ending in it can start from, its negation included: in
+text as transcripts are written (single spaces, words of ordinary length) the longest claim with
+the longest negation before it is well under half of this. A claim stretched beyond it by padding
+is still found by the whole-transcript check when the transcript is done."""
 
 
 def detect_new_claim(text: str, checked: int) -> Claim | None:
