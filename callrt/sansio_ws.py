@@ -33,11 +33,13 @@ from websockets.uri import parse_uri
 from actors.locks import QuickLock
 
 from .transport import TransportClosed
+from .ws_frames import FrameSplitter, Received
 
 RECEIVE_BYTES = 65536
 CLOSE_TIMEOUT_S = 2.0
 """How long `aclose()` waits for the peer's half of the closing handshake."""
 HANDSHAKE_TIMEOUT_S = 10.0
+HEAD_END = b"\r\n\r\n"
 
 
 class HandshakeFailed(Exception):
@@ -47,14 +49,17 @@ class HandshakeFailed(Exception):
 class SansIOWebSocket:
     """Text messages over one websocket connection (client or server side)."""
 
-    def __init__(self, stream: trio.abc.Stream, protocol: Protocol, pending: list[Frame] | None = None) -> None:
+    def __init__(self, stream: trio.abc.Stream, protocol: Protocol, received: bytes = b"") -> None:
         self._stream = stream
         self._fd = -1
         """Read directly when it is a plain socket (`os.read` on a socket is POSIX only); -1 otherwise."""
         if isinstance(stream, trio.SocketStream) and sys.platform != "win32":
             self._fd = stream.socket.fileno()
         self._protocol = protocol
-        self._frames: collections.deque[Frame] = collections.deque(pending or ())
+        self._splitter = FrameSplitter(protocol)
+        self._received: collections.deque[Received] = collections.deque()
+        if received:  # what came right behind the handshake
+            self._splitter.feed(received, self._received)
         self._fragments: list[bytes] = []
         # Frames of concurrent senders, and the pongs the receiver owes, go out whole and in order.
         self._send_lock = QuickLock()
@@ -81,8 +86,11 @@ class SansIOWebSocket:
     async def receive(self) -> str:
         """The next text (or binary) message; `TransportClosed` once the connection is closing or gone."""
         while True:
-            while self._frames:
-                message = self._assemble(self._frames.popleft())
+            while self._received:
+                item = self._received.popleft()
+                if isinstance(item, str):
+                    return item
+                message = self._assemble(item)
                 if message is not None:
                     return message
             if self._protocol.state is not State.OPEN:
@@ -91,6 +99,7 @@ class SansIOWebSocket:
             await self._read()
 
     def _assemble(self, frame: Frame) -> str | None:
+        """A frame the protocol read (see `callrt.ws_frames`): a fragment, or a control frame it answered."""
         if frame.opcode is Opcode.TEXT or frame.opcode is Opcode.BINARY or frame.opcode is Opcode.CONT:
             if frame.fin and not self._fragments:
                 return bytes(frame.data).decode("utf-8", errors="replace")
@@ -110,10 +119,9 @@ class SansIOWebSocket:
         finally:
             self._reading = False
         if data:
-            self._protocol.receive_data(data)
+            self._splitter.feed(data, self._received)
         else:
-            self._protocol.receive_eof()
-        self._frames.extend(event for event in self._protocol.events_received() if isinstance(event, Frame))
+            self._splitter.feed_eof(self._received)
         owed = self._protocol.data_to_send()  # a pong, a close reply, or the close a protocol error caused
         if owed:
             async with self._send_lock:
@@ -211,14 +219,13 @@ async def accept_websocket(
     websocket upgrade gets the protocol's HTTP error response, one that `refuse` turns down gets its
     status and body; both raise `HandshakeFailed`."""
     protocol = ServerProtocol(max_size=max_message_bytes)
-    events = await _handshake_events(stream, protocol)
-    request = events[0]
+    request, behind = await _handshake(stream, protocol)
     if not isinstance(request, Request):
         raise HandshakeFailed("no request")
     refusal = refuse(request) if refuse is not None else None
     response = protocol.accept(request) if refusal is None else protocol.reject(*refusal)
     protocol.send_response(response)
-    websocket = SansIOWebSocket(stream, protocol, [event for event in events[1:] if isinstance(event, Frame)])
+    websocket = SansIOWebSocket(stream, protocol, behind)
     await websocket._write_pending()
     if protocol.state is not State.OPEN:
         await websocket._close_stream()
@@ -253,28 +260,41 @@ async def connect_websocket(
                 request.headers[name] = value
             protocol.send_request(request)
             await stream.send_all(b"".join(protocol.data_to_send()))
-            events = await _handshake_events(stream, protocol)
+            response, behind = await _handshake(stream, protocol)
         except BaseException:
             await trio.aclose_forcefully(stream)
             raise
-    if protocol.state is not State.OPEN or not isinstance(events[0], Response):
+    if protocol.state is not State.OPEN or not isinstance(response, Response):
         await trio.aclose_forcefully(stream)
         raise HandshakeFailed(f"{url}: {protocol.handshake_exc}")
-    return SansIOWebSocket(stream, protocol, [event for event in events[1:] if isinstance(event, Frame)])
+    return SansIOWebSocket(stream, protocol, behind)
 
 
-async def _handshake_events(stream: trio.abc.Stream, protocol: ServerProtocol | ClientProtocol) -> list[object]:
-    """Feeds the protocol until the handshake's request (server) or response (client) has arrived."""
+async def _handshake(stream: trio.abc.Stream, protocol: ServerProtocol | ClientProtocol) -> tuple[object, bytes]:
+    """Feeds the protocol the handshake's request (server) or response (client), and returns it with the
+    bytes that came behind its head: the peer's first frames, which belong to the connection's
+    `FrameSplitter` so that the protocol only ever sees whole frames."""
+    received = bytearray()
+    fed = 0
     with trio.fail_after(HANDSHAKE_TIMEOUT_S):
         while True:
             data = await stream.receive_some(RECEIVE_BYTES)
             if data:
-                protocol.receive_data(data)
+                received += data
+                head_end = received.find(HEAD_END)
+                upto = len(received) if head_end < 0 else head_end + len(HEAD_END)
+                if upto > fed:
+                    protocol.receive_data(bytes(received[fed:upto]))
+                    fed = upto
             else:
                 protocol.receive_eof()
             events: list[object] = list(protocol.events_received())
+            if not events and fed < len(received):  # a head that announces a body: a refusal's, read whole
+                protocol.receive_data(bytes(received[fed:]))
+                fed = len(received)
+                events = list(protocol.events_received())
             if events:
-                return events
+                return events[0], bytes(received[fed:])
             if protocol.handshake_exc is not None:
                 raise HandshakeFailed(f"not a websocket handshake: {protocol.handshake_exc}")
             if not data:

@@ -1,0 +1,128 @@
+"""Whole websocket frames cut from the received bytes; a plain data frame is read without the protocol.
+
+`websockets`' sans-I/O parser reads a frame through a chain of generators (the protocol's
+parser, `Frame.parse`, the stream reader's `read_exact` for each part of the header), builds a
+`Frame` and an events list: per frame that is more Python than all of Twilio's JSON. Nearly
+every frame on a call is the same kind: one whole text message, unfragmented, no extension
+bits, masked by a client (or not by a server), within the size limit. `FrameSplitter` reads
+those itself, unmasking with `websockets`' own C `apply_mask`, and hands every other frame
+(control frames, fragments, reserved bits) whole to the protocol, which answers or assembles it
+exactly as if it had read every byte itself. A frame the protocol refuses from its header (a
+wrong mask, an unknown opcode, a size over the limit) goes to it from that header on, so it
+fails the connection at the same byte it would have.
+
+The protocol only ever receives whole frames, so it is at a frame boundary whenever the
+splitter looks at the next one. Once the protocol leaves the OPEN state (a close received or
+sent, a protocol error) everything goes to it unsplit: it is then closing, or discarding.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+
+from websockets.frames import Frame
+from websockets.protocol import Protocol, Side, State
+
+try:
+    from websockets.speedups import apply_mask
+except ImportError:  # websockets built without its C extension
+    from websockets.utils import apply_mask
+
+Received = str | Frame
+"""A whole message read here, or a frame the protocol parsed (to be assembled by its reader)."""
+
+_FIN_NO_RSV = 0x80
+_DATA_OPCODES = (0x1, 0x2)  # text, binary
+_OPCODES = (0x0, 0x1, 0x2, 0x8, 0x9, 0xA)  # continuation, text, binary, close, ping, pong
+
+_apply_mask: Callable[[bytes | bytearray, bytes | bytearray], bytes] = apply_mask
+
+
+class FrameSplitter:
+    """Feeds one connection's received bytes to `out` as messages and the protocol's frames, in order."""
+
+    def __init__(self, protocol: Protocol) -> None:
+        self._protocol = protocol
+        self._masked = protocol.side is Side.SERVER
+        """What RFC 6455 requires of the peer: clients mask their frames, servers do not."""
+        self._partial = bytearray()
+        """The start of a frame whose end has not arrived yet (grown in place: a large frame comes in many reads)."""
+
+    def feed(self, data: bytes | bytearray, out: deque[Received]) -> None:
+        """Cuts the whole frames out of what arrived (after anything left from before)."""
+        if self._partial:
+            self._partial += data
+            buffer: bytes | bytearray = self._partial
+        else:
+            buffer = data
+        protocol = self._protocol
+        size = len(buffer)
+        offset = 0
+        while size - offset >= 2:
+            if protocol.state is not State.OPEN:
+                self._to_protocol(buffer[offset:], out)
+                offset = size
+                break
+            head1, head2 = buffer[offset], buffer[offset + 1]
+            masked = head2 & 0x80 != 0
+            if masked != self._masked or head1 & 0x0F not in _OPCODES:
+                # The protocol fails the connection on these two bytes, as if it had read them itself.
+                self._to_protocol(buffer[offset:], out)
+                offset = size
+                break
+            length = head2 & 0x7F
+            start = offset + 2
+            if length == 126:
+                start += 2
+                if size < start:
+                    break
+                length = int.from_bytes(buffer[offset + 2 : start], "big")
+            elif length == 127:
+                start += 8
+                if size < start:
+                    break
+                length = int.from_bytes(buffer[offset + 2 : start], "big")
+            limit = self._size_limit()
+            if limit is not None and length > limit:
+                # The protocol refuses it from its header (1009): never wait for, or hold, its payload.
+                self._to_protocol(buffer[offset:], out)
+                offset = size
+                break
+            body = start + 4 if masked else start  # the masking key sits between header and payload
+            end = body + length
+            if end > size:
+                break
+            if head1 & 0xF0 == _FIN_NO_RSV and head1 & 0x0F in _DATA_OPCODES and protocol.current_size is None:
+                payload = _apply_mask(buffer[body:end], buffer[start:body]) if masked else buffer[body:end]
+                out.append(payload.decode("utf-8", errors="replace"))
+            else:
+                self._to_protocol(buffer[offset:end], out)
+            offset = end
+        if offset == size:
+            self._partial = bytearray()
+        elif buffer is self._partial:
+            del self._partial[:offset]
+        else:
+            self._partial = bytearray(buffer[offset:])
+
+    def feed_eof(self, out: deque[Received]) -> None:
+        """The peer ended the stream: the protocol gets any unfinished frame, then the end of stream."""
+        if self._partial:
+            self._to_protocol(self._partial, out)
+            self._partial = bytearray()
+        self._protocol.receive_eof()
+
+    def _to_protocol(self, data: bytes | bytearray, out: deque[Received]) -> None:
+        self._protocol.receive_data(data)
+        out.extend(event for event in self._protocol.events_received() if isinstance(event, Frame))
+
+    def _size_limit(self) -> int | None:
+        """The largest frame the protocol accepts now (as `Protocol.parse` computes it)."""
+        protocol = self._protocol
+        limit = protocol.max_message_size
+        if limit is not None and protocol.current_size is not None:
+            limit -= protocol.current_size
+        if protocol.max_fragment_size is not None:
+            limit = protocol.max_fragment_size if limit is None else min(limit, protocol.max_fragment_size)
+        return limit
