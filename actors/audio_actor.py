@@ -48,7 +48,6 @@ import re
 import time
 
 import attrs
-import numpy as np
 import trio
 
 from .call_context import CallContext
@@ -213,7 +212,7 @@ class AudioActor:
         self._hangup_deadline = math.inf
         self._crash: InjectedCrash | None = None
         # Frame lag
-        self._lags = np.zeros(LAG_WINDOW)
+        self._lags = [0.0] * LAG_WINDOW
         self._lag_count = 0
         self._lag_window_frames = 0
         self._lag_window_ns = 0
@@ -640,13 +639,13 @@ class AudioActor:
         self._trace_lag()
 
     def _trace_lag(self, *, final: bool = False) -> None:
-        recent = self._lags[: min(self._lag_count, LAG_WINDOW)]
-        p50, p99 = np.percentile(recent, [50, 99])
+        recent = sorted(self._lags[: min(self._lag_count, LAG_WINDOW)])
+        p50, p99 = _percentile(recent, 0.50), _percentile(recent, 0.99)
         extra = {"final": True} if final else {}
         self.ctx.trace.record(
             "frame_lag",
-            p50_ms=round(float(p50), 2),
-            p99_ms=round(float(p99), 2),
+            p50_ms=round(p50, 2),
+            p99_ms=round(p99, 2),
             n=self._lag_window_frames,
             proc_us=round(self._lag_window_ns / self._lag_window_frames / 1000.0, 1),
             counts=self._lag_counts,
@@ -657,3 +656,12 @@ class AudioActor:
         self._lag_sum_ms = 0.0
         self._lag_window_frames = 0
         self._lag_window_ns = 0
+
+
+def _percentile(ordered: list[float], q: float) -> float:
+    """The `q` quantile of sorted values, interpolated between neighbours as numpy's default does: for the
+    frame-lag window, sorting 256 floats costs a fraction of `np.percentile`'s machinery."""
+    position = (len(ordered) - 1) * q
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)

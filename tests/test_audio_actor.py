@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
+import numpy as np
 import pytest
 import trio
 import trio.testing
@@ -12,7 +13,7 @@ from audio_support import PlayingLine, drain, feed, make_context, running_actor
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from actors.audio_actor import LAG_BUCKETS_MS, AudioActor, mark_name, parse_mark
+from actors.audio_actor import LAG_BUCKETS_MS, AudioActor, _percentile, mark_name, parse_mark
 from actors.config import CallConfig
 from actors.errors import InjectedFault
 from actors.messages import (
@@ -494,3 +495,11 @@ def test_barge_in_audio_end_never_exceeds_what_was_played(
                 assert "media" not in writes[writes.index("clear") :]
 
     trio.run(scenario, clock=trio.testing.MockClock(autojump_threshold=0))
+
+
+@given(
+    lags=st.lists(st.floats(0.0, 5000.0), min_size=1, max_size=300),
+    q=st.sampled_from([0.0, 0.5, 0.99, 1.0]),
+)
+def test_frame_lag_percentiles_are_numpys_linear_percentiles(lags: list[float], q: float) -> None:
+    assert _percentile(sorted(lags), q) == pytest.approx(float(np.percentile(lags, q * 100)), rel=1e-9, abs=1e-9)
