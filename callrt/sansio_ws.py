@@ -6,7 +6,9 @@ closing handshake, size limits) is `websockets`'; this module only moves bytes. 
 reader task per connection: `receive()` reads the socket itself, so a message costs one
 wake-up of the task that wants it (hypercorn's websocket went through wsproto, ASGI events
 and a channel hop; trio-websocket through a reader task, a channel and a Python XOR).
-`bench/bench_ws_stack.py` measures the difference.
+`bench/bench_ws_stack.py` measures the difference. Frames are cut from the bytes by
+`callrt.ws_frames`. A send the kernel takes whole does not yield to the scheduler (like
+`actors.locks.QuickLock`): a task that only sends still checkpoints at its next receive.
 
 `SansIOWebSocket` is a `callrt.transport.TextTransport`: binary messages are decoded as
 UTF-8 with replacement characters, so a malformed message reaches the JSON layer, which
@@ -150,17 +152,33 @@ class SansIOWebSocket:
         await self._write(self._protocol.data_to_send())
 
     async def _write(self, chunks: list[bytes]) -> None:
-        """Writes what the protocol had to send; its end-of-stream mark closes our side of the socket."""
+        """Writes what the protocol had to send; its end-of-stream mark closes our side of the socket.
+
+        Callers hold `_send_lock`, so writes never interleave. On a plain socket the bytes are first
+        offered to the kernel directly: a write it takes whole (nearly every one: a socket buffer holds
+        seconds of audio) costs no trip through trio's scheduler, which `SocketStream.send_all` always
+        makes. Only what the kernel could not take yet goes through `send_all`, which waits for it."""
         data = b"".join(chunks)
         try:
             if data and not self._stream_closed:
-                await self._stream.send_all(data)
-        except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+                sent = self._write_now(data)
+                if sent < len(data):
+                    await self._stream.send_all(memoryview(data)[sent:])
+        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
             self._protocol.receive_eof()  # the connection is gone: the protocol moves to CLOSED
             await self._close_stream()
             raise TransportClosed(f"send failed: {exc!r}") from exc
         if chunks and chunks[-1] == b"":
             await self._close_stream()
+
+    def _write_now(self, data: bytes) -> int:
+        """How much of `data` the kernel took without waiting (0 when it is not a plain socket)."""
+        if self._fd < 0:
+            return 0
+        try:
+            return os.write(self._fd, data)
+        except BlockingIOError:
+            return 0
 
     async def _finish_closing(self) -> None:
         """A closing connection: wait briefly for the peer to end the TCP stream, then close it."""

@@ -272,3 +272,53 @@ def test_any_fragmentation_and_any_chunking_deliver_the_messages_in_order(
     assert head.startswith(b"HTTP/1.1 101")
     pongs = b"".join(struct.pack("!BB", 0x8A, len(ping)) + ping for ping in pings)
     assert frames == pongs + b"\x88\x02" + struct.pack("!H", 1000)  # every pong, in order, then the close echo
+
+
+async def test_a_message_larger_than_the_socket_buffer_waits_for_the_reader_and_arrives_whole() -> None:
+    """The kernel takes part of a write at once; the rest waits until the peer reads (send_all's path)."""
+    big = b"a" * (16 << 20)
+    sent = trio.Event()
+
+    async def send_big(ws: SansIOWebSocket) -> None:
+        await ws.send(big.decode())
+        sent.set()
+        await trio.sleep_forever()
+
+    async with trio.open_nursery() as nursery:
+        port = await sansio_server(nursery, send_big)
+        stream, head = await raw_client(port)
+        received = bytearray(head.partition(b"\r\n\r\n")[2])
+        await trio.sleep(0.2)
+        assert not sent.is_set()  # 16 MiB do not fit in loopback's socket buffers: the sender waits
+        with trio.fail_after(STEP_S):
+            while len(received) < 10 + len(big):
+                received += await stream.receive_some(1 << 20)
+            await sent.wait()
+        assert received[:10] == b"\x81\x7f" + struct.pack("!Q", len(big)) and received[10:] == big
+        await stream.aclose()
+        nursery.cancel_scope.cancel()
+
+
+async def test_sending_to_a_peer_that_reset_the_connection_is_transport_closed() -> None:
+    outcome: list[str] = []
+
+    async def keep_sending(ws: SansIOWebSocket) -> None:
+        try:
+            with trio.fail_after(STEP_S):
+                while True:
+                    await ws.send("x" * 1000)
+                    await trio.sleep(0.001)
+        except TransportClosed as exc:
+            outcome.append(str(exc))
+
+    async with trio.open_nursery() as nursery:
+        port = await sansio_server(nursery, keep_sending)
+        stream, head = await raw_client(port)
+        assert head.startswith(b"HTTP/1.1 101")
+        stream.socket.setsockopt(trio.socket.SOL_SOCKET, trio.socket.SO_LINGER, struct.pack("ii", 1, 0))
+        await stream.aclose()  # an RST: the server's next writes fail with a reset or a broken pipe
+        with trio.fail_after(STEP_S):
+            while not outcome:
+                await trio.sleep(0.01)
+        nursery.cancel_scope.cancel()
+    assert outcome[0].startswith("send failed")
