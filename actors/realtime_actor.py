@@ -16,7 +16,6 @@ claim: turns are written by a third task (`TurnWriter`). Documented in docs/real
 
 from __future__ import annotations
 
-import math
 import re
 from collections import deque
 from collections.abc import Mapping
@@ -328,30 +327,43 @@ class RealtimeActor:
     async def _pump(self, conn: ModelConnection) -> str:
         """Handle server events until the connection closes or is dropped, or rotate an old session when quiet.
 
-        Only the receive is under the rotation deadline: a handler is never cancelled halfway.
+        Only the receive is exposed to the rotation deadline: a handler is never cancelled halfway. The
+        handler's scope is shielded while it runs rather than a deadline scope opened per receive, which
+        cost more than the rest of the loop for a small event.
         """
         deadline = self._connected_at + self.ctx.config.model_max_session_s
-        rotating = False
         self._pump_task = trio.lowlevel.current_task()
         with trio.CancelScope() as self._pump_scope:
-            while self._conn is conn:
-                raw: dict[str, Any] | None = None
-                with trio.move_on_at(math.inf if rotating else deadline):
+            with trio.move_on_at(deadline), trio.CancelScope() as handling:
+                while self._conn is conn:
+                    handling.shield = False
                     try:
                         raw = await conn.receive()
                     except ModelClosed:
                         return "closed"
-                if raw is None:
-                    rotating = True
-                    self._trace("session_rotation_due")
-                else:
-                    async with self._lock:
-                        if self._conn is not conn:
-                            return "dropped"
-                        await self._handle_server(raw)
-                if rotating and self._quiet():
+                    handling.shield = True  # before any checkpoint: the event is handled whole
+                    if not await self._handle_event(conn, raw):
+                        return "dropped"
+                return "dropped"
+            self._trace("session_rotation_due")
+            while self._conn is conn:
+                if self._quiet():
                     return "session_rotation"
+                try:
+                    raw = await conn.receive()
+                except ModelClosed:
+                    return "closed"
+                if not await self._handle_event(conn, raw):
+                    return "dropped"
         return "dropped"
+
+    async def _handle_event(self, conn: ModelConnection, raw: dict[str, Any]) -> bool:
+        """False when the connection was dropped meanwhile (the event belongs to it and is not handled)."""
+        async with self._lock:
+            if self._conn is not conn:
+                return False
+            await self._handle_server(raw)
+            return True
 
     def _quiet(self) -> bool:
         return not self.has_pending_ai_response and not self.is_ai_speaking

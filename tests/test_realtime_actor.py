@@ -461,3 +461,37 @@ async def test_the_actor_returns_when_its_mailbox_closes(h: Harness, autojump_cl
         with trio.fail_after(5):
             while not h.wire.closed:
                 await trio.sleep(0.01)
+
+
+async def test_the_session_deadline_never_cuts_an_event_handler_halfway(
+    store: tuple[Store, int], autojump_clock: MockClock
+) -> None:
+    """The rotation deadline passes while a false claim is being cut over a slow connection: every step
+    of the cut still reaches the model (only the wait for the next event is exposed to the deadline)."""
+    h = Harness(*store, dialect="ga", config=CallConfig(model_max_session_s=60))
+    async with trio.open_nursery() as nursery:
+        await greet(h, nursery)
+        s = h.server
+        h.send(UtteranceEnded(at_ms=3000, duration_ms=1000, rms=900, silence_ms=600), CallerAudio(SPEECH))
+        await h.idle()
+        conn = h.wire
+        fast_send = conn.send
+
+        async def slow_send(event: dict[str, object]) -> None:
+            await trio.sleep(1.0)
+            await fast_send(event)
+
+        conn.send = slow_send  # type: ignore[method-assign]
+        await trio.sleep_until(h.actor._connected_at + 59.5)
+        h.push(s.response_created("resp_d"), s.item_added("resp_d", "item_d"))
+        h.push(s.audio_delta("resp_d", "item_d", b"\x7f" * 2400), s.transcript_delta("resp_d", "item_d", "קבעתי לך"))
+        h.push(s.transcript_delta("resp_d", "item_d", " תור למחר"))
+        await h.idle()
+        assert h.actor.false_claims_cut == 1
+        assert trio.current_time() > h.actor._connected_at + 60  # the deadline passed during the cut
+        cut = conn.types()[conn.types().index("response.cancel") :]
+        assert cut == ["response.cancel", "conversation.item.truncate", "conversation.item.create"]
+        h.push(s.response_done("resp_d", "cancelled"))
+        await h.idle()
+        assert conn.types()[-1] == "response.create"  # the correction, asked for on the same connection
+        nursery.cancel_scope.cancel()
