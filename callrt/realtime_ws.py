@@ -9,13 +9,13 @@ and reconnects. A text message that is not a JSON object is logged and skipped.
 
 from __future__ import annotations
 
-import json
 import logging
 import ssl
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
 
+import orjson
 import trio
 
 from actors.ports import ModelClosed
@@ -31,8 +31,6 @@ DEFAULT_MODELS: dict[Dialect, str] = {"beta": "gpt-4o-realtime-preview", "ga": "
 MAX_MESSAGE_SIZE = 4 * 1024 * 1024
 """Largest server message accepted (the session echo carries the instructions; audio deltas are small)."""
 CONNECT_TIMEOUT_S = 10.0
-_ENCODE = json.JSONEncoder(ensure_ascii=False).encode
-"""One encoder for every client event: `json.dumps` with options builds a new one per call."""
 
 
 class RealtimeWsConnection:
@@ -43,7 +41,7 @@ class RealtimeWsConnection:
 
     async def send(self, event: Mapping[str, Any]) -> None:
         try:
-            await self.ws.send(_ENCODE(event))
+            await self.ws.send(orjson.dumps(event).decode())
         except TransportClosed as exc:
             raise ModelClosed(f"send failed: {exc}") from exc
 
@@ -54,8 +52,8 @@ class RealtimeWsConnection:
             except TransportClosed as exc:
                 raise ModelClosed(f"connection closed: {exc}") from exc
             try:
-                event = json.loads(message)
-            except json.JSONDecodeError as exc:
+                event = orjson.loads(message)
+            except orjson.JSONDecodeError as exc:
                 log.warning("Realtime message that is not JSON skipped (%d chars): %s", len(message), exc)
                 continue
             if isinstance(event, dict):

@@ -11,12 +11,12 @@ from __future__ import annotations
 import base64
 import binascii
 import collections
-import json
 import logging
 from collections.abc import Mapping
 from typing import Any, NoReturn
 
 import attrs
+import orjson
 import trio
 
 from actors.codec import FRAME_BYTES, FRAME_MS
@@ -142,8 +142,8 @@ def _parse_start(msg: Mapping[str, Any]) -> StreamStart:
 def _parse_media(msg: Mapping[str, Any]) -> Media:
     media = _object(msg.get("media"), "media")
     try:
-        payload = base64.b64decode(_string(media, "payload", "media"), validate=True)
-    except binascii.Error as exc:
+        payload = binascii.a2b_base64(_string(media, "payload", "media"), strict_mode=True)
+    except ValueError as exc:  # binascii.Error, or a payload with characters outside ASCII
         raise BadMessage("bad_base64", str(exc)) from None
     return Media(
         payload=payload,
@@ -156,8 +156,8 @@ def _parse_media(msg: Mapping[str, Any]) -> Media:
 def parse_event(text: str) -> InboundEvent:
     """One inbound Media Streams message; raises `BadMessage` for anything unusable."""
     try:
-        msg = json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as exc:
+        msg = orjson.loads(text)
+    except orjson.JSONDecodeError as exc:  # nesting too deep included
         raise BadMessage("bad_json", str(exc)) from None
     msg = _object(msg, "message")
     event = msg.get("event")
@@ -182,12 +182,8 @@ def parse_event(text: str) -> InboundEvent:
 # Outbound messages
 
 
-_ENCODE = json.JSONEncoder(separators=(",", ":")).encode
-"""One encoder for every outbound message: `json.dumps` with options builds a new one per call."""
-
-
 def _dump(message: Mapping[str, Any]) -> str:
-    return _ENCODE(message)
+    return orjson.dumps(message).decode()
 
 
 def media_message(stream_sid: str, payload: bytes) -> str:

@@ -104,6 +104,8 @@ def test_parse_every_inbound_event() -> None:
         ('{"no_event": 1}', "unknown_event"),
         ('{"event": "media", "media": {"payload": "***"}}', "bad_base64"),
         ('{"event": "media", "media": {"payload": "abc"}}', "bad_base64"),
+        ('{"event": "media", "media": {"payload": "שלום"}}', "bad_base64"),
+        ('{"event": "media", "media": {"payload": "/w=="} ', "bad_json"),
         ('{"event": "media", "media": {"payload": "/w==", "timestamp": "soon"}}', "missing_field"),
         ('{"event": "media"}', "missing_field"),
         ('{"event": "mark", "mark": {}}', "missing_field"),
