@@ -90,8 +90,11 @@ class Trace:
         self._write(header)
 
     def now_ms(self) -> float:
-        """Call-relative time in milliseconds (virtual under MockClock)."""
-        return round((trio.current_time() - self._t0) * 1000.0, 3)
+        """Call-relative time in milliseconds, to the microsecond (virtual under MockClock).
+
+        Integer rounding rather than `round(x, 3)`, which costs three times as much: every traced
+        event pays for it. Times are never negative, so adding a half and truncating rounds."""
+        return int((trio.current_time() - self._t0) * 1_000_000.0 + 0.5) / 1000
 
     def record(self, ev: str, **fields: Any) -> dict[str, Any]:
         """Append one event; `fields` must already be JSON-safe (see `summarise`)."""

@@ -48,6 +48,10 @@ class FrameSplitter:
         """What RFC 6455 requires of the peer: clients mask their frames, servers do not."""
         self._partial = bytearray()
         """The start of a frame whose end has not arrived yet (grown in place: a large frame comes in many reads)."""
+        self._limit = self._size_limit()
+        self._fragmented = False
+        """Inside a fragmented message: its frames, and any data frame, are the protocol's to judge.
+        Both change only when the protocol reads a frame, so they are refreshed then, not per frame."""
 
     def feed(self, data: bytes | bytearray, out: deque[Received]) -> None:
         """Cuts the whole frames out of what arrived (after anything left from before)."""
@@ -83,7 +87,7 @@ class FrameSplitter:
                 if size < start:
                     break
                 length = int.from_bytes(buffer[offset + 2 : start], "big")
-            limit = self._size_limit()
+            limit = self._limit
             if limit is not None and length > limit:
                 # The protocol refuses it from its header (1009): never wait for, or hold, its payload.
                 self._to_protocol(buffer[offset:], out)
@@ -93,7 +97,7 @@ class FrameSplitter:
             end = body + length
             if end > size:
                 break
-            if head1 & 0xF0 == _FIN_NO_RSV and head1 & 0x0F in _DATA_OPCODES and protocol.current_size is None:
+            if head1 & 0xF0 == _FIN_NO_RSV and head1 & 0x0F in _DATA_OPCODES and not self._fragmented:
                 payload = _apply_mask(buffer[body:end], buffer[start:body]) if masked else buffer[body:end]
                 out.append(payload.decode("utf-8", errors="replace"))
             else:
@@ -116,6 +120,8 @@ class FrameSplitter:
     def _to_protocol(self, data: bytes | bytearray, out: deque[Received]) -> None:
         self._protocol.receive_data(data)
         out.extend(event for event in self._protocol.events_received() if isinstance(event, Frame))
+        self._limit = self._size_limit()
+        self._fragmented = self._protocol.current_size is not None
 
     def _size_limit(self) -> int | None:
         """The largest frame the protocol accepts now (as `Protocol.parse` computes it)."""
