@@ -186,3 +186,8 @@ def test_trace_summaries_never_carry_audio() -> None:
     raw = Server("beta").audio_delta("r", "i", audio)
     summary = rp.summarise_server_event(raw, rp.parse_server_event("beta", raw))
     assert summary["bytes"] == 4000 and base64.b64encode(audio).decode() not in str(summary)
+
+
+@given(st.binary(max_size=3000))
+def test_the_size_of_an_append_is_counted_from_its_base64(payload: bytes) -> None:
+    assert rp.base64_decoded_size(base64.b64encode(payload).decode()) == len(payload)
