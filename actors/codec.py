@@ -61,3 +61,8 @@ def ulaw_rms(payload: bytes) -> float:
         return 0.0
     # take + add.reduce: half the time of fancy indexing + mean() on a 160-byte frame (numpy's call overhead).
     return math.sqrt(float(np.add.reduce(_SQUARES.take(np.frombuffer(payload, dtype=np.uint8)))) / len(payload))
+
+
+def base64_decoded_size(text: str) -> int:
+    """How many bytes padded base64 `text` decodes to, without decoding it."""
+    return len(text) // 4 * 3 - (len(text) - len(text.rstrip("=")))

@@ -24,6 +24,7 @@ from typing import Any, Literal
 
 import attrs
 
+from .codec import base64_decoded_size
 from .config import CallConfig
 
 logger = logging.getLogger("callrt.realtime.protocol")
@@ -171,17 +172,12 @@ def item_truncate(item_id: str, audio_end_ms: int, content_index: int = 0) -> di
     }
 
 
-def base64_decoded_size(text: str) -> int:
-    """Bytes that padded base64 `text` decodes to, without decoding it (an append carries 100 ms or more)."""
-    return len(text) // 4 * 3 - (len(text) - len(text.rstrip("=")))
-
-
 def summarise_client_event(event: Mapping[str, Any]) -> dict[str, Any]:
     """Trace fields for an outgoing event: its type and the few fields worth seeing, never audio."""
     kind = str(event.get("type", "?"))
     fields: dict[str, Any] = {"type": kind}
     if kind == "input_audio_buffer.append":
-        fields["bytes"] = base64_decoded_size(str(event.get("audio", "")))
+        fields["bytes"] = base64_decoded_size(str(event.get("audio", "")))  # not decoded: 100 ms or more
     elif kind == "conversation.item.create":
         item = event.get("item", {})
         content = item.get("content", [{}]) if isinstance(item, Mapping) else [{}]

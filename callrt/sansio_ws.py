@@ -7,8 +7,8 @@ reader task per connection: `receive()` reads the socket itself, so a message co
 wake-up of the task that wants it (hypercorn's websocket went through wsproto, ASGI events
 and a channel hop; trio-websocket through a reader task, a channel and a Python XOR).
 `bench/bench_ws_stack.py` measures the difference. Frames are cut from the bytes by
-`callrt.ws_frames`. A send the kernel takes whole does not yield to the scheduler (like
-`actors.locks.QuickLock`): a task that only sends still checkpoints at its next receive.
+`callrt.ws_frames`; the socket is read and written by `callrt.direct_io`, so a send the
+kernel takes whole does not yield to the scheduler (like `actors.locks.QuickLock`).
 
 `SansIOWebSocket` is a `callrt.transport.TextTransport`: binary messages are decoded as
 UTF-8 with replacement characters, so a malformed message reaches the JSON layer, which
@@ -18,9 +18,7 @@ logs and skips it.
 from __future__ import annotations
 
 import collections
-import os
 import ssl
-import sys
 from collections.abc import Callable, Iterable, Mapping
 
 import trio
@@ -34,10 +32,10 @@ from websockets.uri import parse_uri
 
 from actors.locks import QuickLock
 
+from . import direct_io
 from .transport import TransportClosed
 from .ws_frames import FrameSplitter, Received
 
-RECEIVE_BYTES = 65536
 CLOSE_TIMEOUT_S = 2.0
 """How long `aclose()` waits for the peer's half of the closing handshake."""
 HANDSHAKE_TIMEOUT_S = 10.0
@@ -53,10 +51,7 @@ class SansIOWebSocket:
 
     def __init__(self, stream: trio.abc.Stream, protocol: Protocol, received: bytes = b"") -> None:
         self._stream = stream
-        self._fd = -1
-        """Read directly when it is a plain socket (`os.read` on a socket is POSIX only); -1 otherwise."""
-        if isinstance(stream, trio.SocketStream) and sys.platform != "win32":
-            self._fd = stream.socket.fileno()
+        self._fd = direct_io.descriptor(stream)
         self._protocol = protocol
         self._splitter = FrameSplitter(protocol)
         self._received: collections.deque[Received] = collections.deque()
@@ -132,21 +127,10 @@ class SansIOWebSocket:
             self._closed.set()
 
     async def _receive_some(self) -> bytes | bytearray:
-        """The next bytes from the peer (b"" at its end of stream).
-
-        A plain TCP socket is read after waiting for it to be readable: one trip through the scheduler
-        per read. `SocketStream.receive_some` reads first, so a message that has not arrived yet costs
-        a failed read, an exception, the wait and the read, then a second trip to the scheduler."""
-        if self._fd < 0:
-            return await self._stream.receive_some(RECEIVE_BYTES)
+        """The next bytes from the peer (b"" at its end of stream), read directly (`callrt.direct_io`)."""
         if self._stream_closed:  # the descriptor's number may belong to another socket by now
             return b""
-        while True:
-            await trio.lowlevel.wait_readable(self._fd)
-            try:
-                return os.read(self._fd, RECEIVE_BYTES)
-            except BlockingIOError:  # a spurious wake-up: wait again
-                continue
+        return await direct_io.receive_some(self._stream, self._fd)
 
     async def _write_pending(self) -> None:
         await self._write(self._protocol.data_to_send())
@@ -154,31 +138,18 @@ class SansIOWebSocket:
     async def _write(self, chunks: list[bytes]) -> None:
         """Writes what the protocol had to send; its end-of-stream mark closes our side of the socket.
 
-        Callers hold `_send_lock`, so writes never interleave. On a plain socket the bytes are first
-        offered to the kernel directly: a write it takes whole (nearly every one: a socket buffer holds
-        seconds of audio) costs no trip through trio's scheduler, which `SocketStream.send_all` always
-        makes. Only what the kernel could not take yet goes through `send_all`, which waits for it."""
+        Callers hold `_send_lock`, so writes never interleave, and mixing direct writes with
+        `send_all` (`callrt.direct_io`) is safe."""
         data = b"".join(chunks)
         try:
             if data and not self._stream_closed:
-                sent = self._write_now(data)
-                if sent < len(data):
-                    await self._stream.send_all(memoryview(data)[sent:])
+                await direct_io.send_all(self._stream, self._fd, data)
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
             self._protocol.receive_eof()  # the connection is gone: the protocol moves to CLOSED
             await self._close_stream()
             raise TransportClosed(f"send failed: {exc!r}") from exc
         if chunks and chunks[-1] == b"":
             await self._close_stream()
-
-    def _write_now(self, data: bytes) -> int:
-        """How much of `data` the kernel took without waiting (0 when it is not a plain socket)."""
-        if self._fd < 0:
-            return 0
-        try:
-            return os.write(self._fd, data)
-        except BlockingIOError:
-            return 0
 
     async def _finish_closing(self) -> None:
         """A closing connection: wait briefly for the peer to end the TCP stream, then close it."""
@@ -296,7 +267,7 @@ async def _handshake(stream: trio.abc.Stream, protocol: ServerProtocol | ClientP
     fed = 0
     with trio.fail_after(HANDSHAKE_TIMEOUT_S):
         while True:
-            data = await stream.receive_some(RECEIVE_BYTES)
+            data = await stream.receive_some(direct_io.RECEIVE_BYTES)
             if data:
                 received += data
                 head_end = received.find(HEAD_END)

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from realtime_wire import Server, validate_client_event, validate_server_event
 
 from actors import realtime_protocol as rp
+from actors.codec import base64_decoded_size
 from actors.config import CallConfig
 
 DIALECTS = ("beta", "ga")
@@ -190,4 +191,4 @@ def test_trace_summaries_never_carry_audio() -> None:
 
 @given(st.binary(max_size=3000))
 def test_the_size_of_an_append_is_counted_from_its_base64(payload: bytes) -> None:
-    assert rp.base64_decoded_size(base64.b64encode(payload).decode()) == len(payload)
+    assert base64_decoded_size(base64.b64encode(payload).decode()) == len(payload)

@@ -30,6 +30,7 @@ import attrs
 import numpy as np
 import trio
 
+from actors.codec import base64_decoded_size
 from callrt.sim.caller import FRAME_S
 from callrt.sim.peer_script import SimScript
 from callrt.sim.playout import Playout
@@ -238,9 +239,7 @@ class LoadCaller:
             message = json.loads(text)
             event = message.get("event")
             if event == "media":
-                # base64 of n bytes is 4 * ceil(n / 3) characters: the size without decoding.
-                payload = message["media"]["payload"]
-                self.playout.add_audio(len(payload) * 3 // 4 - payload.count("=", -2))
+                self.playout.add_audio(base64_decoded_size(message["media"]["payload"]))
             elif event == "mark":
                 self.playout.add_mark(str(message["mark"]["name"]))
             elif event == "clear":

@@ -6,8 +6,10 @@ XOR mask in Python and a lock, which made the generator, not the server, the lim
 This client frames messages itself (RFC 6455): the opening handshake, masked client
 frames with an all-zero masking key (legal on the wire, and the server still unmasks
 every frame: its cost is unchanged), unmasked server frames parsed from a buffer,
-pings answered and the closing handshake. It is a load generator's client, not a
-general one: no extensions, no TLS, text and close frames only.
+pings answered and the closing handshake. The socket is read and written through
+`callrt.direct_io`, as the server's, so a frame sent costs no trip through the scheduler.
+It is a load generator's client, not a general one: no extensions, no TLS, text and close
+frames only.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from urllib.parse import urlsplit
 
 import trio
 
+from actors.locks import QuickLock
+from callrt import direct_io
 from callrt.transport import TransportClosed
 
 _ZERO_MASK = b"\x00\x00\x00\x00"
@@ -41,10 +45,11 @@ def frame(opcode: int, payload: bytes) -> bytes:
 class RawWebSocket:
     def __init__(self, stream: trio.SocketStream) -> None:
         self.stream = stream
+        self._fd = direct_io.descriptor(stream)
         self._buffer = bytearray()
         self._parts: list[bytes] = []
         self.closed = False
-        self._lock = trio.Lock()
+        self._lock = QuickLock()
 
     @classmethod
     async def connect(cls, url: str, timeout_s: float = 10.0) -> RawWebSocket:
@@ -76,9 +81,12 @@ class RawWebSocket:
         return head
 
     async def _fill(self) -> None:
+        if self.stream.socket.fileno() < 0:  # closed: its descriptor's number may belong to another socket
+            self.closed = True
+            raise TransportClosed("connection closed")
         try:
-            data = await self.stream.receive_some(65536)
-        except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+            data = await direct_io.receive_some(self.stream, self._fd)
+        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
             self.closed = True
             raise TransportClosed(str(exc)) from exc
         if not data:
@@ -91,8 +99,8 @@ class RawWebSocket:
             raise TransportClosed("closed")
         async with self._lock:  # a frame is never interleaved with another task's frame
             try:
-                await self.stream.send_all(data)
-            except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+                await direct_io.send_all(self.stream, self._fd, data)
+            except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
                 self.closed = True
                 raise TransportClosed(str(exc)) from exc
 
