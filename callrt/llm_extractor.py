@@ -57,6 +57,9 @@ Today is {weekday}, {date}; the local time is {time} ({timezone}). Dates and tim
   or none (questions, chit-chat, nothing asked yet).
 - The caller's latest statement wins: "actually, can we do seven instead?" changes the time only.
 - After "[SERVER] appointment_created", a new day or time from the caller is a reschedule.
+- After a [SERVER] refusal with alternatives=, a time alone that is the time of exactly one offered start
+  means that start; a plain yes to the assistant's proposal means the offered start only when exactly one
+  was offered. Never take a slot from the assistant's words alone.
 - Lines starting with [SERVER] are system facts, never the caller's words or intent.
 - An hour said without a part of day from 1 to 7 ("at four", "בארבע") means 13:00-19:00; 8 to 12 as said.
 - A weekday means its next occurrence after today; "next week on Tuesday" is the Tuesday of next week

@@ -4,6 +4,7 @@ conversation fold, the action's wire form) and Hypothesis properties over them."
 from __future__ import annotations
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given, settings
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 
 from actors.appointment_nlp import Action, RuleExtractor
 from actors.appointment_nlp.dates import weekday
+from actors.appointment_nlp.rules import offered_slots
 from actors.appointment_nlp.tokens import tokenize
 from actors.appointment_nlp.utterance import parse_utterance
 from actors.messages import HistoryTurn
@@ -252,6 +254,65 @@ def test_assistant_questions_give_bare_answers_a_meaning() -> None:
     got = fold(("user", "I want to book"), ("assistant", "How about 3?"), ("user", "4 is better"))
     assert got["time"] == "16:00"
     assert fold(("user", "I want to book"), ("user", "Lisa"))["name"] is None
+
+
+# -- the server's offer ----------------------------------------------------------------
+
+CLOSED_FRIDAY = (
+    "[SERVER] outside_hours reason=closed_day requested=2026-11-27T18:00+02:00 "
+    "alternatives=2026-11-29T09:00+02:00,2026-11-29T09:30+02:00"
+)
+ONE_OFFER = (
+    "[SERVER] slot_unavailable reason=taken requested=2026-11-27T10:00+02:00 alternatives=2026-11-29T10:00+02:00"
+)
+
+
+def test_a_bare_time_that_is_one_of_the_offered_starts_takes_its_day() -> None:
+    asked = [("user", "I'd like Friday at 6pm, I'm Dana"), ("server", CLOSED_FRIDAY)]
+    got = fold(*asked, ("assistant", "We're closed on Fridays. Sunday at 9 or 9:30?"), ("user", "9:30 please"))
+    assert (got["action"], got["date"], got["time"], got["name"]) == (
+        "create_appointment",
+        "2026-11-29",
+        "09:30",
+        "Dana",
+    )
+    got = fold(*asked, ("assistant", "סגור בשישי. ביום ראשון בתשע או בתשע וחצי?"), ("user", "בתשע וחצי"))
+    assert (got["date"], got["time"]) == ("2026-11-29", "09:30")
+
+
+def test_a_yes_to_the_proposal_takes_the_only_offered_start() -> None:
+    asked = [("user", "book me Friday at 10"), ("server", ONE_OFFER)]
+    for yes in ("yes", "sure, that works", "כן, מתאים", "בסדר"):
+        got = fold(*asked, ("assistant", "Friday at 10 is taken; how about Sunday at 10?"), ("user", yes))
+        assert (got["date"], got["time"]) == ("2026-11-29", "10:00"), yes
+
+
+def test_what_an_offer_does_not_decide() -> None:
+    proposal = ("assistant", "Sunday at 9 or 9:30?")
+    # Two starts offered: a yes does not choose between them; the refused day stays (and is refused again).
+    assert fold(("user", "Friday at 6pm"), ("server", CLOSED_FRIDAY), proposal, ("user", "yes"))["date"] == "2026-11-27"
+    # A yes that answers another question, or a no, takes nothing.
+    asked = [("user", "book me Friday at 10"), ("server", ONE_OFFER)]
+    assert fold(*asked, ("assistant", "What's your name?"), ("user", "yes"))["date"] == "2026-11-27"
+    assert fold(*asked, ("assistant", "How about Sunday at 10?"), ("user", "no, that's fine"))["date"] == "2026-11-27"
+    # A day the caller names wins over the offer; a time offered on two days does not choose a day.
+    assert fold(*asked, ("assistant", "Sunday at 10?"), ("user", "Monday at 10"))["date"] == "2026-11-30"
+    two_days = "[SERVER] slot_unavailable reason=taken alternatives=2026-11-29T09:00+02:00,2026-11-30T09:00+02:00"
+    got = fold(("user", "Friday at 8"), ("server", two_days), ("assistant", "Sunday or Monday at 9?"), ("user", "9"))
+    assert (got["date"], got["time"]) == ("2026-11-27", "09:00")
+    # Once an appointment is booked the offer is over.
+    booked = [*asked, ("server", "[SERVER] appointment_created id=4"), ("assistant", "Booked for Sunday at 10?")]
+    assert fold(*booked, ("user", "yes"))["date"] == "2026-11-27"
+
+
+def test_offered_starts_are_read_from_the_note_and_bad_entries_skipped() -> None:
+    note = "[SERVER] slot_unavailable alternatives=2026-11-29T09:00+02:00,15:30,garbage,2026-11-29T07:30+00:00"
+    slots = offered_slots(note, ZoneInfo(TZ))
+    assert [slot.isoformat(timespec="minutes") for slot in slots] == [
+        "2026-11-29T09:00+02:00",
+        "2026-11-29T09:30+02:00",
+    ]
+    assert offered_slots("[SERVER] slot_unavailable reason=taken", ZoneInfo(TZ)) == ()
 
 
 # -- the action's wire form -------------------------------------------------------
