@@ -67,6 +67,7 @@ from .messages import (
     MarkPlayed,
     NoiseIgnored,
     PlayoutFinished,
+    PlayoutStopped,
     SilenceElapsed,
     StopPlayback,
     UtteranceEnded,
@@ -265,7 +266,7 @@ class AudioActor:
                 break
             if self._backlog:
                 self._backlog -= 1
-                if isinstance(message, AiAudio | AiAudioDone):
+                if isinstance(message, AiAudio | AiAudioDone) and message.item_id in self.ctx.ai_items_taken:
                     self._forget_item(message.item_id, message.response_id)
             self.on_control(message)
         scope.cancel()
@@ -409,7 +410,7 @@ class AudioActor:
         elif isinstance(message, MarkPlayed):
             self._on_mark(message.name)
         elif isinstance(message, StopPlayback):
-            self._drop_unplayed(message.reason)
+            self._stop_playback(message)
         elif isinstance(message, HangUpAfterPlayout):
             self._on_hang_up(message.reason)
         elif isinstance(message, CallerDtmf):
@@ -431,6 +432,7 @@ class AudioActor:
         item = self._items.get(chunk.item_id)
         if item is None:
             item = self._items[chunk.item_id] = _Item(chunk.item_id, chunk.response_id)
+            self.ctx.ai_items_taken.add(chunk.item_id)
         item.sent_bytes += len(chunk.payload)
         self._mark_seq += 1
         ms = item.sent_bytes // ULAW_BYTES_PER_MS
@@ -487,10 +489,19 @@ class AudioActor:
         self._notify()
 
     def _forget_item(self, item_id: str, response_id: str | None) -> None:
-        """An item (and response) whose audio went to a crashed predecessor: the rest of it is dropped."""
+        """An item (and response) whose audio went to a crashed predecessor: the rest of it is dropped.
+        (Audio of an item no predecessor took any of, e.g. a greeting queued while the actor restarted,
+        is played whole.)"""
         self._dropped_items.add(item_id)
         if response_id is not None:
             self._dropped_responses.add(response_id)
+
+    def _stop_playback(self, stop: StopPlayback) -> None:
+        item = self._items.get(stop.item_id) if stop.item_id is not None else None
+        heard_ms = item.heard_ms if item is not None else 0  # unknown here: no audio, or finished and reported
+        self._drop_unplayed(stop.reason)
+        if stop.item_id is not None:
+            self._to_realtime.send_nowait(PlayoutStopped(item_id=stop.item_id, heard_ms=heard_ms))
 
     def _drop_unplayed(self, reason: str, since: float | None = None) -> None:
         """Clear the caller's playback; late audio of every response that was cut is dropped too."""

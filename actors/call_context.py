@@ -73,6 +73,9 @@ class CallContext:
     mailboxes: CallMailboxes
     instances: collections.Counter[str] = attrs.field(factory=collections.Counter, eq=False)
     """How many instances of each actor this call has created: 2 and more means restarts."""
+    ai_items_taken: set[str] = attrs.field(factory=set, eq=False)
+    """AI items an AudioActor instance has taken audio of: after a restart, the rest of these is never
+    played from the middle, and an item no instance took yet is played whole."""
 
     def new_instance(self, actor: str) -> int:
         """Count a new instance of `actor` in this call; returns its number (1 for the first)."""

@@ -72,9 +72,12 @@ class AiAudioDone:
 
 @attrs.frozen
 class StopPlayback:
-    """Drop every unplayed AI chunk now (Twilio `clear`): e.g. a false claim was cut."""
+    """Drop every unplayed AI chunk now (Twilio `clear`): e.g. a false claim was cut.
+
+    With `item_id`, the AudioActor answers `PlayoutStopped` with what the caller heard of it."""
 
     reason: str
+    item_id: str | None = None
 
 
 @attrs.frozen
@@ -148,6 +151,15 @@ class PlayoutFinished:
 
 
 @attrs.frozen
+class PlayoutStopped:
+    """Playback was stopped on request (`StopPlayback` with `item_id`); `heard_ms` is what the caller
+    really heard of `item_id` until then, from acknowledged marks."""
+
+    item_id: str
+    heard_ms: int
+
+
+@attrs.frozen
 class SilenceElapsed:
     """Nothing audible from either side for `silence_ms` since the AI finished or the caller spoke."""
 
@@ -192,6 +204,7 @@ RealtimeInbox = (
     | NoiseIgnored
     | BargeIn
     | PlayoutFinished
+    | PlayoutStopped
     | SilenceElapsed
     | ServerNote
     | InjectedCrash

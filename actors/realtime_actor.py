@@ -45,6 +45,7 @@ from .messages import (
     NoiseIgnored,
     NoteKind,
     PlayoutFinished,
+    PlayoutStopped,
     RealtimeInbox,
     ServerNote,
     SilenceElapsed,
@@ -166,6 +167,8 @@ class RealtimeActor:
         self._transcripts: dict[str, str] = {}
         self._sent_ms: dict[str, int] = {}
         self._heard_ms: dict[str, int] = {}
+        self._truncate_when_stopped: set[str] = set()
+        """Items cut for a false claim, truncated once the AudioActor reports what was heard of them."""
         self._heard_at_cut: dict[str, int] = {}
         self._uncommitted = bytearray()
         self._utterances: list[_Utterance] = []
@@ -465,6 +468,8 @@ class RealtimeActor:
             await self._on_barge_in(message)
         elif isinstance(message, PlayoutFinished):
             self._heard_ms[message.item_id] = min(message.heard_ms, self._sent_ms.get(message.item_id, 0))
+        elif isinstance(message, PlayoutStopped):
+            await self._on_playout_stopped(message)
         elif isinstance(message, SilenceElapsed):
             await self._on_silence()
         elif isinstance(message, ServerNote):
@@ -507,6 +512,13 @@ class RealtimeActor:
         if message.item_id and sent > 0:
             self._heard_at_cut[message.item_id] = min(message.audio_end_ms, sent)
             await self._truncate(message.item_id, self._heard_at_cut[message.item_id], "barge_in")
+
+    async def _on_playout_stopped(self, message: PlayoutStopped) -> None:
+        if message.item_id not in self._truncate_when_stopped:
+            return
+        self._truncate_when_stopped.discard(message.item_id)
+        heard = max(message.heard_ms, self._heard_ms.get(message.item_id, 0))  # a finished playout reported it
+        await self._truncate(message.item_id, min(heard, self._sent_ms.get(message.item_id, 0)), "false_claim")
 
     async def _cancel_active(self, why: str) -> None:
         self.is_ai_speaking = False
@@ -721,15 +733,15 @@ class RealtimeActor:
         self.false_claims_cut += 1
         self._trace("false_claim_cut", claim=claim, response_id=response_id, item_id=item_id, text=text)
         self.ctx.log(self.name, f"[GUARD] Cut an unbacked {claim} claim: {text!r}")
-        self._audio.send_nowait(StopPlayback(reason="false_claim"))
+        self._audio.send_nowait(StopPlayback(reason="false_claim", item_id=item_id))
         if response_id == self.active_response_id:
             await self._cancel_active("false_claim")
         self._cut_responses.add(response_id)
         self._response_reasons[response_id] = "false_claim"
         self.is_ai_speaking = False
-        sent = self._sent_ms.get(item_id, 0)
-        if sent > 0:
-            await self._truncate(item_id, min(self._heard_ms.get(item_id, 0), sent), "false_claim")
+        if self._sent_ms.get(item_id, 0) > 0:
+            # Truncated at what the caller heard, which only the AudioActor knows: it answers the stop.
+            self._truncate_when_stopped.add(item_id)
         await self._inject_note("false_claim_cut", f"false_claim_cut {_CLAIM_TEXT[claim]} {_CORRECTION}")
         await self._request_response("false_claim_cut")
 

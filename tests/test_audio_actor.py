@@ -29,6 +29,7 @@ from actors.messages import (
     MarkPlayed,
     NoiseIgnored,
     PlayoutFinished,
+    PlayoutStopped,
     SilenceElapsed,
     StopPlayback,
     UtteranceEnded,
@@ -172,6 +173,20 @@ async def test_stop_playback_clears_and_drops_the_response(autojump_clock: trio.
     assert [c.t_ms for c in line.of("clear")] == [500.0]
     assert line.playout.spans[0].bytes == 500 * 8
     assert actor.stats.ai_chunks_dropped == 2
+
+
+async def test_a_stop_for_an_item_is_answered_with_what_the_caller_heard(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with running_actor() as (ctx, line, _actor):
+        queue_ai_audio(ctx, 10, done=False)
+        await trio.sleep(0.5)  # half a second of it played and acknowledged
+        ctx.mailboxes.audio.outbox("realtime").send_nowait(StopPlayback(reason="false_claim", item_id="item_1"))
+        await trio.sleep(0.01)
+        stopped = of_type(drain(ctx.mailboxes.realtime), PlayoutStopped)
+    assert [c.t_ms for c in line.of("clear")] == [500.0]
+    assert len(stopped) == 1 and stopped[0].item_id == "item_1"
+    assert stopped[0].heard_ms == 3 * CHUNK_MS  # the last mark back by 500 ms: three whole chunks
 
 
 async def test_silence_ticks_every_period_until_playout_restarts_it(autojump_clock: trio.testing.MockClock) -> None:

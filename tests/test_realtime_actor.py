@@ -20,6 +20,7 @@ from actors.messages import (
     InjectedCrash,
     NoiseIgnored,
     PlayoutFinished,
+    PlayoutStopped,
     ServerNote,
     SilenceElapsed,
     StopPlayback,
@@ -312,8 +313,10 @@ async def test_a_false_booking_claim_is_cut_before_the_caller_hears_it(h: Harnes
         h.push(s.transcript_delta("resp_x", "item_x", " לך תור למחר"))
         await h.idle()
         assert h.actor.false_claims_cut == 1 and not h.actor.is_ai_speaking
-        assert StopPlayback(reason="false_claim") in h.audio_out
+        assert StopPlayback(reason="false_claim", item_id="item_x") in h.audio_out
         assert h.sent("response.cancel")[-1]["response_id"] == "resp_x"
+        h.send(PlayoutStopped(item_id="item_x", heard_ms=0))  # the AudioActor's answer: nothing more was played
+        await h.idle()
         assert h.sent("conversation.item.truncate")[-1]["audio_end_ms"] == 120
         note = h.sent("conversation.item.create")[-1]["item"]["content"][0]["text"]
         assert note.startswith("[SERVER] false_claim_cut") and "claim=booking" in note
@@ -328,6 +331,32 @@ async def test_a_false_booking_claim_is_cut_before_the_caller_hears_it(h: Harnes
         assert h.realtime_events("response_create")[-1]["reason"] == "false_claim_cut"
         assert all("קבעתי" not in text for _, text in h.store.load_call_state(h.call_sid).turns)
         assert h.realtime_events("false_claim_cut")[0]["claim"] == "booking"
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_false_claim_is_truncated_at_what_the_audio_actor_says_was_heard(
+    h: Harness, autojump_clock: MockClock
+) -> None:
+    """Mid-playout, only the AudioActor knows how far the caller got: the truncate waits for its answer."""
+    async with trio.open_nursery() as nursery:
+        await greet(h, nursery)
+        s = h.server
+        h.send(UtteranceEnded(at_ms=3000, duration_ms=1000, rms=900, silence_ms=600), CallerAudio(SPEECH))
+        await h.idle()
+        h.push(s.response_created("resp_y"), s.item_added("resp_y", "item_y"))
+        h.push(s.audio_delta("resp_y", "item_y", b"\x7f" * 8000), s.transcript_delta("resp_y", "item_y", "מעולה,"))
+        await h.idle()
+        h.push(s.transcript_delta("resp_y", "item_y", " קבעתי לך תור"))
+        await h.idle()
+        assert StopPlayback(reason="false_claim", item_id="item_y") in h.audio_out
+        assert h.sent("conversation.item.truncate") == []  # not yet: how much was heard is unknown here
+        h.send(PlayoutStopped(item_id="item_y", heard_ms=640))
+        await h.idle()
+        truncate = h.sent("conversation.item.truncate")
+        assert [(t["item_id"], t["audio_end_ms"]) for t in truncate] == [("item_y", 640)]
+        h.send(PlayoutStopped(item_id="item_y", heard_ms=900))  # a second answer changes nothing
+        await h.idle()
+        assert len(h.sent("conversation.item.truncate")) == 1
         nursery.cancel_scope.cancel()
 
 
@@ -490,7 +519,10 @@ async def test_the_session_deadline_never_cuts_an_event_handler_halfway(
         assert h.actor.false_claims_cut == 1
         assert trio.current_time() > h.actor._connected_at + 60  # the deadline passed during the cut
         cut = conn.types()[conn.types().index("response.cancel") :]
-        assert cut == ["response.cancel", "conversation.item.truncate", "conversation.item.create"]
+        assert cut == ["response.cancel", "conversation.item.create"]
+        h.send(PlayoutStopped(item_id="item_d", heard_ms=0))  # the AudioActor's answer to the stop
+        await h.idle()
+        assert conn.types()[-1] == "conversation.item.truncate"
         h.push(s.response_done("resp_d", "cancelled"))
         await h.idle()
         assert conn.types()[-1] == "response.create"  # the correction, asked for on the same connection
