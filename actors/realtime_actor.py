@@ -406,7 +406,8 @@ class RealtimeActor:
             return False
         self._next_event += 1
         event_id = f"rt_{self._next_event}"
-        self.ctx.trace.record("io", peer="model", dir="out", event_id=event_id, **rp.summarise_client_event(event))
+        if self.ctx.trace.detailed:  # the summary is built only for a trace that keeps it
+            self.ctx.trace.record("io", peer="model", dir="out", event_id=event_id, **rp.summarise_client_event(event))
         try:
             await conn.send({**event, "event_id": event_id})
         except ModelClosed:
@@ -604,7 +605,8 @@ class RealtimeActor:
                 return
             self._remember(event_id)
         event = rp.parse_server_event(self.dialect, raw)
-        self.ctx.trace.record("io", peer="model", dir="in", **rp.summarise_server_event(raw, event))
+        if self.ctx.trace.detailed:
+            self.ctx.trace.record("io", peer="model", dir="in", **rp.summarise_server_event(raw, event))
         if event is not None:
             await self._on_server_event(event)
 

@@ -59,8 +59,12 @@ class Trace:
     """Records one call's events. Safe to use from any task of the call's trio run.
 
     With `path=None` the events are kept in memory only (`events`), which is what
-    unit tests and the scenario runner's invariant checks read.
+    unit tests and the scenario runner's invariant checks read. With neither a file nor
+    memory, only the events a subclass counts (`counted_events`) are built at all.
     """
+
+    counted_events: frozenset[str] = frozenset()
+    """Events a subclass reads in `_write` even when they are neither kept nor written."""
 
     def __init__(
         self,
@@ -74,6 +78,8 @@ class Trace:
         self.path = Path(path) if path is not None else None
         self.events: list[dict[str, Any]] = []
         self._keep = keep_in_memory
+        self.detailed = keep_in_memory or path is not None
+        """Whether events are kept or written: when not, callers may skip summarising what nobody reads."""
         self._pending: list[str] = []
         self._file: IO[str] | None = None
         self._t0 = trio.current_time()
@@ -96,12 +102,12 @@ class Trace:
         event pays for it. Times are never negative, so adding a half and truncating rounds."""
         return int((trio.current_time() - self._t0) * 1_000_000.0 + 0.5) / 1000
 
-    def record(self, ev: str, **fields: Any) -> dict[str, Any]:
+    def record(self, ev: str, **fields: Any) -> None:
         """Append one event; `fields` must already be JSON-safe (see `summarise`)."""
+        if not self.detailed and ev not in self.counted_events:
+            return  # a call without a trace records dozens of events a second that nobody would read
         self._seq += 1
-        event = {"t": self.now_ms(), "seq": self._seq, "ev": ev, **fields}
-        self._write(event)
-        return event
+        self._write({"t": self.now_ms(), "seq": self._seq, "ev": ev, **fields})
 
     def _write(self, event: dict[str, Any]) -> None:
         if self.closed:

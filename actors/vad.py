@@ -92,22 +92,23 @@ class Vad:
         start = max(at_ms, self._clock_ms)
         end = start + settings.frame_ms
         self._clock_ms = end
-        events: list[VadEvent] = []
+        events: tuple[VadEvent, ...] = ()  # most frames decide nothing: no list to build for them
         voiced = rms >= settings.threshold
         # A time gap (lost frames) longer than the hangover closes the segment by itself.
         if self._onset_ms is not None and start - self._voiced_end_ms >= settings.hangover_ms:
-            events.append(self._close(self._voiced_end_ms + settings.hangover_ms))
+            events = (self._close(self._voiced_end_ms + settings.hangover_ms),)
         if voiced:
             if self._onset_ms is None:
                 self._onset_ms = start
-                events.append(SpeechOnset(at_ms=start, rms=rms))
+                events += (SpeechOnset(at_ms=start, rms=rms),)
             self._voiced_end_ms = end
             self._rms_sum += rms
-            self._rms_peak = max(self._rms_peak, rms)
+            if rms > self._rms_peak:
+                self._rms_peak = rms
             self._voiced += 1
         elif self._onset_ms is not None and end - self._voiced_end_ms >= settings.hangover_ms:
-            events.append(self._close(end))
-        return tuple(events)
+            events = (self._close(end),)
+        return events
 
     def _close(self, decided_at_ms: float) -> SegmentEnd:
         assert self._onset_ms is not None

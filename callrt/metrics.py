@@ -188,6 +188,8 @@ _METERED_EVENTS = frozenset({"audio", "restart", "send", "frame_lag", "io"})
 class MeteredTrace(Trace):
     """A call trace that also feeds the server's counters from the events it records."""
 
+    counted_events = _METERED_EVENTS
+
     def __init__(
         self,
         call_sid: str,
@@ -206,7 +208,7 @@ class MeteredTrace(Trace):
 
     def _write(self, event: dict[str, Any]) -> None:
         # Every event passes here (about a hundred a second in a talkative call); few are counted.
-        if event["ev"] in _METERED_EVENTS:
+        if event["ev"] in self.counted_events:
             self._meter(event)
         super()._write(event)
 

@@ -110,7 +110,8 @@ class SansIOWebSocket:
     async def _read(self) -> None:
         self._reading = True
         try:
-            data = await self._receive_some()
+            # The descriptor's number of a closed stream may belong to another socket by now.
+            data = b"" if self._stream_closed else await direct_io.receive_some(self._stream, self._fd)
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
             data = b""
         finally:
@@ -125,12 +126,6 @@ class SansIOWebSocket:
                 await self._write(owed)
         if self._protocol.state is State.CLOSED:
             self._closed.set()
-
-    async def _receive_some(self) -> bytes | bytearray:
-        """The next bytes from the peer (b"" at its end of stream), read directly (`callrt.direct_io`)."""
-        if self._stream_closed:  # the descriptor's number may belong to another socket by now
-            return b""
-        return await direct_io.receive_some(self._stream, self._fd)
 
     async def _write_pending(self) -> None:
         await self._write(self._protocol.data_to_send())

@@ -238,12 +238,15 @@ class TwilioCallerLine:
         self.start: StreamStart | None = None
         self.stats = LineStats()
         self.closed = False
+        self._now = trio.current_time
+        """Trio's clock, read on every frame: bound to the run's clock once the stream starts (one call, not three)."""
 
     async def read_start(self) -> StreamStart:
         while self.start is None:
             event = await self._next_event()
             if isinstance(event, StreamStart):
                 self.start = event
+                self._now = trio.lowlevel.current_clock().current_time
                 self._record("start", call_sid=event.call_sid, stream_sid=event.stream_sid, tracks=list(event.tracks))
             elif isinstance(event, Stop):
                 self._closed_by("stop")
@@ -252,7 +255,8 @@ class TwilioCallerLine:
         return self.start
 
     async def receive(self) -> CallerLineEvent:
-        await self.read_start()
+        if self.start is None:
+            await self.read_start()
         while True:
             event = await self._next_event()
             if isinstance(event, Media):
@@ -278,7 +282,7 @@ class TwilioCallerLine:
             self._bad("bad_frame_size", f"{len(media.payload)} bytes, expected {FRAME_BYTES} ({FRAME_MS} ms)")
             return None
         self.stats.frames_in += 1
-        return CallerFrame(payload=media.payload, timestamp_ms=media.timestamp_ms, received_at=trio.current_time())
+        return CallerFrame(payload=media.payload, timestamp_ms=media.timestamp_ms, received_at=self._now())
 
     async def _next_event(self) -> InboundEvent:
         while True:

@@ -13,7 +13,7 @@ from audio_support import PlayingLine, drain, feed, make_context, running_actor
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from actors.audio_actor import LAG_BUCKETS_MS, AudioActor, _percentile, mark_name, parse_mark
+from actors.audio_actor import LAG_BUCKETS_MS, AudioActor, _percentile, lag_histogram, mark_name, parse_mark
 from actors.config import CallConfig
 from actors.errors import InjectedFault
 from actors.messages import (
@@ -518,3 +518,10 @@ def test_barge_in_audio_end_never_exceeds_what_was_played(
 )
 def test_frame_lag_percentiles_are_numpys_linear_percentiles(lags: list[float], q: float) -> None:
     assert _percentile(sorted(lags), q) == pytest.approx(float(np.percentile(lags, q * 100)), rel=1e-9, abs=1e-9)
+
+
+@given(lags=st.lists(st.floats(0.0, 5000.0) | st.sampled_from(LAG_BUCKETS_MS), max_size=300))
+def test_the_lag_histogram_counts_each_lag_in_its_prometheus_bucket(lags: list[float]) -> None:
+    # A lag equal to a bound belongs to that bound's bucket (`le`): numpy's left-side search says which.
+    expected = np.bincount(np.searchsorted(LAG_BUCKETS_MS, lags, side="left"), minlength=len(LAG_BUCKETS_MS) + 1)
+    assert lag_histogram(sorted(lags)) == expected.tolist()

@@ -36,9 +36,17 @@ async def test_restarts_are_counted_as_the_supervisor_records_them(autojump_cloc
     assert metrics.restarts_total == 2 == sum(1 for e in trace.events if e["ev"] == "restart")
 
 
-async def test_dropped_frames_and_barge_ins_are_tapped_from_the_trace(tmp_path: Path) -> None:
+def _live_trace(call_sid: str, tmp_path: Path, metrics: Metrics, traced: bool) -> MeteredTrace:
+    """A live call's trace: its events on disk, or (`callrt serve --no-traces`) nowhere but the counters."""
+    if traced:
+        return MeteredTrace(call_sid, tmp_path / f"{call_sid}.jsonl", metrics)
+    return MeteredTrace(call_sid, None, metrics, keep_in_memory=False)
+
+
+@pytest.mark.parametrize("traced", [True, False], ids=["traced", "counters-only"])
+async def test_dropped_frames_and_barge_ins_are_tapped_from_the_trace(tmp_path: Path, traced: bool) -> None:
     metrics = Metrics()
-    trace = MeteredTrace("CA2", tmp_path / "CA2.jsonl", metrics)
+    trace = _live_trace("CA2", tmp_path, metrics, traced)
     frames: Mailbox[CallerFrame] = Mailbox("audio.frames", "audio", trace, capacity=CallConfig().audio_mailbox_capacity)
     outbox = frames.outbox("line")
     for i in range(300):
@@ -49,8 +57,9 @@ async def test_dropped_frames_and_barge_ins_are_tapped_from_the_trace(tmp_path: 
     trace.close()
     assert metrics.frames_dropped_total == 300 - CallConfig().audio_mailbox_capacity == frames.dropped_total
     assert metrics.barge_ins_total == 1
-    # A live call keeps its events on disk only.
-    assert trace.events == [] and any(e.ev == "audio" for e in read_trace(tmp_path / "CA2.jsonl"))
+    # A live call keeps its events on disk only, or nowhere.
+    assert trace.events == []
+    assert any(e.ev == "audio" for e in read_trace(tmp_path / "CA2.jsonl")) if traced else not trace.detailed
 
 
 def test_line_stats_count_live_and_after_the_call() -> None:
@@ -87,9 +96,10 @@ def test_prometheus_rendering() -> None:
             assert family in types and float(line.rsplit(" ", 1)[1]) >= 0
 
 
-async def test_histograms_are_fed_by_the_audio_actors_trace_events() -> None:
+@pytest.mark.parametrize("traced", [True, False], ids=["traced", "counters-only"])
+async def test_histograms_are_fed_by_the_audio_actors_trace_events(tmp_path: Path, traced: bool) -> None:
     metrics = Metrics()
-    trace = MeteredTrace("CA1", None, metrics)
+    trace = _live_trace("CA1", tmp_path, metrics, traced)
     counts = [0] * (len(LAG_BUCKETS_MS) + 1)
     counts[LAG_BUCKETS_MS.index(1)] = 40  # 40 frames in (0.5, 1] ms
     counts[-1] = 1  # one beyond the last bound

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
+from typing import Any
 
 import trio
 
@@ -53,5 +54,27 @@ def test_phone_masking_keeps_prefix_and_last_four() -> None:
 async def test_times_are_call_relative_in_virtual_time(autojump_clock: trio.testing.MockClock) -> None:
     trace = Trace("CA-time")
     await trio.sleep(30)
-    event = trace.record("log", actor="audio", msg="hello")
-    assert event["t"] == 30_000.0
+    trace.record("log", actor="audio", msg="hello")
+    assert trace.events[-1]["t"] == 30_000.0
+
+
+async def test_a_trace_with_neither_file_nor_memory_builds_no_event() -> None:
+    class Counting(Trace):
+        counted_events = frozenset({"counted"})
+
+        def __init__(self, call_sid: str) -> None:
+            self.written: list[str] = []
+            super().__init__(call_sid, keep_in_memory=False)
+
+        def _write(self, event: dict[str, Any]) -> None:
+            self.written.append(event["ev"])
+            super()._write(event)
+
+    trace = Counting("CA-quiet")
+    assert not trace.detailed
+    trace.record("recv", mailbox="audio")
+    trace.record("counted", n=1)
+    trace.close()
+    # The header is always built; of the rest, only what the subclass counts reaches `_write`.
+    assert trace.written == ["trace_start", "counted"] and trace.events == []
+    assert Trace("CA-kept").detailed and Trace("CA-file", "t.jsonl", keep_in_memory=False).detailed
