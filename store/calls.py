@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import cast
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -16,9 +17,8 @@ from .records import CallState
 ROLES = ("user", "assistant", "server")
 
 
-def _session_row(session: Session, call_sid: str, *, lock: bool = False) -> CallSession:
-    query = sa.select(CallSession).where(CallSession.call_sid == call_sid)
-    row = session.scalars(query.with_for_update() if lock else query).one_or_none()
+def _session_row(session: Session, call_sid: str) -> CallSession:
+    row = session.scalars(sa.select(CallSession).where(CallSession.call_sid == call_sid)).one_or_none()
     if row is None:
         raise StoreError(f"no call session {call_sid!r}: start_call_session first")
     return row
@@ -50,24 +50,51 @@ def end_call_session(session: Session, call_sid: str, outcome: str) -> None:
     row.outcome = outcome
 
 
+# Turns are written several times a second per busy process: their statements are built once, with bound
+# parameters. Building an ORM unit of work per turn cost four times the database's own work (docs/performance.md).
+_SESSIONS = cast(sa.Table, CallSession.__table__)
+_TURNS = cast(sa.Table, CallTurn.__table__)
+_LOCK_SESSION = (
+    sa.select(_SESSIONS.c.call_sid).where(_SESSIONS.c.call_sid == sa.bindparam("call_sid")).with_for_update()
+)
+_APPEND_TURN = (
+    sa.insert(_TURNS)
+    .from_select(
+        ["call_sid", "seq", "role", "text", "at"],
+        sa.select(
+            sa.bindparam("call_sid"),
+            sa.func.coalesce(sa.func.max(_TURNS.c.seq), 0) + 1,
+            sa.bindparam("role"),
+            sa.bindparam("text"),
+            sa.bindparam("at", type_=_TURNS.c.at.type),
+        ).where(_TURNS.c.call_sid == sa.bindparam("call_sid")),
+    )
+    .returning(_TURNS.c.seq)
+)
+_FILL_TURN = (
+    sa.update(_TURNS)
+    .where(_TURNS.c.call_sid == sa.bindparam("of_call"), _TURNS.c.seq == sa.bindparam("of_seq"))
+    .values(text=sa.bindparam("new_text"))
+)
+
+
 def record_turn(session: Session, call_sid: str, role: str, text: str) -> int:
     """Append one turn; returns its sequence number (1, 2, …) in the call."""
     if role not in ROLES:
         raise ValueError(f"role must be one of {ROLES}, got {role!r}")
     # Locking the session row orders concurrent writers of one call on PostgreSQL (SQLite: BEGIN IMMEDIATE).
-    _session_row(session, call_sid, lock=True)
-    last = session.scalar(sa.select(sa.func.max(CallTurn.seq)).where(CallTurn.call_sid == call_sid))
-    seq = (last or 0) + 1
-    session.add(CallTurn(call_sid=call_sid, seq=seq, role=role, text=text, at=dt.datetime.now(dt.UTC)))
-    session.flush()
+    if session.execute(_LOCK_SESSION, {"call_sid": call_sid}).first() is None:
+        raise StoreError(f"no call session {call_sid!r}: start_call_session first")
+    appended = session.execute(
+        _APPEND_TURN, {"call_sid": call_sid, "role": role, "text": text, "at": dt.datetime.now(dt.UTC)}
+    )
+    seq: int = appended.scalar_one()
     return seq
 
 
 def set_turn_text(session: Session, call_sid: str, seq: int, text: str) -> None:
     """Fill in a turn recorded earlier (a caller's placeholder, once the transcript arrives)."""
-    result = session.execute(
-        sa.update(CallTurn).where(CallTurn.call_sid == call_sid, CallTurn.seq == seq).values(text=text)
-    )
+    result = session.execute(_FILL_TURN, {"of_call": call_sid, "of_seq": seq, "new_text": text})
     if not result.rowcount:  # type: ignore[attr-defined]
         raise StoreError(f"no turn {seq} in call {call_sid!r}")
 

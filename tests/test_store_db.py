@@ -273,6 +273,31 @@ def test_call_session_state_survives_for_a_restarted_actor(store: Store) -> None
         store.record_turn("CA-nope", "user", "x")
 
 
+def test_a_turn_is_stored_with_its_role_text_and_time_then_filled_in(store: Store) -> None:
+    store.start_call_session("CA-t", salon(store), None)
+    before = dt.datetime.now(dt.UTC)
+    assert store.record_turn("CA-t", "user", "...") == 1
+    assert store.record_turn("CA-t", "assistant", "שלום, במה אפשר לעזור?") == 2
+    store.set_turn_text("CA-t", 1, "I'd like an appointment")
+    with pytest.raises(StoreError, match="no turn 3"):
+        store.set_turn_text("CA-t", 3, "never recorded")
+    with store.engine.connect() as conn:
+        rows = conn.execute(
+            sa.text("SELECT seq, role, text, at FROM call_turns WHERE call_sid = 'CA-t' ORDER BY seq")
+        ).all()
+    assert [(seq, role, text) for seq, role, text, _at in rows] == [
+        (1, "user", "I'd like an appointment"),
+        (2, "assistant", "שלום, במה אפשר לעזור?"),
+    ]
+    assert before.replace(tzinfo=None) <= _naive_utc(rows[0][3]) <= dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def _naive_utc(value: object) -> dt.datetime:
+    """A raw `at` as the driver returns it: an aware datetime (PostgreSQL) or ISO text (SQLite)."""
+    at = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
+    return at.astimezone(dt.UTC).replace(tzinfo=None) if at.tzinfo else at
+
+
 def test_silence_prompt_is_granted_once_under_concurrency(store: Store) -> None:
     business = salon(store)
     store.start_call_session("CA-race", business, None)
