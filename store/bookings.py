@@ -8,6 +8,7 @@ writes the slot claims that make an overbooking impossible to commit (see `model
 from __future__ import annotations
 
 import datetime as dt
+from typing import cast
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -29,20 +30,27 @@ def _epoch_minute(instant: dt.datetime) -> int:
     return int(instant.timestamp()) // 60
 
 
+_APPOINTMENTS = cast(sa.Table, Appointment.__table__)
+# Every slot check and offer reads these (several a second in a busy process): built once, with bound parameters.
+_BUSY = sa.select(_APPOINTMENTS.c.start_at, _APPOINTMENTS.c.end_at).where(
+    _APPOINTMENTS.c.business_id == sa.bindparam("business_id"),
+    _APPOINTMENTS.c.status == ACTIVE,
+    _APPOINTMENTS.c.end_at > sa.bindparam("since", type_=_APPOINTMENTS.c.end_at.type),
+    _APPOINTMENTS.c.start_at < sa.bindparam("until", type_=_APPOINTMENTS.c.start_at.type),
+)
+_BUSY_BUT_ONE = _BUSY.where(_APPOINTMENTS.c.id != sa.bindparam("exclude"))
+
+
 def busy_intervals(
     session: Session, settings: BusinessSettings, now: dt.datetime, exclude: int | None = None
 ) -> list[availability.Interval]:
     """Active appointments that can collide with a bookable slot (from now to just past the horizon)."""
-    until = now + dt.timedelta(days=settings.horizon_days + 2)
-    query = sa.select(Appointment.start_at, Appointment.end_at).where(
-        Appointment.business_id == settings.id,
-        Appointment.status == ACTIVE,
-        Appointment.end_at > now,
-        Appointment.start_at < until,
-    )
-    if exclude is not None:
-        query = query.where(Appointment.id != exclude)
-    return [(start, end) for start, end in session.execute(query).all()]
+    params = {"business_id": settings.id, "since": now, "until": now + dt.timedelta(days=settings.horizon_days + 2)}
+    if exclude is None:
+        rows = session.execute(_BUSY, params)
+    else:
+        rows = session.execute(_BUSY_BUT_ONE, {**params, "exclude": exclude})
+    return [(start, end) for start, end in rows]
 
 
 def _claim(session: Session, appointment: Appointment, capacity: int) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
@@ -68,18 +68,36 @@ def business_ids(session: Session) -> list[int]:
     return list(session.scalars(sa.select(Business.id).order_by(Business.id)))
 
 
+_BUSINESSES = cast(sa.Table, Business.__table__)
+_SETTINGS = cast(sa.Table, AppointmentSettings.__table__)
+# Read at every call's start and by every slot check: one statement, built once, with a bound parameter.
+_LOAD_SETTINGS = (
+    sa.select(
+        _BUSINESSES.c.name,
+        _BUSINESSES.c.timezone,
+        _BUSINESSES.c.working_hours,
+        _SETTINGS.c.opening_hours_json,
+        _SETTINGS.c.slot_size_min,
+        _SETTINGS.c.min_notice_min,
+        _SETTINGS.c.horizon_days,
+        _SETTINGS.c.capacity,
+    )
+    .join_from(_BUSINESSES, _SETTINGS, _SETTINGS.c.business_id == _BUSINESSES.c.id)
+    .where(_BUSINESSES.c.id == sa.bindparam("business_id"))
+)
+
+
 def load_settings(session: Session, business_id: int) -> BusinessSettings:
-    business = session.get(Business, business_id)
-    settings = session.get(AppointmentSettings, business_id)
-    if business is None or settings is None:
+    row = session.execute(_LOAD_SETTINGS, {"business_id": business_id}).one_or_none()
+    if row is None:
         raise StoreError(f"no business with id {business_id}")
     return BusinessSettings(
-        id=business.id,
-        name=business.name,
-        timezone=business.timezone,
-        opening_hours=effective_hours(settings.opening_hours_json, business.working_hours),
-        slot_size_min=settings.slot_size_min,
-        min_notice_min=settings.min_notice_min,
-        horizon_days=settings.horizon_days,
-        capacity=settings.capacity,
+        id=business_id,
+        name=row.name,
+        timezone=row.timezone,
+        opening_hours=effective_hours(row.opening_hours_json, row.working_hours),
+        slot_size_min=row.slot_size_min,
+        min_notice_min=row.min_notice_min,
+        horizon_days=row.horizon_days,
+        capacity=row.capacity,
     )
