@@ -1,4 +1,4 @@
-"""Typed, traced mailboxes over trio memory channels.
+"""Typed, traced mailboxes over a lean trio queue (`MessageQueue`).
 
 A `Mailbox[T]` belongs to one receiving actor and is created by the call
 supervisor, so it outlives restarts of its owner: nothing queued is lost when an
@@ -22,6 +22,7 @@ from typing import Generic, TypeVar
 import attrs
 import trio
 
+from .message_queue import MessageQueue
 from .trace import Trace, message_fields
 
 T = TypeVar("T")
@@ -47,13 +48,8 @@ class Mailbox(Generic[T]):
         self.trace = trace
         self.capacity = capacity
         self.is_audio = capacity is not None
-        buffer = math.inf if capacity is None else capacity
-        send, receive = trio.open_memory_channel[tuple[int, str, T]](buffer)
-        self._send = send
-        self._receive = receive
+        self._queue: MessageQueue[tuple[int, str, T]] = MessageQueue(math.inf if capacity is None else capacity)
         self._next_id = 0
-        self._queued = 0
-        """The depth, counted here: the channel's `statistics()` builds an object per call."""
         self.dropped_total = 0
         self._window = AudioCounters()
         self._window_start = trace.now_ms()
@@ -71,8 +67,7 @@ class Mailbox(Generic[T]):
     def _put_control(self, sender: str, message: T) -> None:
         self._next_id += 1
         envelope = (self._next_id, sender, message)
-        self._send.send_nowait(envelope)
-        self._queued += 1
+        self._queue.send_nowait(envelope)
         self.trace.record(
             "send",
             mailbox=self.name,
@@ -89,12 +84,11 @@ class Mailbox(Generic[T]):
         self._next_id += 1
         envelope = (self._next_id, sender, message)
         try:
-            self._send.send_nowait(envelope)
-            self._queued += 1
+            self._queue.send_nowait(envelope)
         except trio.WouldBlock:
             # Drop-oldest: the freshest audio is what matters for VAD and barge-in.
-            self._receive.receive_nowait()
-            self._send.send_nowait(envelope)
+            self._queue.receive_nowait()
+            self._queue.send_nowait(envelope)
             self.dropped_total += 1
             self._window.dropped += 1
         self._window.sent += 1
@@ -126,15 +120,14 @@ class Mailbox(Generic[T]):
 
     async def receive(self) -> T:
         """The next message, in order; raises `trio.EndOfChannel` once the mailbox is closed and empty."""
-        envelope = await self._receive.receive()
+        envelope = await self._queue.receive()
         return self._delivered(envelope)
 
     def receive_nowait(self) -> T:
-        return self._delivered(self._receive.receive_nowait())
+        return self._delivered(self._queue.receive_nowait())
 
     def _delivered(self, envelope: tuple[int, str, T]) -> T:
         msg_id, sender, message = envelope
-        self._queued -= 1
         if self.is_audio:
             # Counted only: the window is closed by the next put (frames come every 20 ms) or by `close`,
             # so a frame reads the clock once on its way through, not twice.
@@ -164,13 +157,13 @@ class Mailbox(Generic[T]):
 
     @property
     def depth(self) -> int:
-        return self._queued
+        return len(self._queue)
 
     def close(self) -> None:
         """No more sends; the owner drains what is queued, then sees end of channel."""
         if self.is_audio:
             self._summarise()
-        self._send.close()
+        self._queue.close()
 
 
 @attrs.frozen
