@@ -16,12 +16,23 @@ from pathlib import Path
 from typing import IO, Any
 
 import attrs
+import orjson
 import trio
 
 TRACE_VERSION = 1
 _FLUSH_EVERY = 512
-_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-"""One encoder for every event: `json.dumps` with options builds a new one per call."""
+_STDLIB_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def _encode(event: dict[str, Any]) -> bytes:
+    """One event as a compact UTF-8 JSON line. orjson writes the same JSON as the standard encoder
+    (compact separators, characters unescaped; a float may be spelled differently, `1e-7` for `1e-07`)
+    in a tenth of the time, and a traced call writes about a hundred events a second. What orjson
+    refuses (an int beyond 64 bits, a key that is not a string) goes through the standard encoder."""
+    try:
+        return orjson.dumps(event)
+    except TypeError:  # orjson.JSONEncodeError is a TypeError
+        return _STDLIB_ENCODE(event).encode("utf-8")
 
 
 def mask_phone(phone: str) -> str:
@@ -80,8 +91,8 @@ class Trace:
         self._keep = keep_in_memory
         self.detailed = keep_in_memory or path is not None
         """Whether events are kept or written: when not, callers may skip summarising what nobody reads."""
-        self._pending: list[str] = []
-        self._file: IO[str] | None = None
+        self._pending: list[bytes] = []
+        self._file: IO[bytes] | None = None
         self._t0 = trio.current_time()
         self._seq = 0
         self.closed = False
@@ -115,7 +126,7 @@ class Trace:
         if self._keep:
             self.events.append(event)
         if self.path is not None:
-            self._pending.append(_ENCODE(event))
+            self._pending.append(_encode(event))
             if len(self._pending) >= _FLUSH_EVERY:
                 self.flush()
 
@@ -124,8 +135,8 @@ class Trace:
             return
         if self._file is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = self.path.open("w", encoding="utf-8")
-        self._file.write("\n".join(self._pending) + "\n")
+            self._file = self.path.open("wb")
+        self._file.write(b"\n".join(self._pending) + b"\n")
         self._file.flush()
         self._pending.clear()
 

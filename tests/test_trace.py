@@ -7,7 +7,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 import trio
+from hypothesis import given
+from hypothesis import strategies as st
 
 from actors.mailbox import Mailbox
 from actors.messages import AiAudio, BookingRequest
@@ -78,3 +81,31 @@ async def test_a_trace_with_neither_file_nor_memory_builds_no_event() -> None:
     # The header is always built; of the rest, only what the subclass counts reaches `_write`.
     assert trace.written == ["trace_start", "counted"] and trace.events == []
     assert Trace("CA-kept").detailed and Trace("CA-file", "t.jsonl", keep_in_memory=False).detailed
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=12,
+)
+
+
+@given(fields=st.dictionaries(st.text(max_size=8), json_values, max_size=6))
+def test_trace_lines_are_the_json_of_the_event(
+    tmp_path_factory: pytest.TempPathFactory, fields: dict[str, Any]
+) -> None:
+    path = tmp_path_factory.mktemp("lines") / "CA-json.jsonl"
+    # The second event carries an integer beyond 64 bits: orjson refuses it, the standard encoder writes it.
+    written = [{"x": fields, "he": "שלום"}, {"x": fields, "he": "שלום", "big": 2**70}]
+
+    async def write() -> None:
+        trace = Trace("CA-json", path, keep_in_memory=False)
+        for event in written:
+            trace.record("log", **event)
+        trace.close()
+
+    trio.run(write)
+    lines = path.read_bytes().splitlines()[1:3]
+    read = [{k: v for k, v in json.loads(line).items() if k not in ("t", "seq", "ev")} for line in lines]
+    assert read == written
+    assert all("שלום".encode() in line for line in lines)  # unescaped UTF-8, like `ensure_ascii=False`
