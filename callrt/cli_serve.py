@@ -14,6 +14,8 @@ import logging
 import multiprocessing
 import signal
 import socket
+import time
+from collections.abc import Sequence
 from functools import partial
 from typing import Any
 
@@ -180,13 +182,29 @@ def run_workers(config: ServerConfig) -> int:
         for worker in workers:
             worker.join()
     except KeyboardInterrupt:
-        for worker in workers:
-            worker.terminate()  # SIGTERM: each worker shuts down gracefully
-        for worker in workers:
-            worker.join(timeout=10)
+        stop_workers(workers, WORKER_STOP_TIMEOUT_S)
     finally:
         reservation.close()
     return 0 if all(worker.exitcode == 0 for worker in workers) else 1
+
+
+WORKER_STOP_TIMEOUT_S = 10.0
+"""How long workers get to finish their calls (5 s each) and close, before they are killed."""
+
+
+def stop_workers(workers: Sequence[multiprocessing.process.BaseProcess], timeout_s: float) -> None:
+    """SIGTERM every worker (each shuts down gracefully), wait, then kill whichever is still running:
+    the parent must not exit and leave a worker holding the port with nobody to stop it."""
+    for worker in workers:
+        worker.terminate()
+    deadline = time.monotonic() + timeout_s
+    for worker in workers:
+        worker.join(timeout=max(0.0, deadline - time.monotonic()))
+    for worker in workers:
+        if worker.is_alive():
+            logger.warning("%s did not stop within %g s: killing it", worker.name, timeout_s)
+            worker.kill()
+            worker.join()
 
 
 def _interrupt(_signum: int, _frame: object) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import multiprocessing
 import os
 import re
 import signal
@@ -32,6 +33,7 @@ from actors.call_supervisor import CallOutcome, run_call
 from actors.db import StoreGateway
 from actors.ports import LineClosed
 from actors.trace import read_trace
+from callrt.cli_serve import stop_workers
 from callrt.server import ServerConfig, TelephonyServer, serve
 from callrt.sim.peer_script import SimScript
 from callrt.sim.realtime_peer import InMemoryModelConnector
@@ -510,3 +512,29 @@ def test_with_an_api_key_calls_book_through_gpt_4o_mini_with_the_rules_as_fallba
     assert isinstance(online.model, OpenAIRealtimeConnector)
     assert isinstance(online.extractor, LlmExtractor) and isinstance(online.extractor.fallback, RuleExtractor)
     assert online.extractor.model == "gpt-4o-mini"
+
+
+def _exits_on_sigterm(ready: Any) -> None:
+    ready.set()
+    time.sleep(60)
+
+
+def _ignores_sigterm(ready: Any) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    ready.set()
+    time.sleep(60)
+
+
+def test_stopping_workers_kills_one_that_does_not_stop_in_time() -> None:
+    context = multiprocessing.get_context("fork")
+    ready = [context.Event(), context.Event()]
+    polite = context.Process(target=_exits_on_sigterm, args=(ready[0],))
+    stubborn = context.Process(target=_ignores_sigterm, args=(ready[1],))
+    polite.start()
+    stubborn.start()
+    assert all(event.wait(10) for event in ready)
+    started = time.monotonic()
+    stop_workers([polite, stubborn], timeout_s=1.0)
+    assert not polite.is_alive() and not stubborn.is_alive()
+    assert polite.exitcode == -signal.SIGTERM and stubborn.exitcode == -signal.SIGKILL
+    assert time.monotonic() - started < 5.0
