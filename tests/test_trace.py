@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import tracemalloc
 from pathlib import Path
 from typing import Any
 
@@ -109,3 +110,21 @@ def test_trace_lines_are_the_json_of_the_event(
     read = [{k: v for k, v in json.loads(line).items() if k not in ("t", "seq", "ev")} for line in lines]
     assert read == written
     assert all("שלום".encode() in line for line in lines)  # unescaped UTF-8, like `ensure_ascii=False`
+
+
+def test_buffered_trace_lines_hold_about_their_own_length(tmp_path: Path) -> None:
+    # A call buffers up to 512 encoded events: each must cost its length, not an encoder's spare buffer
+    # (orjson's bytes keep 4 KiB each, which made a traced call hold 2 MiB).
+    async def main() -> int:
+        trace = Trace("CA-mem", tmp_path / "CA-mem.jsonl", keep_in_memory=False)
+        tracemalloc.start()
+        try:
+            before = tracemalloc.get_traced_memory()[0]
+            for i in range(400):  # under the flush threshold: every line stays buffered
+                trace.record("send", mailbox="audio", frm="realtime", to="audio", id=i, type="AiAudio")
+            return tracemalloc.get_traced_memory()[0] - before
+        finally:
+            tracemalloc.stop()
+
+    held = trio.run(main)
+    assert held < 400 * 400, f"{held / 400:.0f} B per buffered line of about 100 characters"
