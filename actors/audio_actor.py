@@ -193,6 +193,8 @@ class AudioActor:
         self._epoch = ctx.new_instance(self.name)
         # A restarted instance: what was sent before it existed belongs to its predecessor's playout.
         self._backlog = control.depth if self._epoch > 1 else 0
+        self._taken_by_predecessors = frozenset(ctx.ai_items_taken)
+        """Fixed when the instance starts: an item this instance takes from its backlog is its own to play."""
         self._mark_seq = 0
         self._cleared_through = 0
         self._dropped_responses: set[str] = set()
@@ -264,7 +266,7 @@ class AudioActor:
                 break
             if self._backlog:
                 self._backlog -= 1
-                if isinstance(message, AiAudio | AiAudioDone) and message.item_id in self.ctx.ai_items_taken:
+                if isinstance(message, AiAudio | AiAudioDone) and message.item_id in self._taken_by_predecessors:
                     self._forget_item(message.item_id, message.response_id)
             self.on_control(message)
         scope.cancel()

@@ -424,6 +424,29 @@ async def test_a_restarted_actor_plays_new_items_on_its_own_clock(autojump_clock
         nursery.cancel_scope.cancel()
 
 
+async def test_a_restarted_actor_plays_whole_an_item_it_takes_from_its_backlog(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """The greeting streams in while the actor restarts, before any instance played a byte of it: the new
+    instance takes its first chunk from the backlog, and the rest of the backlog is its own item to play
+    (a property test found the rest dropped, the caller left with 0.1 s of the greeting)."""
+    ctx = make_context()
+    line = PlayingLine(ctx)
+    async with trio.open_nursery() as nursery:
+        first = await start_crashing_predecessor(ctx, line, nursery)
+        ctx.mailboxes.audio.outbox("supervisor").send_nowait(InjectedCrash(reason="test"))
+        await trio.sleep(0.01)
+        queue_ai_audio(ctx, 8, item="greeting", response="resp_greeting", done=True)  # during the backoff
+        second = AudioActor(ctx, line)
+        nursery.start_soon(second.run)
+        await trio.sleep(2.0)
+        assert first.stats.ai_chunks == 0 and second.stats.ai_chunks_dropped == 0
+        assert len(line.of("media")) == 8
+        finished = of_type(drain(ctx.mailboxes.realtime), PlayoutFinished)
+        assert [(p.item_id, p.heard_ms) for p in finished] == [("greeting", 8 * CHUNK_MS)]
+        nursery.cancel_scope.cancel()
+
+
 async def test_drop_oldest_under_overload(autojump_clock: trio.testing.MockClock) -> None:
     config = CallConfig(audio_mailbox_capacity=50)
     async with running_actor(config) as (ctx, _line, actor):

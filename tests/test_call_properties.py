@@ -47,3 +47,27 @@ def test_an_audio_actor_restart_before_the_greeting_plays_it_whole() -> None:
     assert_no_violations(report)
     # The greeting (3.6 s) played and the caller hung up after it: no 15 s of silence, no silence prompt.
     assert report["silence_prompts"] == 0 and report["duration_ms"] < 6000
+
+
+def test_an_audio_actor_restart_while_the_greeting_streams_in_plays_it_whole() -> None:
+    """Found by the Hebrew property above: the greeting's chunks queued while the AudioActor restarted,
+    the new instance took the first and dropped the rest as a predecessor's; the caller, cut off after
+    0.1 s, spoke into a second crash, and the call never answered."""
+    scenario = {
+        "name": "audio-crash-while-the-greeting-streams-in",
+        "language": "he",
+        "now": DEFAULT_NOW,
+        "business": DEFAULT_BUSINESS,
+        "appointments": [],
+        "caller": {"phone": "+972501234567", "name": None},
+        "script": [
+            {"wait": "ai_done"},
+            {"say": "אני רוצה פגישה מחר בשש בערב, קוראים לי דנה", "ms": 900},
+            {"wait": "ai_started", "timeout_ms": 8000},
+            {"pause_ms": 0},
+            {"say": "אני רוצה פגישה מחר בשש בערב, קוראים לי דנה", "ms": 900},
+            {"hangup": True},
+        ],
+        "faults": [{"at_ms": 0, "kind": "crash", "actor": "audio"}, {"at_ms": 681, "kind": "crash", "actor": "audio"}],
+    }
+    assert_no_violations(run_scenario(scenario))
