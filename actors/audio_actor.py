@@ -51,7 +51,7 @@ import attrs
 import trio
 
 from .call_context import CallContext
-from .codec import FRAME_MS, ULAW_BYTES_PER_MS, ulaw_rms
+from .codec import FRAME_MS, ULAW_BYTES_PER_MS, quiet_codes, ulaw_rms_over
 from .errors import InjectedFault
 from .messages import (
     AiAudio,
@@ -173,6 +173,8 @@ class AudioActor:
                 hangover_ms=config.hangover_ms,
             )
         )
+        self._quiet = quiet_codes(min(config.vad_threshold, config.barge_in_rms_threshold))
+        """A frame of these codes can neither be voiced nor count towards a barge-in: its RMS is not computed."""
         self.stats = AudioStats()
         self.state = "listening"
         self._to_realtime = ctx.mailboxes.realtime.outbox(self.name)
@@ -276,7 +278,7 @@ class AudioActor:
     def on_frame(self, frame: CallerFrame) -> None:
         started = time.perf_counter_ns()
         now = self._now()
-        rms = ulaw_rms(frame.payload)
+        rms = ulaw_rms_over(frame.payload, self._quiet)
         received_at = frame.received_at or now  # 0.0: the adapter did not stamp it
         self._frame_received_at = received_at
         if self._stream_to_call_ms is None:

@@ -63,6 +63,22 @@ def ulaw_rms(payload: bytes) -> float:
     return math.sqrt(float(np.add.reduce(_SQUARES.take(np.frombuffer(payload, dtype=np.uint8)))) / len(payload))
 
 
+def quiet_codes(floor: float) -> bytes:
+    """Every mu-law code whose decoded sample is quieter than `floor` (its magnitude under it)."""
+    return bytes(code for code in range(256) if abs(int(ULAW_TO_PCM16[code])) < floor)
+
+
+def ulaw_rms_over(payload: bytes, quiet: bytes) -> float:
+    """`ulaw_rms(payload)`, or 0.0 for a frame made only of `quiet` codes (see `quiet_codes(floor)`).
+
+    Such a frame's RMS is at most its loudest sample, so it is under the floor too: whoever only compares
+    it with the floor (or a higher threshold) decides the same without the numpy work. A phone line's
+    floor between words and turns does not reach the VAD's threshold."""
+    if not payload.translate(None, quiet):
+        return 0.0
+    return ulaw_rms(payload)
+
+
 def base64_decoded_size(text: str) -> int:
     """How many bytes padded base64 `text` decodes to, without decoding it."""
     return len(text) // 4 * 3 - (len(text) - len(text.rstrip("=")))

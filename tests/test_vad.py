@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from actors.codec import FRAME_BYTES, pcm16_to_ulaw, ulaw_rms
+from actors.codec import FRAME_BYTES, pcm16_to_ulaw, quiet_codes, ulaw_rms, ulaw_rms_over, ulaw_to_pcm16
 from actors.vad import SegmentEnd, SpeechOnset, Vad, VadEvent, VadSettings
 from callrt.sim.signals import noise_frames, silence_frames, speech_frames
 
@@ -101,6 +101,32 @@ def test_synthetic_signals_through_the_codec() -> None:
 def test_codec_rms_of_constant_frame() -> None:
     tone = (np.sin(np.arange(FRAME_BYTES) * 2 * np.pi / 40) * 1000).astype(np.int16)
     assert abs(ulaw_rms(pcm16_to_ulaw(tone)) - 707) < 25
+
+
+# Codes whose samples lie within a few steps of the floors tried below, on both sides.
+NEAR_THE_FLOOR = [code for code in range(256) if 150 <= abs(int(ulaw_to_pcm16(bytes([code]))[0])) <= 400]
+
+
+@given(
+    payload=st.one_of(
+        st.binary(max_size=FRAME_BYTES),
+        st.lists(st.sampled_from(NEAR_THE_FLOOR)).map(bytes),
+    ),
+    floor=st.floats(min_value=0.0, max_value=9000.0) | st.sampled_from([260.0, 250.0, 300.0]),
+)
+@example(payload=pcm16_to_ulaw(np.full(FRAME_BYTES, 260, dtype=np.int16)), floor=260.0)  # exactly at the floor
+def test_rms_gate_decides_as_the_rms_does(payload: bytes, floor: float) -> None:
+    gated, exact = ulaw_rms_over(payload, quiet_codes(floor)), ulaw_rms(payload)
+    assert (gated >= floor) == (exact >= floor)
+    assert gated in (exact, 0.0)
+    if exact >= floor:
+        assert gated == exact
+
+
+def test_rms_gate_skips_the_line_floor_but_not_speech() -> None:
+    quiet = quiet_codes(260.0)
+    assert all(ulaw_rms_over(frame, quiet) == 0.0 for frame in silence_frames(2000.0))
+    assert all(ulaw_rms_over(frame, quiet) == ulaw_rms(frame) for frame in speech_frames("hello there", 1000.0))
 
 
 # -- invariants ---------------------------------------------------------------------------------------
