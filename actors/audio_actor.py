@@ -9,8 +9,10 @@ each frame or control message is handled atomically:
 * frames:  the bounded `audio_frames` mailbox (drop-oldest) -> RMS -> VAD ->
            caller audio batches, utterance events, barge-in;
 * control: the `audio` mailbox -> AI audio, marks, stop/hang-up requests;
-* writer:  the only task that writes to the line, in decision order, so a
-           `clear` can never overtake (or be overtaken by) audio it must drop;
+* writer:  writes what other tasks queued, and what was queued during a write.
+           Writes go out one at a time in decision order (the frames and control
+           loops write what they queued themselves, right after handling it), so
+           a `clear` can never overtake (or be overtaken by) audio it must drop;
 * silence: sleeps until the silence deadline (virtual or real time), so the
            timer fires even when no frame arrives;
 * hang-up: waits for the last mark (or a safety deadline) once a hang-up is
@@ -53,6 +55,7 @@ import trio
 from .call_context import CallContext
 from .codec import FRAME_MS, ULAW_BYTES_PER_MS, quiet_codes, ulaw_rms_over
 from .errors import InjectedFault
+from .mailbox import Mailbox
 from .messages import (
     AiAudio,
     AiAudioDone,
@@ -204,6 +207,10 @@ class AudioActor:
         # Line writer
         self._ops: collections.deque[_LineOp] = collections.deque()
         self._ops_ready = trio.Event()
+        self._writing = False
+        """A task is writing the queued ops: a write queued meanwhile waits for it, in order."""
+        self._handling = False
+        """Inside the frames or control loop's handling of a message: that loop writes what it queues itself."""
         self._line_closed = False
         # Silence timer (trio time, seconds): the last activity and the next tick. It runs from the start:
         # nothing audible yet counts as silence too.
@@ -253,25 +260,46 @@ class AudioActor:
         frames = self.ctx.mailboxes.audio_frames
         try:
             while True:
-                self.on_frame(await frames.receive())
+                frame = await frames.receive()
+                self._handling = True
+                self.on_frame(frame)
                 # Frames that queued up meanwhile (a busy process) are handled without a scheduler round trip each;
                 # the depth says when to stop, where `receive_nowait` would raise on every frame.
-                while frames.depth:
+                while frames.depth and not self._ops:
                     self.on_frame(frames.receive_nowait())
+                self._handling = False
+                await self._write_queued()  # a barge-in's clear leaves before the next frame is looked at
         except trio.EndOfChannel:
             scope.cancel()  # the call is ending
 
     async def _control_loop(self, scope: trio.CancelScope) -> None:
-        async for message in self.ctx.mailboxes.audio:
-            if isinstance(message, InjectedCrash):
-                self._crash = message
-                break
-            if self._backlog:
-                self._backlog -= 1
-                if isinstance(message, AiAudio | AiAudioDone) and message.item_id in self._taken_by_predecessors:
-                    self._forget_item(message.item_id, message.response_id)
-            self.on_control(message)
-        scope.cancel()
+        control = self.ctx.mailboxes.audio
+        try:
+            while True:
+                message = await control.receive()
+                # Messages already waiting are all handled before anything is written: a `StopPlayback` among
+                # them drops the audio queued ahead of it before that audio reaches the line.
+                while True:
+                    if isinstance(message, InjectedCrash):
+                        self._crash = message
+                        scope.cancel()
+                        return
+                    self._take_control(message)
+                    if not control.depth:
+                        break
+                    message = control.receive_nowait()
+                await self._write_queued(until_mail_in=control)
+        except trio.EndOfChannel:
+            scope.cancel()
+
+    def _take_control(self, message: AudioControl) -> None:
+        if self._backlog:
+            self._backlog -= 1
+            if isinstance(message, AiAudio | AiAudioDone) and message.item_id in self._taken_by_predecessors:
+                self._forget_item(message.item_id, message.response_id)
+        self._handling = True
+        self.on_control(message)
+        self._handling = False
 
     # -- frames ------------------------------------------------------------------------------------------
 
@@ -549,28 +577,47 @@ class AudioActor:
 
     def _queue(self, op: _LineOp) -> None:
         self._ops.append(op)
-        self._ops_ready.set()
+        if not self._handling:
+            self._ops_ready.set()
+        # else the loop handling a frame or control message writes it right after, in the same scheduler step:
+        # an AI chunk or a clear costs no wake-up of the writer, and the clear no wait for its turn to run.
 
     async def _writer_loop(self) -> None:
+        """Writes what was queued outside the frames and control loops (the hang-up, a restart's clear), and
+        what either of them queued while a write was in flight."""
         while True:
-            if not self._ops:
-                self._ops_ready = trio.Event()
-                await self._ops_ready.wait()
-                continue
-            op = self._ops.popleft()
-            if self._line_closed and not isinstance(op, _HangUp):
-                continue
-            # Recorded before the write: anything traced after a clear was decided after it.
-            self._trace_op(op)
-            if isinstance(op, _HangUp):
-                # Told before the line closes, so the caller's side seeing the close cannot claim the hang-up;
-                # the supervisor takes the first EndCall and hangs the line up itself.
-                self._to_supervisor.send_nowait(EndCall(by="ai", reason=op.reason))
-            try:
-                await self._write(op)
-            except LineClosed as exc:
-                self._line_closed = True
-                self.ctx.trace.record("line_closed", during=type(op).__name__.lstrip("_").lower(), why=str(exc))
+            await self._write_queued()
+            self._ops_ready = trio.Event()
+            await self._ops_ready.wait()
+
+    async def _write_queued(self, *, until_mail_in: Mailbox[AudioControl] | None = None) -> None:
+        """Writes the queued ops in order, unless a write is already in flight: that task writes them next.
+
+        The control loop stops when a message arrived during a write (the line was slow): it handles it
+        first, then writes the rest, as it would have been handled while a writer task waited on the line."""
+        if self._writing:
+            return
+        self._writing = True
+        try:
+            while self._ops and not (until_mail_in is not None and until_mail_in.depth):
+                await self._write_next(self._ops.popleft())
+        finally:
+            self._writing = False
+
+    async def _write_next(self, op: _LineOp) -> None:
+        if self._line_closed and not isinstance(op, _HangUp):
+            return
+        # Recorded before the write: anything traced after a clear was decided after it.
+        self._trace_op(op)
+        if isinstance(op, _HangUp):
+            # Told before the line closes, so the caller's side seeing the close cannot claim the hang-up;
+            # the supervisor takes the first EndCall and hangs the line up itself.
+            self._to_supervisor.send_nowait(EndCall(by="ai", reason=op.reason))
+        try:
+            await self._write(op)
+        except LineClosed as exc:
+            self._line_closed = True
+            self.ctx.trace.record("line_closed", during=type(op).__name__.lstrip("_").lower(), why=str(exc))
 
     async def _write(self, op: _LineOp) -> None:
         if isinstance(op, _Media):

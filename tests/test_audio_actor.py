@@ -189,6 +189,81 @@ async def test_a_stop_for_an_item_is_answered_with_what_the_caller_heard(
     assert stopped[0].heard_ms == 3 * CHUNK_MS  # the last mark back by 500 ms: three whole chunks
 
 
+class StallingLine(PlayingLine):
+    """A line whose writes wait while `stalled` is set: a caller whose connection stopped taking data."""
+
+    def __init__(self, ctx: Any) -> None:
+        super().__init__(ctx)
+        self.stalled = False
+        self._moving = trio.Event()
+
+    def stall(self) -> None:
+        self.stalled, self._moving = True, trio.Event()
+
+    def resume(self) -> None:
+        self.stalled = False
+        self._moving.set()
+
+    async def send_audio(self, payload: bytes, mark: str | None = None) -> None:
+        await super().send_audio(payload, mark)
+        if self.stalled:
+            await self._moving.wait()
+
+    async def clear(self) -> None:
+        await super().clear()
+        if self.stalled:
+            await self._moving.wait()
+
+
+async def test_a_stop_behind_a_stalled_write_drops_the_audio_queued_before_it(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    ctx = make_context()
+    line = StallingLine(ctx)
+    actor = AudioActor(ctx, line)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(line.playout.run)
+        nursery.start_soon(actor.run)
+        line.stall()
+        queue_ai_audio(ctx, 3, done=False)
+        await trio.sleep(0.1)  # three chunks queued to be written; the first one's write does not complete
+        assert len(line.of("media")) == 1
+        # Meanwhile a stop comes, and the stream goes on.
+        ctx.mailboxes.audio.outbox("realtime").send_nowait(StopPlayback(reason="false_claim"))
+        queue_ai_audio(ctx, 1)
+        await trio.sleep(1.0)
+        assert [c.kind for c in line.calls] == ["media", "mark"]  # nothing overtakes the write in flight
+        line.resume()
+        await trio.sleep(0.1)
+        nursery.cancel_scope.cancel()
+    # The stop was handled before anything queued behind the stalled write went out: only the clear follows it.
+    assert [c.kind for c in line.calls] == ["media", "mark", "clear"]
+    assert actor.stats.ai_chunks == 3 and actor.stats.ai_chunks_dropped == 1  # the chunk after the stop
+
+
+async def test_frames_are_handled_while_a_write_is_stalled(autojump_clock: trio.testing.MockClock) -> None:
+    ctx = make_context()
+    line = StallingLine(ctx)
+    actor = AudioActor(ctx, line)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(line.playout.run)
+        nursery.start_soon(actor.run)
+        queue_ai_audio(ctx, 30, done=False)
+        await trio.sleep(0.5)
+        line.stall()
+        queue_ai_audio(ctx, 1, done=False)  # this chunk's write stalls
+        await feed(ctx, silence_frames(1000, seed=1) + speech_frames("wait, no", 300), first_index=25)
+        await trio.sleep(0.01)
+        # The caller barged in meanwhile: the frames loop decided it with the write still in flight.
+        assert len(of_type(drain(ctx.mailboxes.realtime), BargeIn)) == 1
+        assert actor.stats.frames == 65 and line.of("clear") == []
+        line.resume()
+        await trio.sleep(0.1)
+        nursery.cancel_scope.cancel()
+    assert [c.kind for c in line.calls[-3:]] == ["media", "mark", "clear"]
+    assert ctx.mailboxes.audio_frames.dropped_total == 0
+
+
 async def test_silence_ticks_every_period_until_playout_restarts_it(autojump_clock: trio.testing.MockClock) -> None:
     async with running_actor() as (ctx, _line, _actor):
         # No frames at all: the timer runs on the clock, not on frames.
