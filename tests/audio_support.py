@@ -29,9 +29,9 @@ if TYPE_CHECKING:
     from store import Store
 
 
-def make_context(config: CallConfig | None = None) -> CallContext:
+def make_context(config: CallConfig | None = None, trace: Trace | None = None) -> CallContext:
     config = config or CallConfig()
-    trace = Trace("CAtest")
+    trace = trace or Trace("CAtest")
     return CallContext(
         call_sid="CAtest",
         business_id=1,
@@ -100,9 +100,9 @@ class PlayingLine:
 
 @asynccontextmanager
 async def running_actor(
-    config: CallConfig | None = None, *, echo_marks: bool = True
+    config: CallConfig | None = None, *, echo_marks: bool = True, trace: Trace | None = None
 ) -> AsyncIterator[tuple[CallContext, PlayingLine, AudioActor]]:
-    ctx = make_context(config)
+    ctx = make_context(config, trace)
     line = PlayingLine(ctx, echo_marks=echo_marks)
     actor = AudioActor(ctx, line)
     async with trio.open_nursery() as nursery:

@@ -35,6 +35,7 @@ from actors.messages import (
     UtteranceEnded,
     UtteranceStarted,
 )
+from callrt.metrics import MeteredTrace, Metrics
 from callrt.sim.signals import noise_frames, silence_frames, speech_frames
 
 CHUNK_MS = 130  # marks at 130k ms: a tie with the 20 ms frame grid only every 260 ms
@@ -557,6 +558,22 @@ async def test_frame_lag_is_traced(autojump_clock: trio.testing.MockClock) -> No
     for event in lags:
         assert sum(event["counts"][around_30ms]) == event["n"] == sum(event["counts"])
         assert event["sum_ms"] == pytest.approx(30.0 * event["n"])
+
+
+async def test_frame_lag_without_a_trace_file_still_feeds_the_metrics(autojump_clock: trio.testing.MockClock) -> None:
+    metrics = Metrics()
+    trace = MeteredTrace("CAtest", None, metrics, keep_in_memory=False)  # what `serve --no-traces` gives a call
+    async with running_actor(trace=trace) as (ctx, _line, actor):
+        outbox = ctx.mailboxes.audio_frames.outbox("line")
+        floor = silence_frames(20)[0]
+        for index in range(300):
+            await trio.sleep(0.02)
+            outbox.send_nowait(
+                CallerFrame(payload=floor, timestamp_ms=index * 20, received_at=trio.current_time() - 0.03)
+            )
+    assert trace.events == [] and not trace.detailed
+    assert actor._recent_lags == []  # the percentiles only a trace reader would see were never computed
+    assert sum(metrics.frame_lag.counts) == 300 and metrics.frame_lag.sum_ms == pytest.approx(300 * 30.0)
 
 
 async def test_injected_crash_raises(autojump_clock: trio.testing.MockClock) -> None:
