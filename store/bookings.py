@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from . import availability
 from .businesses import load_settings
 from .calls import link_appointment
-from .engine import LostRace
+from .engine import Executor, LostRace
 from .errors import StoreError
 from .leads import ensure_lead
 from .models import ACTIVE, CANCELLED, Appointment, AppointmentClaim, Lead
@@ -42,7 +42,7 @@ _BUSY_BUT_ONE = _BUSY.where(_APPOINTMENTS.c.id != sa.bindparam("exclude"))
 
 
 def busy_intervals(
-    session: Session, settings: BusinessSettings, now: dt.datetime, exclude: int | None = None
+    session: Executor, settings: BusinessSettings, now: dt.datetime, exclude: int | None = None
 ) -> list[availability.Interval]:
     """Active appointments that can collide with a bookable slot (from now to just past the horizon)."""
     params = {"business_id": settings.id, "since": now, "until": now + dt.timedelta(days=settings.horizon_days + 2)}

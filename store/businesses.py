@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from .engine import Executor
 from .errors import StoreError
 from .hours import effective_hours
 from .models import AppointmentSettings, Business
@@ -87,7 +88,7 @@ _LOAD_SETTINGS = (
 )
 
 
-def load_settings(session: Session, business_id: int) -> BusinessSettings:
+def load_settings(session: Executor, business_id: int) -> BusinessSettings:
     row = session.execute(_LOAD_SETTINGS, {"business_id": business_id}).one_or_none()
     if row is None:
         raise StoreError(f"no business with id {business_id}")

@@ -78,24 +78,24 @@ _FILL_TURN = (
 )
 
 
-def record_turn(session: Session, call_sid: str, role: str, text: str) -> int:
+def record_turn(connection: sa.Connection, call_sid: str, role: str, text: str) -> int:
     """Append one turn; returns its sequence number (1, 2, …) in the call."""
     if role not in ROLES:
         raise ValueError(f"role must be one of {ROLES}, got {role!r}")
     # Locking the session row orders concurrent writers of one call on PostgreSQL (SQLite: BEGIN IMMEDIATE).
-    if session.execute(_LOCK_SESSION, {"call_sid": call_sid}).first() is None:
+    if connection.execute(_LOCK_SESSION, {"call_sid": call_sid}).first() is None:
         raise StoreError(f"no call session {call_sid!r}: start_call_session first")
-    appended = session.execute(
+    appended = connection.execute(
         _APPEND_TURN, {"call_sid": call_sid, "role": role, "text": text, "at": dt.datetime.now(dt.UTC)}
     )
     seq: int = appended.scalar_one()
     return seq
 
 
-def set_turn_text(session: Session, call_sid: str, seq: int, text: str) -> None:
+def set_turn_text(connection: sa.Connection, call_sid: str, seq: int, text: str) -> None:
     """Fill in a turn recorded earlier (a caller's placeholder, once the transcript arrives)."""
-    result = session.execute(_FILL_TURN, {"of_call": call_sid, "of_seq": seq, "new_text": text})
-    if not result.rowcount:  # type: ignore[attr-defined]
+    result = connection.execute(_FILL_TURN, {"of_call": call_sid, "of_seq": seq, "new_text": text})
+    if not result.rowcount:
         raise StoreError(f"no turn {seq} in call {call_sid!r}")
 
 

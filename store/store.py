@@ -84,21 +84,23 @@ class Store:
         return self._tx.read(business_ids)
 
     def get_business(self, business_id: int) -> BusinessSettings:
-        return self._tx.read(lambda s: load_settings(s, business_id))
+        return self._tx.read_statements(lambda c: load_settings(c, business_id))
 
     def check_slot(self, business_id: int, start: dt.datetime, now: dt.datetime) -> SlotCheck:
-        def work(session: sa.orm.Session) -> SlotCheck:
-            settings = load_settings(session, business_id)
-            return availability.check_slot(settings, bookings.busy_intervals(session, settings, now), start, now)
+        def work(connection: sa.Connection) -> SlotCheck:
+            settings = load_settings(connection, business_id)
+            return availability.check_slot(settings, bookings.busy_intervals(connection, settings, now), start, now)
 
-        return self._tx.read(work)
+        return self._tx.read_statements(work)
 
     def alternatives(self, business_id: int, start: dt.datetime, now: dt.datetime, n: int = 3) -> list[dt.datetime]:
-        def work(session: sa.orm.Session) -> list[dt.datetime]:
-            settings = load_settings(session, business_id)
-            return availability.alternatives(settings, bookings.busy_intervals(session, settings, now), start, now, n)
+        def work(connection: sa.Connection) -> list[dt.datetime]:
+            settings = load_settings(connection, business_id)
+            return availability.alternatives(
+                settings, bookings.busy_intervals(connection, settings, now), start, now, n
+            )
 
-        return self._tx.read(work)
+        return self._tx.read_statements(work)
 
     # -- bookings --------------------------------------------------------------
 
@@ -173,10 +175,10 @@ class Store:
         self._tx.write(lambda s: calls.end_call_session(s, call_sid, outcome))
 
     def record_turn(self, call_sid: str, role: str, text: str) -> int:
-        return self._tx.write(lambda s: calls.record_turn(s, call_sid, role, text))
+        return self._tx.write_statements(lambda c: calls.record_turn(c, call_sid, role, text))
 
     def set_turn_text(self, call_sid: str, seq: int, text: str) -> None:
-        self._tx.write(lambda s: calls.set_turn_text(s, call_sid, seq, text))
+        self._tx.write_statements(lambda c: calls.set_turn_text(c, call_sid, seq, text))
 
     def load_call_state(self, call_sid: str) -> CallState:
         return self._tx.read(lambda s: calls.load_call_state(s, call_sid))

@@ -4,6 +4,7 @@ call, moved, rescheduled, cancelled), leads, call sessions, and typed errors."""
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -342,3 +343,27 @@ def test_a_locked_sqlite_database_raises_store_unavailable(tmp_path: object, mon
 def test_in_memory_sqlite_is_refused() -> None:
     with pytest.raises(StoreError, match="SQLite file"):
         Store("sqlite://")
+
+
+def test_sqlite_reads_do_not_wait_for_a_writer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reads (settings, slot checks, alternatives) start a deferred transaction on SQLite: a transaction
+    holding the write lock does not stop them, while a write waits for it (here: fails at a short timeout)."""
+    monkeypatch.setattr("store.engine.SQLITE_BUSY_TIMEOUT_MS", 50)
+    store = Store(f"sqlite:///{tmp_path / 'locked.db'}")
+    try:
+        store.init_schema()
+        business = salon(store)
+        store.start_call_session("CAlocked", business, None)
+        with store.engine.connect() as writer:
+            writer.begin()  # BEGIN IMMEDIATE: another writer holds the database's write lock
+            writer.exec_driver_sql("SELECT 1")
+            assert store.get_business(business).id == business
+            assert store.check_slot(business, TOMORROW_18, NOW).ok
+            assert len(store.alternatives(business, TOMORROW_18, NOW)) == 3
+            assert store.load_call_state("CAlocked").turns == []
+            with pytest.raises(StoreUnavailable):
+                store.record_turn("CAlocked", "user", "hello")
+            writer.rollback()
+        assert store.record_turn("CAlocked", "user", "hello") == 1
+    finally:
+        store.dispose()
