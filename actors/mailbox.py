@@ -57,6 +57,9 @@ class Mailbox(Generic[T]):
         self._window_ends_at = self._now() + _AUDIO_SUMMARY_WINDOW_S
         """On trio's clock, read directly: checked on every frame, so without the trace's rounded milliseconds."""
         self._put: Callable[[str, T], None] = self._put_audio if self.is_audio else self._put_control
+        self._traces_sends = trace.keeps("send")
+        self._traces_receives = trace.keeps("recv")
+        """Fixed with the trace: a call without a trace file or memory builds no event per message."""
         """Chosen once: the frame path pays no policy branch per message."""
 
     # -- sending -----------------------------------------------------------
@@ -68,17 +71,17 @@ class Mailbox(Generic[T]):
         self._next_id += 1
         envelope = (self._next_id, sender, message)
         self._queue.send_nowait(envelope)
-        self.trace.record(
-            "send",
-            mailbox=self.name,
-            frm=sender,
-            to=self.owner,
-            id=self._next_id,
-            type=type(message).__name__,
-            # A trace without a file or memory still counts some sends by type; nobody reads their fields.
-            fields=message_fields(message) if self.trace.detailed else {},
-            depth=self.depth,
-        )
+        if self._traces_sends:
+            self.trace.record(
+                "send",
+                mailbox=self.name,
+                frm=sender,
+                to=self.owner,
+                id=self._next_id,
+                type=type(message).__name__,
+                fields=message_fields(message),
+                depth=self.depth,
+            )
 
     def _put_audio(self, sender: str, message: T) -> None:
         self._next_id += 1
@@ -132,7 +135,7 @@ class Mailbox(Generic[T]):
             # Counted only: the window is closed by the next put (frames come every 20 ms) or by `close`,
             # so a frame reads the clock once on its way through, not twice.
             self._window.received += 1
-        elif self.trace.detailed:
+        elif self._traces_receives:
             self.trace.record(
                 "recv",
                 mailbox=self.name,

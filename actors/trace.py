@@ -116,6 +116,10 @@ class Trace:
         event pays for it. Times are never negative, so adding a half and truncating rounds."""
         return int((trio.current_time() - self._t0) * 1_000_000.0 + 0.5) / 1000
 
+    def keeps(self, ev: str) -> bool:
+        """Whether an `ev` event is recorded at all: kept, written, or counted by a subclass."""
+        return self.detailed or ev in self.counted_events
+
     def record(self, ev: str, **fields: Any) -> None:
         """Append one event; `fields` must already be JSON-safe (see `summarise`)."""
         if not self.detailed and ev not in self.counted_events:

@@ -182,7 +182,9 @@ def _metric(out: list[str], name: str, kind: str, help_text: str, value: float |
         out.append(f"{name} {value}")
 
 
-_METERED_EVENTS = frozenset({"audio", "restart", "send", "frame_lag", "io"})
+_METERED_EVENTS = frozenset({"audio", "restart", "barge_in", "frame_lag", "io"})
+"""Counted from the AudioActor's own `barge_in` event, not the `send` of its `BargeIn`: a call without
+a trace file then builds no event for any message sent between its actors."""
 
 
 class MeteredTrace(Trace):
@@ -218,7 +220,7 @@ class MeteredTrace(Trace):
             self.metrics.frames_dropped_total += int(event.get("dropped", 0))
         elif ev == "restart":
             self.metrics.restarts_total += 1
-        elif ev == "send" and event.get("type") == "BargeIn":
+        elif ev == "barge_in":
             self.metrics.barge_ins_total += 1
         elif ev == "frame_lag" and "counts" in event:
             self.metrics.frame_lag.add_counts(event["counts"], float(event.get("sum_ms", 0.0)))

@@ -130,3 +130,31 @@ async def test_send_after_close_is_recorded_not_raised() -> None:
     box.close()
     box.outbox("realtime").send_nowait(ServerNote(kind="need_name", text="need_name"))
     assert [e["ev"] for e in trace.events][-1] == "send_after_close"
+
+
+class CountingTrace(Trace):
+    """A trace that keeps nothing and counts `counted_events`, as the server's counters-only trace does."""
+
+    counted_events = frozenset({"audio"})
+
+    def __init__(self) -> None:
+        super().__init__("call-counted", keep_in_memory=False)
+        self.recorded: list[str] = []
+
+    def record(self, ev: str, **fields: object) -> None:
+        self.recorded.append(ev)
+        super().record(ev, **fields)
+
+
+async def test_a_trace_that_keeps_nothing_gets_no_event_per_message() -> None:
+    trace = CountingTrace()
+    box: Mailbox[ServerNote] = Mailbox("realtime", "realtime", trace)
+    for n in range(3):
+        box.outbox("nlp").send_nowait(ServerNote(kind="note", text=str(n)))
+    assert [box.receive_nowait().text for _ in range(3)] == ["0", "1", "2"]
+    assert trace.recorded == []  # neither a send nor a receive is even assembled
+    detailed = Trace("call-kept")
+    kept: Mailbox[ServerNote] = Mailbox("realtime", "realtime", detailed)
+    kept.outbox("nlp").send_nowait(ServerNote(kind="note", text="0"))
+    kept.receive_nowait()
+    assert [e["ev"] for e in detailed.events][-2:] == ["send", "recv"]

@@ -52,6 +52,8 @@ async def test_dropped_frames_and_barge_ins_are_tapped_from_the_trace(tmp_path: 
     for i in range(300):
         outbox.send_nowait(CallerFrame(b"\xff" * 160, 20 * i))
     frames.close()  # flushes the audio summary window
+    # The AudioActor records its decision and sends the message: the decision is what is counted, once.
+    trace.record("barge_in", speech_at_ms=5000.0, clear_at_ms=5200.0, audio_end_ms=1800, item_id="item_1")
     realtime: Mailbox[BargeIn] = Mailbox("realtime", "realtime", trace)
     realtime.outbox("audio").send_nowait(BargeIn(item_id="item_1", audio_end_ms=1800, speech_at_ms=5000.0))
     trace.close()
