@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from actors.claims import detect_claim, detect_new_claim
+from actors import claims
+from actors.claims import Claim, detect_claim, detect_new_claim, normalise
 from actors.prompt import HANDOFF_PHRASE, OPEN_QUESTION, SILENCE_QUESTION
 
 BOOKING_CLAIMS = [
@@ -127,3 +128,31 @@ def test_checking_only_the_new_text_finds_what_a_full_scan_finds(
         checked = end
     else:
         assert not claim or detect_claim(text) is None
+
+
+def _word_pieces() -> list[str]:
+    """Words and spaces cut from every example and pattern literal, to build texts near the patterns."""
+    words = {word for text in [*BOOKING_CLAIMS, *SENT_CLAIMS, *HONEST] for word in normalise(text).split()}
+    return sorted(words | {"not", "never", "לא", "טרם", "'ve", "'ll", "'re", "just", "all", "n't"})
+
+
+def _every_pattern_decides(text: str) -> Claim | None:
+    """`detect_claim` without its first, combined scan: each pattern on its own."""
+    clean = normalise(text)
+    if claims._affirmed(claims._BOOKING, clean):
+        return "booking"
+    if claims._affirmed(claims._SENT, clean):
+        return "sent_details"
+    return None
+
+
+@given(
+    st.lists(st.sampled_from(_word_pieces()), max_size=14).map(" ".join)
+    | st.sampled_from([*BOOKING_CLAIMS, *SENT_CLAIMS, *HONEST])
+    | st.text(max_size=80)
+)
+def test_the_combined_scan_never_hides_a_claim_one_pattern_finds(text: str) -> None:
+    clean = normalise(text)
+    found_by_one = any(pattern.search(clean) for pattern in (*claims._BOOKING, *claims._SENT))
+    assert (claims._ANY_CLAIM.search(clean) is not None) == found_by_one
+    assert detect_claim(text) == _every_pattern_decides(text)
