@@ -276,7 +276,9 @@ class AudioActor:
         control = self.ctx.mailboxes.audio
         try:
             while True:
-                message = await control.receive()
+                # A message that arrived during a write is taken without yielding: another task that ran first
+                # could write the rest of the queue, which that message may be about to drop.
+                message = control.receive_nowait() if control.depth else await control.receive()
                 # Messages already waiting are all handled before anything is written: a `StopPlayback` among
                 # them drops the audio queued ahead of it before that audio reaches the line.
                 while True:

@@ -242,6 +242,35 @@ async def test_a_stop_behind_a_stalled_write_drops_the_audio_queued_before_it(
     assert actor.stats.ai_chunks == 3 and actor.stats.ai_chunks_dropped == 1  # the chunk after the stop
 
 
+@settings(max_examples=30, deadline=None)
+@given(_order=st.random_module())
+def test_a_stop_behind_a_stalled_write_wins_whichever_loop_runs_first(_order: object) -> None:
+    """The line recovers in the same instant as a frame arrives: the frames loop may run between the
+    end of the stalled write and the control loop's handling of the stop, and must not write the
+    audio the stop is about to drop."""
+
+    async def scenario() -> list[str]:
+        ctx = make_context()
+        line = StallingLine(ctx)
+        actor = AudioActor(ctx, line)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(line.playout.run)
+            nursery.start_soon(actor.run)
+            line.stall()
+            queue_ai_audio(ctx, 3, done=False)
+            await trio.sleep(0.1)
+            ctx.mailboxes.audio.outbox("realtime").send_nowait(StopPlayback(reason="false_claim"))
+            await trio.sleep(0.1)
+            frame = CallerFrame(payload=silence_frames(20)[0], timestamp_ms=0, received_at=trio.current_time())
+            ctx.mailboxes.audio_frames.outbox("line").send_nowait(frame)
+            line.resume()
+            await trio.sleep(0.1)
+            nursery.cancel_scope.cancel()
+        return [call.kind for call in line.calls]
+
+    assert trio.run(scenario, clock=trio.testing.MockClock(autojump_threshold=0)) == ["media", "mark", "clear"]
+
+
 async def test_frames_are_handled_while_a_write_is_stalled(autojump_clock: trio.testing.MockClock) -> None:
     ctx = make_context()
     line = StallingLine(ctx)
