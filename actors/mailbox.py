@@ -57,10 +57,10 @@ class Mailbox(Generic[T]):
         self._window_ends_at = self._now() + _AUDIO_SUMMARY_WINDOW_S
         """On trio's clock, read directly: checked on every frame, so without the trace's rounded milliseconds."""
         self._put: Callable[[str, T], None] = self._put_audio if self.is_audio else self._put_control
+        """Chosen once: the frame path pays no policy branch per message."""
         self._traces_sends = trace.keeps("send")
         self._traces_receives = trace.keeps("recv")
         """Fixed with the trace: a call without a trace file or memory builds no event per message."""
-        """Chosen once: the frame path pays no policy branch per message."""
 
     # -- sending -----------------------------------------------------------
 

@@ -98,12 +98,42 @@ class PlayingLine:
         return [call for call in self.calls if call.kind == kind]
 
 
+class StallingLine(PlayingLine):
+    """A line whose writes wait while `stalled` is set: a caller whose connection stopped taking data."""
+
+    def __init__(self, ctx: CallContext, *, echo_marks: bool = True) -> None:
+        super().__init__(ctx, echo_marks=echo_marks)
+        self.stalled = False
+        self._moving = trio.Event()
+
+    def stall(self) -> None:
+        self.stalled, self._moving = True, trio.Event()
+
+    def resume(self) -> None:
+        self.stalled = False
+        self._moving.set()
+
+    async def send_audio(self, payload: bytes, mark: str | None = None) -> None:
+        await super().send_audio(payload, mark)
+        if self.stalled:
+            await self._moving.wait()
+
+    async def clear(self) -> None:
+        await super().clear()
+        if self.stalled:
+            await self._moving.wait()
+
+
 @asynccontextmanager
 async def running_actor(
-    config: CallConfig | None = None, *, echo_marks: bool = True, trace: Trace | None = None
+    config: CallConfig | None = None,
+    *,
+    echo_marks: bool = True,
+    trace: Trace | None = None,
+    line_type: type[PlayingLine] = PlayingLine,
 ) -> AsyncIterator[tuple[CallContext, PlayingLine, AudioActor]]:
     ctx = make_context(config, trace)
-    line = PlayingLine(ctx, echo_marks=echo_marks)
+    line = line_type(ctx, echo_marks=echo_marks)
     actor = AudioActor(ctx, line)
     async with trio.open_nursery() as nursery:
         nursery.start_soon(line.playout.run)

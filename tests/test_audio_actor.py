@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import trio
 import trio.testing
-from audio_support import PlayingLine, drain, feed, make_context, running_actor
+from audio_support import PlayingLine, StallingLine, drain, feed, make_context, running_actor
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
@@ -190,41 +190,11 @@ async def test_a_stop_for_an_item_is_answered_with_what_the_caller_heard(
     assert stopped[0].heard_ms == 3 * CHUNK_MS  # the last mark back by 500 ms: three whole chunks
 
 
-class StallingLine(PlayingLine):
-    """A line whose writes wait while `stalled` is set: a caller whose connection stopped taking data."""
-
-    def __init__(self, ctx: Any) -> None:
-        super().__init__(ctx)
-        self.stalled = False
-        self._moving = trio.Event()
-
-    def stall(self) -> None:
-        self.stalled, self._moving = True, trio.Event()
-
-    def resume(self) -> None:
-        self.stalled = False
-        self._moving.set()
-
-    async def send_audio(self, payload: bytes, mark: str | None = None) -> None:
-        await super().send_audio(payload, mark)
-        if self.stalled:
-            await self._moving.wait()
-
-    async def clear(self) -> None:
-        await super().clear()
-        if self.stalled:
-            await self._moving.wait()
-
-
 async def test_a_stop_behind_a_stalled_write_drops_the_audio_queued_before_it(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
-    ctx = make_context()
-    line = StallingLine(ctx)
-    actor = AudioActor(ctx, line)
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(line.playout.run)
-        nursery.start_soon(actor.run)
+    async with running_actor(line_type=StallingLine) as (ctx, line, actor):
+        assert isinstance(line, StallingLine)
         line.stall()
         queue_ai_audio(ctx, 3, done=False)
         await trio.sleep(0.1)  # three chunks queued to be written; the first one's write does not complete
@@ -236,7 +206,6 @@ async def test_a_stop_behind_a_stalled_write_drops_the_audio_queued_before_it(
         assert [c.kind for c in line.calls] == ["media", "mark"]  # nothing overtakes the write in flight
         line.resume()
         await trio.sleep(0.1)
-        nursery.cancel_scope.cancel()
     # The stop was handled before anything queued behind the stalled write went out: only the clear follows it.
     assert [c.kind for c in line.calls] == ["media", "mark", "clear"]
     assert actor.stats.ai_chunks == 3 and actor.stats.ai_chunks_dropped == 1  # the chunk after the stop
@@ -250,12 +219,8 @@ def test_a_stop_behind_a_stalled_write_wins_whichever_loop_runs_first(_order: ob
     audio the stop is about to drop."""
 
     async def scenario() -> list[str]:
-        ctx = make_context()
-        line = StallingLine(ctx)
-        actor = AudioActor(ctx, line)
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(line.playout.run)
-            nursery.start_soon(actor.run)
+        async with running_actor(line_type=StallingLine) as (ctx, line, _actor):
+            assert isinstance(line, StallingLine)
             line.stall()
             queue_ai_audio(ctx, 3, done=False)
             await trio.sleep(0.1)
@@ -265,19 +230,14 @@ def test_a_stop_behind_a_stalled_write_wins_whichever_loop_runs_first(_order: ob
             ctx.mailboxes.audio_frames.outbox("line").send_nowait(frame)
             line.resume()
             await trio.sleep(0.1)
-            nursery.cancel_scope.cancel()
         return [call.kind for call in line.calls]
 
     assert trio.run(scenario, clock=trio.testing.MockClock(autojump_threshold=0)) == ["media", "mark", "clear"]
 
 
 async def test_frames_are_handled_while_a_write_is_stalled(autojump_clock: trio.testing.MockClock) -> None:
-    ctx = make_context()
-    line = StallingLine(ctx)
-    actor = AudioActor(ctx, line)
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(line.playout.run)
-        nursery.start_soon(actor.run)
+    async with running_actor(line_type=StallingLine) as (ctx, line, actor):
+        assert isinstance(line, StallingLine)
         queue_ai_audio(ctx, 30, done=False)
         await trio.sleep(0.5)
         line.stall()
@@ -289,7 +249,6 @@ async def test_frames_are_handled_while_a_write_is_stalled(autojump_clock: trio.
         assert actor.stats.frames == 65 and line.of("clear") == []
         line.resume()
         await trio.sleep(0.1)
-        nursery.cancel_scope.cancel()
     assert [c.kind for c in line.calls[-3:]] == ["media", "mark", "clear"]
     assert ctx.mailboxes.audio_frames.dropped_total == 0
 
