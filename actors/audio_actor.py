@@ -268,7 +268,8 @@ class AudioActor:
                 while frames.depth and not self._ops:
                     self.on_frame(frames.receive_nowait())
                 self._handling = False
-                await self._write_queued()  # a barge-in's clear leaves before the next frame is looked at
+                if self._ops:  # rare per frame (a barge-in's clear): no coroutine to build for every frame
+                    await self._write_queued()  # the clear leaves before the next frame is looked at
         except trio.EndOfChannel:
             scope.cancel()  # the call is ending
 
@@ -290,7 +291,8 @@ class AudioActor:
                     if not control.depth:
                         break
                     message = control.receive_nowait()
-                await self._write_queued(until_mail_in=control)
+                if self._ops:
+                    await self._write_queued(until_mail_in=control)
         except trio.EndOfChannel:
             scope.cancel()
 
