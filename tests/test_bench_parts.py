@@ -3,6 +3,8 @@ and the server option that points the Realtime connector at a simulated peer's w
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import json
 import math
 import struct
@@ -15,13 +17,15 @@ from hypothesis import strategies as st
 
 from callrt.bench import prom
 from callrt.bench.frame_clock import FrameClock
-from callrt.bench.load import caller_script
-from callrt.bench.wsclient import frame
+from callrt.bench.load import LoadCaller, caller_script
+from callrt.bench.wsclient import RawWebSocket, frame
 from callrt.metrics import Histogram
 from callrt.realtime_ws import OPENAI_REALTIME_URL, OpenAIRealtimeConnector
+from callrt.sansio_ws import accept_websocket
 from callrt.server import ServerConfig, plan_call
 from callrt.sim.peer_script import SimScript
 from callrt.sim.realtime_peer import InMemoryModelConnector
+from callrt.transport import TransportClosed
 from callrt.twilio import StreamStart
 
 
@@ -143,3 +147,52 @@ def test_the_frame_clock_wakes_every_sleeper_at_or_just_after_its_deadline(
     assert set(woke) == expected
     for index in woke:
         assert deadlines[index] - 1e-9 <= woke[index] <= deadlines[index] + 0.001 + 1e-9
+
+
+async def test_the_load_caller_echoes_a_mark_within_a_frame_of_its_audio_having_played(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """Marks go back with the first frame after their audio played (Twilio plays 20 ms packets), never
+    before; a `clear` sends the pending marks back with the next frame."""
+    echoes: dict[str, float] = {}
+    sent: dict[str, float] = {}
+
+    async def twilio_side(stream: trio.SocketStream) -> None:
+        ws, _ = await accept_websocket(stream, max_message_bytes=1 << 16)
+        audio = base64.b64encode(bytes(800)).decode()  # 100 ms of mu-law
+
+        async def play() -> None:
+            await trio.sleep(0.05)
+            for name in ("first", "second"):
+                await ws.send(json.dumps({"event": "media", "streamSid": "MZ", "media": {"payload": audio}}))
+                await ws.send(json.dumps({"event": "mark", "streamSid": "MZ", "mark": {"name": name}}))
+                sent[name] = trio.current_time()
+            await trio.sleep(0.5)
+            await ws.send(json.dumps({"event": "media", "streamSid": "MZ", "media": {"payload": audio}}))
+            await ws.send(json.dumps({"event": "mark", "streamSid": "MZ", "mark": {"name": "cleared"}}))
+            await ws.send(json.dumps({"event": "clear", "streamSid": "MZ"}))
+            sent["cleared"] = trio.current_time()
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(play)
+            with contextlib.suppress(TransportClosed):
+                while True:
+                    message = json.loads(await ws.receive())
+                    if message["event"] == "mark":
+                        echoes[message["mark"]["name"]] = trio.current_time()
+
+    async with trio.open_nursery() as nursery:
+        listeners = await nursery.start(trio.serve_tcp, twilio_side, 0)
+        port = listeners[0].socket.getsockname()[1]
+        clock = FrameClock()
+        nursery.start_soon(clock.run)
+        ws = await RawWebSocket.connect(f"ws://127.0.0.1:{port}/media")
+        caller = LoadCaller(ws, [{"silence_ms": 2000}], call_sid="CA", stream_sid="MZ", parameters={}, clock=clock)
+        await caller.run(1.5)
+        await ws.aclose()
+        nursery.cancel_scope.cancel()
+    frame_s = 0.020 + clock.resolution_s
+    assert sent["first"] + 0.1 <= echoes["first"] <= sent["first"] + 0.1 + frame_s
+    assert sent["second"] + 0.2 - 1e-9 <= echoes["second"] <= sent["second"] + 0.2 + frame_s
+    assert sent["cleared"] <= echoes["cleared"] <= sent["cleared"] + frame_s
+    assert caller.playout.marks_echoed == 2 and caller.playout.marks_echoed_on_clear == 1

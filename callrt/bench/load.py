@@ -28,6 +28,7 @@ from typing import Any
 
 import attrs
 import numpy as np
+import orjson
 import trio
 
 from actors.codec import base64_decoded_size
@@ -122,7 +123,9 @@ class LoadCaller:
     has played, `clear` honoured, waits decided by what is heard), but each frame is one
     f-string around a payload encoded once per process (signals are cached by text, kind
     and seed) written straight to the socket (`RawWebSocket`): no JSON encoder, no channel
-    hop, no wsproto per frame.
+    hop, no wsproto per frame. Marks are echoed right after a frame leaves, by the task that sent
+    it, rather than by a timer of their own: at most one frame (20 ms) after their audio played,
+    the packet Twilio plays audio in, and one wake-up less per AI chunk.
     `lateness_ms` records how late each frame left against its deadline.
     """
 
@@ -150,7 +153,6 @@ class LoadCaller:
         self.ended_by_server = False
         self._floor = _floor(floor_seed % 8)
         self._echoes: collections.deque[str] = collections.deque()
-        self._echo_ready = trio.Event()
         self._t0 = 0.0
         self._seq = 0
 
@@ -170,8 +172,6 @@ class LoadCaller:
             await self.ws.send(json.dumps({"event": "start", "start": start, "streamSid": self.stream_sid}))
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._receiver, nursery.cancel_scope)
-                nursery.start_soon(self._echoer)
-                nursery.start_soon(self.playout.run)
                 with trio.move_on_after(seconds):
                     await self._play()
                 nursery.cancel_scope.cancel()
@@ -195,6 +195,11 @@ class LoadCaller:
             f'{{"event":"media","sequenceNumber":"{self._seq}","media":{{"track":"inbound","chunk":"{index + 1}",'
             f'"timestamp":"{index * 20}","payload":"{payload_b64}"}},"streamSid":"{self.stream_sid}"}}'
         )
+        self.playout.echo_due()
+        while self._echoes:
+            self._seq += 1
+            mark = {"event": "mark", "sequenceNumber": str(self._seq), "streamSid": self.stream_sid}
+            await self.ws.send(orjson.dumps({**mark, "mark": {"name": self._echoes.popleft()}}).decode())
 
     async def _frames(self, payloads: Sequence[str]) -> None:
         for payload in payloads:
@@ -236,7 +241,7 @@ class LoadCaller:
                 self.ended_by_server = True
                 scope.cancel()
                 return
-            message = json.loads(text)
+            message = orjson.loads(text)
             event = message.get("event")
             if event == "media":
                 self.playout.add_audio(base64_decoded_size(message["media"]["payload"]))
@@ -247,16 +252,6 @@ class LoadCaller:
 
     def _echo_mark(self, name: str, _cleared: bool) -> None:
         self._echoes.append(name)
-        self._echo_ready.set()
-
-    async def _echoer(self) -> None:
-        while True:
-            await self._echo_ready.wait()
-            self._echo_ready = trio.Event()
-            while self._echoes:
-                self._seq += 1
-                mark = {"event": "mark", "sequenceNumber": str(self._seq), "streamSid": self.stream_sid}
-                await self.ws.send(json.dumps({**mark, "mark": {"name": self._echoes.popleft()}}))
 
 
 @attrs.define
