@@ -19,6 +19,7 @@ from callrt.bench import prom
 from callrt.bench.frame_clock import FrameClock
 from callrt.bench.load import LoadCaller, caller_script
 from callrt.bench.wsclient import RawWebSocket, frame
+from callrt.cli_bench import LOAD_LATE_LIMIT_MS, judge, max_calls_held
 from callrt.metrics import Histogram
 from callrt.realtime_ws import OPENAI_REALTIME_URL, OpenAIRealtimeConnector
 from callrt.sansio_ws import accept_websocket
@@ -196,3 +197,30 @@ async def test_the_load_caller_echoes_a_mark_within_a_frame_of_its_audio_having_
     assert sent["second"] + 0.2 - 1e-9 <= echoes["second"] <= sent["second"] + 0.2 + frame_s
     assert sent["cleared"] <= echoes["cleared"] <= sent["cleared"] + frame_s
     assert caller.playout.marks_echoed == 2 and caller.playout.marks_echoed_on_clear == 1
+
+
+def _point(calls: int, *, lag_ms: float, late_ms: float, relay_late_ms: float = 1.0) -> dict[str, object]:
+    point: dict[str, object] = {
+        "calls": calls,
+        "p99_frame_lag_ms": lag_ms,
+        "dropped_frames": 0,
+        "failed": 0,
+        "cpu_per_call_minute_s": 0.4,
+        "relay_cpu_per_call_minute_s": 0.2,
+        "generator_lateness_p99_ms": late_ms,
+        "relay_run": {"generator_lateness_p99_ms": relay_late_ms},
+    }
+    judge(point)
+    return point
+
+
+def test_a_sweep_counts_only_points_whose_load_left_on_time() -> None:
+    """A point where the generator's frames left late measured the load tools, not the server: it never
+    raises the sweep's capacity, even with a low frame lag."""
+    held = _point(100, lag_ms=5.0, late_ms=3.0)
+    assert held["lag_ok"] and held["load_ok"] and held["cpu_vs_relay"] == 2.0
+    late = _point(200, lag_ms=5.0, late_ms=LOAD_LATE_LIMIT_MS + 1)
+    late_in_relay = _point(150, lag_ms=5.0, late_ms=3.0, relay_late_ms=LOAD_LATE_LIMIT_MS + 1)
+    assert late["lag_ok"] and not late["load_ok"] and not late_in_relay["load_ok"]
+    assert max_calls_held([held, late_in_relay, late]) == 100
+    assert max_calls_held([_point(50, lag_ms=25.0, late_ms=1.0)]) == 0

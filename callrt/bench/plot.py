@@ -28,6 +28,9 @@ def plot_sweep(points: Sequence[dict[str, Any]], out: Path) -> None:
         if point["dropped_frames"]:
             lag_ax.annotate(f"{point['dropped_frames']} dropped", (point["calls"], point["p99_frame_lag_ms"]),
                             fontsize="x-small", xytext=(4, -10), textcoords="offset points")  # fmt: skip
+        if not point.get("load_ok", True):
+            lag_ax.annotate("generator late", (point["calls"], point["p99_frame_lag_ms"]),
+                            fontsize="x-small", xytext=(-4, 6), textcoords="offset points", ha="right")  # fmt: skip
     cpu_ax.plot(calls, [p["server_cpu_pct"] for p in points], "o-", label="actors: server CPU %")
     if any(p.get("relay_server_cpu_pct") is not None for p in points):
         cpu_ax.plot(calls, [p.get("relay_server_cpu_pct") for p in points], "s-", label="bare relay: server CPU %")
