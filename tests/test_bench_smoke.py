@@ -22,6 +22,8 @@ FIELDS = (
     "relay_cpu_per_call_minute_s",
     "relay_p99_frame_lag_ms",
     "machine_probe_us",
+    "generator_lateness_p99_ms",
+    "load_ok",
 )
 
 
