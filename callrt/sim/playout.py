@@ -7,7 +7,8 @@ Twilio does, echoes every pending mark at once (the docs: marks of cleared audio
 are sent back too), so a mark alone never proves the audio was heard.
 
 Times are trio times (seconds, virtual under MockClock). The schedule is
-computed when audio arrives, not by ticking: only mark echoes need a task.
+computed when audio arrives, not by ticking: only mark echoes need a task (`run`),
+or a caller that ticks anyway to call `echo_due` (the bench's, with every frame).
 """
 
 from __future__ import annotations
