@@ -1,8 +1,8 @@
 """The two ports through which a call touches the outside world.
 
 Actors know nothing of Twilio JSON or websocket libraries: the telephony
-adapter (callrt.twilio, callrt.sim.caller) implements `CallerLine`, the model
-transport (callrt.realtime_ws, callrt.sim.realtime_peer) implements
+adapter (callrt.telephony.media, callrt.sim.caller) implements `CallerLine`, the model
+transport (callrt.model.realtime, callrt.sim.realtime_peer) implements
 `ModelConnector`. Both speak plain Python values.
 """
 

@@ -13,13 +13,13 @@ from typing import Any
 __version__ = "0.1.0"
 
 _PUBLIC = {
-    "TwilioCallerLine": "callrt.twilio",
-    "OpenAIRealtimeConnector": "callrt.realtime_ws",
-    "WebSocketTransport": "callrt.transport",
-    "MemoryTransport": "callrt.transport",
-    "memory_transport_pair": "callrt.transport",
-    "TelephonyServer": "callrt.server",
-    "ServerConfig": "callrt.server",
+    "TwilioCallerLine": "callrt.telephony.media",
+    "OpenAIRealtimeConnector": "callrt.model.realtime",
+    "WebSocketTransport": "callrt.net.transport",
+    "MemoryTransport": "callrt.net.transport",
+    "memory_transport_pair": "callrt.net.transport",
+    "TelephonyServer": "callrt.server.app",
+    "ServerConfig": "callrt.server.app",
     "SimulatedCaller": "callrt.sim.caller",
     "InMemoryModelConnector": "callrt.sim.realtime_peer",
     "SimScript": "callrt.sim.peer_script",

@@ -35,7 +35,7 @@ from actors.messages import (
     UtteranceEnded,
     UtteranceStarted,
 )
-from callrt.metrics import MeteredTrace, Metrics
+from callrt.server.metrics import MeteredTrace, Metrics
 from callrt.sim.signals import noise_frames, silence_frames, speech_frames
 
 CHUNK_MS = 130  # marks at 130k ms: a tie with the 20 ms frame grid only every 260 ms

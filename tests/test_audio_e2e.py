@@ -17,9 +17,9 @@ from actors.audio_actor import AudioActor
 from actors.call_context import CallContext
 from actors.messages import AiAudio, AiAudioDone, BargeIn, CallerFrame, PlayoutFinished, UtteranceEnded
 from actors.ports import LineClosed
+from callrt.net.transport import memory_transport_pair
 from callrt.sim.caller import CallerReport, SimulatedCaller
-from callrt.transport import memory_transport_pair
-from callrt.twilio import TwilioCallerLine
+from callrt.telephony.media import TwilioCallerLine
 
 CHUNK = b"\xff" * 800  # 100 ms of AI audio
 

@@ -15,19 +15,19 @@ import trio.testing
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from callrt.bench import prom
-from callrt.bench.frame_clock import FrameClock
-from callrt.bench.load import LoadCaller, caller_script
-from callrt.bench.wsclient import RawWebSocket, frame
-from callrt.cli_bench import LOAD_LATE_LIMIT_MS, judge, max_calls_held
-from callrt.metrics import Histogram
-from callrt.realtime_ws import OPENAI_REALTIME_URL, OpenAIRealtimeConnector
-from callrt.sansio_ws import accept_websocket
-from callrt.server import ServerConfig, plan_call
+from callrt.cli.bench import LOAD_LATE_LIMIT_MS, judge, max_calls_held
+from callrt.loadtest import prom
+from callrt.loadtest.frame_clock import FrameClock
+from callrt.loadtest.load import LoadCaller, caller_script
+from callrt.loadtest.wsclient import RawWebSocket, frame
+from callrt.model.realtime import OPENAI_REALTIME_URL, OpenAIRealtimeConnector
+from callrt.net.transport import TransportClosed
+from callrt.net.websocket import accept_websocket
+from callrt.server.app import ServerConfig, plan_call
+from callrt.server.metrics import Histogram
 from callrt.sim.peer_script import SimScript
 from callrt.sim.realtime_peer import InMemoryModelConnector
-from callrt.transport import TransportClosed
-from callrt.twilio import StreamStart
+from callrt.telephony.media import StreamStart
 
 
 def scrape(values_ms: list[float], bounds_ms: tuple[float, ...] = (1, 2, 5, 10, 20, 50)) -> dict[str, float]:

@@ -7,7 +7,8 @@ import argparse
 import pytest
 from store_support import db_url, pg_url
 
-from callrt import cli, cli_db
+from callrt import cli
+from callrt.cli import db as cli_db
 from store import Store
 
 __all__ = ["db_url", "pg_url"]  # fixtures used by this module
@@ -22,7 +23,7 @@ def run(*argv: str) -> int:
 
 
 def test_registered_in_the_cli() -> None:
-    assert "callrt.cli_db" in cli.COMMANDS.values()
+    assert "callrt.cli.db" in cli.COMMANDS.values()
 
 
 def test_init_then_seed_demo_once(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from callrt.cli_nlp import extract_command
+from callrt.cli.nlp import extract_command
 
 NOW = "2026-11-24T10:00:00+02:00"
 

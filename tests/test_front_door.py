@@ -15,8 +15,8 @@ import httpx
 import pytest
 import trio
 
-from callrt.front_door import is_media_request
-from callrt.server import ServerConfig, TelephonyServer, serve
+from callrt.server.app import ServerConfig, TelephonyServer, serve
+from callrt.server.front_door import is_media_request
 from store import Store
 
 STEP_S = 5.0

@@ -27,7 +27,7 @@ from starlette.routing import Route
 
 from actors.appointment_nlp import Action, RuleExtractor
 from actors.messages import HistoryTurn
-from callrt.llm_extractor import LlmExtractor
+from callrt.model.llm_extractor import LlmExtractor
 
 TZ = "Asia/Jerusalem"
 NOW = dt.datetime(2026, 11, 24, 10, 0, tzinfo=ZoneInfo(TZ))  # a Tuesday

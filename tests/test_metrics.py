@@ -15,8 +15,8 @@ from actors.mailbox import Mailbox
 from actors.messages import BargeIn, CallerFrame
 from actors.supervision import ChildSpec, supervise
 from actors.trace import read_trace
-from callrt.metrics import MeteredTrace, Metrics
-from callrt.twilio import LineStats
+from callrt.server.metrics import MeteredTrace, Metrics
+from callrt.telephony.media import LineStats
 
 
 class CrashingActor:

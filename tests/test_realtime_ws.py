@@ -10,7 +10,7 @@ import trio
 from trio_websocket import WebSocketRequest, serve_websocket
 
 from actors.ports import ModelClosed
-from callrt.realtime_ws import OpenAIRealtimeConnector
+from callrt.model.realtime import OpenAIRealtimeConnector
 
 
 async def serve(nursery: trio.Nursery, handler: Any) -> int:

@@ -1,4 +1,4 @@
-"""callrt.sansio_ws against another implementation (trio-websocket) and raw frames, over loopback."""
+"""callrt.net.websocket against another implementation (trio-websocket) and raw frames, over loopback."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from trio_websocket import ConnectionClosed, WebSocketRequest, open_websocket_url, serve_websocket
 
-from callrt.sansio_ws import HandshakeFailed, SansIOWebSocket, accept_websocket, connect_websocket
-from callrt.transport import TransportClosed
+from callrt.net.transport import TransportClosed
+from callrt.net.websocket import HandshakeFailed, SansIOWebSocket, accept_websocket, connect_websocket
 
 STEP_S = 10
 

@@ -13,7 +13,7 @@ from callrt.scenario import RunOptions, load_scenario, run_concurrent, run_scena
 from callrt.scenario.expect import unmet_expectations
 
 SCENARIOS = sorted((Path(__file__).parent / "scenarios").glob("*.json"))
-SHIPPED = sorted((Path(__file__).parent.parent / "callrt" / "scenarios").glob("*.json"))
+SHIPPED = sorted((Path(__file__).parent.parent / "callrt" / "scenario" / "data").glob("*.json"))
 
 
 def test_there_are_enough_scenarios() -> None:

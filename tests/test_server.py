@@ -33,14 +33,14 @@ from actors.call_supervisor import CallOutcome, run_call
 from actors.db import StoreGateway
 from actors.ports import LineClosed
 from actors.trace import read_trace
-from callrt.cli_serve import stop_workers
-from callrt.server import ServerConfig, TelephonyServer, serve
+from callrt.cli.serve import stop_workers
+from callrt.net.transport import WebSocketTransport
+from callrt.server.app import ServerConfig, TelephonyServer, serve
 from callrt.sim.peer_script import SimScript
 from callrt.sim.realtime_peer import InMemoryModelConnector
 from callrt.sim.signals import silence_frames, speech_frames
-from callrt.transport import WebSocketTransport
-from callrt.twilio import TwilioCallerLine
-from callrt.twilio_webhook import StreamTokens, compute_signature, parse_stream_twiml
+from callrt.telephony.media import TwilioCallerLine
+from callrt.telephony.webhook import StreamTokens, compute_signature, parse_stream_twiml
 from store import Store
 
 TOKEN = "twilio-auth-token"
@@ -500,10 +500,10 @@ async def test_embedding_run_call_in_a_plain_trio_websocket_server(store: Store,
 
 def test_with_an_api_key_calls_book_through_gpt_4o_mini_with_the_rules_as_fallback() -> None:
     from actors.appointment_nlp import RuleExtractor
-    from callrt.llm_extractor import LlmExtractor
-    from callrt.realtime_ws import OpenAIRealtimeConnector
-    from callrt.server import plan_call
-    from callrt.twilio import StreamStart
+    from callrt.model.llm_extractor import LlmExtractor
+    from callrt.model.realtime import OpenAIRealtimeConnector
+    from callrt.server.app import plan_call
+    from callrt.telephony.media import StreamStart
 
     start = StreamStart(stream_sid="MZ1", call_sid="CA1")
     offline = plan_call(ServerConfig(), start)

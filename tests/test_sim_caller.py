@@ -11,8 +11,8 @@ import trio
 import trio.testing
 
 from actors.codec import FRAME_BYTES, ulaw_rms
+from callrt.net.transport import MemoryTransport, TransportClosed, memory_transport_pair
 from callrt.sim.caller import CallerReport, SimulatedCaller
-from callrt.transport import MemoryTransport, TransportClosed, memory_transport_pair
 
 SECOND = b"\xff" * 8000  # one second of mu-law silence from the "AI"
 

@@ -19,8 +19,8 @@ from actors.codec import FRAME_BYTES, pcm16_to_ulaw, ulaw_to_pcm16
 from actors.messages import CallerDtmf, CallerFrame, MarkPlayed
 from actors.ports import LineClosed
 from actors.trace import Trace
-from callrt.transport import MemoryTransport, memory_transport_pair
-from callrt.twilio import (
+from callrt.net.transport import MemoryTransport, memory_transport_pair
+from callrt.telephony.media import (
     BadMessage,
     Connected,
     Dtmf,

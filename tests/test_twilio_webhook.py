@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from callrt.twilio_webhook import (
+from callrt.telephony.webhook import (
     StreamTokens,
     compute_signature,
     parse_stream_twiml,

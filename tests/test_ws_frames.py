@@ -1,4 +1,4 @@
-"""callrt.ws_frames against `websockets`' own parser: the same bytes, chunked any way, give the same result.
+"""callrt.net.frames against `websockets`' own parser: the same bytes, chunked any way, give the same result.
 
 The reference is a sans-I/O protocol fed every byte; the subject is an identical protocol behind a
 `FrameSplitter`. After every chunk both must have delivered the same messages, owe the peer the same
@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from websockets.frames import Frame, Opcode
 from websockets.protocol import Protocol, Side, State
 
-from callrt.ws_frames import FrameSplitter, Received
+from callrt.net.frames import FrameSplitter, Received
 
 MAX_SIZE = 300
 

@@ -1,8 +1,8 @@
 """Scenario files, the virtual-time runner, invariants and reports."""
 
-from .call_log import call_log_lines
-from .model import Fault, Scenario, ScenarioError, load_scenario, parse_scenario
-from .runner import RunOptions, run_concurrent, run_scenarios
+from callrt.scenario.call_log import call_log_lines
+from callrt.scenario.model import Fault, Scenario, ScenarioError, load_scenario, parse_scenario
+from callrt.scenario.runner import RunOptions, run_concurrent, run_scenarios
 
 __all__ = [
     "Fault",

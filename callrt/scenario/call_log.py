@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .invariants import Event, ai_turns
+from callrt.scenario.invariants import Event, ai_turns
 
 
 def _stamp(t: float) -> str:

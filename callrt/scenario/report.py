@@ -7,9 +7,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from callrt.scenario.invariants import (
+    Event,
+    ai_turns,
+    committed_utterances,
+    model_io,
+    server_note_texts,
+    silence_prompts,
+)
 from store import AppointmentInfo
-
-from .invariants import Event, ai_turns, committed_utterances, model_io, server_note_texts, silence_prompts
 
 
 def _ms(value: Any) -> float:

@@ -28,16 +28,15 @@ from actors.config import CallConfig
 from actors.db import StoreGateway
 from actors.messages import InjectedCrash
 from actors.trace import Trace
+from callrt.net.transport import memory_transport_pair
+from callrt.scenario.invariants import check_appointments, check_trace
+from callrt.scenario.model import Scenario, script_duration_ms
+from callrt.scenario.report import build_report
 from callrt.sim.caller import SimulatedCaller
 from callrt.sim.peer_script import SimScript
 from callrt.sim.realtime_peer import InMemoryModelConnector
-from callrt.transport import memory_transport_pair
-from callrt.twilio import TwilioCallerLine
+from callrt.telephony.media import TwilioCallerLine
 from store import Store
-
-from .invariants import check_appointments, check_trace
-from .model import Scenario, script_duration_ms
-from .report import build_report
 
 CALL_GRACE_MS = 120_000.0
 """How long a call may outlive its caller's script before it counts as `call_never_ended`."""

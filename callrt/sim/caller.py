@@ -29,9 +29,9 @@ from typing import Any, Literal
 import attrs
 import trio
 
+from callrt.net.transport import TextTransport, TransportClosed
 from callrt.sim.playout import Playout
 from callrt.sim.signals import noise_frames, silence_frames, speech_frames
-from callrt.transport import TextTransport, TransportClosed
 
 logger = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from typing import Literal
 
 import attrs
 
-from .peer_script import Language
+from callrt.sim.peer_script import Language
 
 Speaker = Literal["user", "assistant", "system"]
 

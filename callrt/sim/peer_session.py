@@ -28,12 +28,11 @@ import orjson
 import trio
 
 from actors.locks import QuickLock
-from callrt.transport import TransportClosed
-
-from .peer_dialect import Dialect, PeerError, validate_strict
-from .peer_replies import FALSE_CLAIM, Speaker, Turn, plan_reply
-from .peer_script import PeerFault, SimScript
-from .peer_voice import bytes_per_ms, speech_audio, speech_duration_ms
+from callrt.net.transport import TransportClosed
+from callrt.sim.peer_dialect import Dialect, PeerError, validate_strict
+from callrt.sim.peer_replies import FALSE_CLAIM, Speaker, Turn, plan_reply
+from callrt.sim.peer_script import PeerFault, SimScript
+from callrt.sim.peer_voice import bytes_per_ms, speech_audio, speech_duration_ms
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@
   end of an in-memory text pipe, so events are serialised to JSON text and parsed
   back exactly as on the wire.
 - `serve_sim_peer(host, port, dialect)` serves `ws://host:port/v1/realtime?model=…`
-  over callrt.sansio_ws, for any Realtime client (`callrt sim-peer`). The script comes
+  over callrt.net.websocket, for any Realtime client (`callrt sim-peer`). The script comes
   in the `X-Callrt-Sim-Script` header (compact JSON, see peer_script); connections
   that send the same `X-Callrt-Sim-Call` value share one call (script cursor, faults
   already played), which is how a reconnecting client gets the same call back.
@@ -27,13 +27,12 @@ import trio
 from websockets.http11 import Request
 
 from actors.ports import ModelClosed
-from callrt.sansio_ws import HandshakeFailed, Refusal, accept_websocket
-from callrt.transport import MemoryTransport, TextTransport, TransportClosed, memory_transport_pair
-
-from .peer_dialect import Dialect
-from .peer_dialect import dialect as lookup_dialect
-from .peer_script import ScriptError, SimScript
-from .peer_session import PeerCall, PeerSession
+from callrt.net.transport import MemoryTransport, TextTransport, TransportClosed, memory_transport_pair
+from callrt.net.websocket import HandshakeFailed, Refusal, accept_websocket
+from callrt.sim.peer_dialect import Dialect
+from callrt.sim.peer_dialect import dialect as lookup_dialect
+from callrt.sim.peer_script import ScriptError, SimScript
+from callrt.sim.peer_session import PeerCall, PeerSession
 
 log = logging.getLogger(__name__)
 

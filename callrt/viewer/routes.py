@@ -25,7 +25,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from .html import ASSET_URL_PREFIX, STATIC_DIR, served_page
+from callrt.viewer.html import ASSET_URL_PREFIX, STATIC_DIR, served_page
 
 RECENT_LIMIT = 200
 TRACE_SUFFIX = ".jsonl"

@@ -1,0 +1,70 @@
+"""`callrt demo`: the product's acceptance calls, end to end, on the embedded defaults.
+
+Runs the scenario files shipped in `callrt/scenario/data/` (a silent caller, a
+booking, an out-of-hours request, a barge-in) through the real runtime against
+the simulated caller and model peer, on a temporary SQLite database, with the
+offline NLP, in virtual time; prints each call's log and a summary table.
+"""
+
+from __future__ import annotations
+
+import argparse
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from actors.trace import read_trace
+from callrt.scenario import RunOptions, call_log_lines, load_scenario, run_scenarios
+from callrt.scenario.model import Scenario
+
+DEMO_CALLS = {
+    "a-silent-caller.json": "a silent caller: one greeting, one 'are you still on the line?', a goodbye",
+    "b-booking.json": "a booking: created by the server, and only then confirmed",
+    "c-outside-hours.json": "outside opening hours: no appointment, alternatives offered",
+    "d-barge-in.json": "barge-in: the caller talks over the AI, the AI stops at once",
+}
+
+
+def register(subparsers: Any) -> None:
+    demo = subparsers.add_parser("demo", help="run the built-in acceptance calls end to end")
+    demo.add_argument("--db", default=None, help="database URL (default: a temporary SQLite file)")
+    demo.set_defaults(handler=demo_command)
+
+
+def demo_scenarios() -> list[Scenario]:
+    folder = resources.files("callrt.scenario") / "data"
+    return [load_scenario(Path(str(folder / name))) for name in DEMO_CALLS]
+
+
+def summary_table(reports: list[dict[str, Any]]) -> list[str]:
+    header = (
+        f"{'call':28} {'ok':4} {'secs':>6} {'ended by':14} {'appts':>5} {'silence':>7} {'barge-ins':>9} {'notes':>5}"
+    )
+    rows = [header, "-" * len(header)]
+    for report in reports:
+        hangup = report.get("hangup") or {}
+        rows.append(
+            f"{report['scenario']:28} {'yes' if not report['violations'] else 'NO':4}"
+            f" {report['duration_ms'] / 1000:6.1f} {str(hangup.get('by')) + '/' + str(hangup.get('reason')):14}"
+            f" {len(report['appointments']):5d} {report['silence_prompts']:7d} {len(report['barge_ins']):9d}"
+            f" {len(report['server_notes']):5d}"
+        )
+    return rows
+
+
+def demo_command(args: argparse.Namespace) -> int:
+    scenarios = demo_scenarios()
+    reports = run_scenarios(scenarios, RunOptions(db_url=args.db))
+    for scenario, report, what in zip(scenarios, reports, DEMO_CALLS.values(), strict=True):
+        print(f"\n=== {scenario.name}: {what}")
+        for line in call_log_lines([event.data for event in read_trace(report["trace"])]):
+            print(line)
+        for appointment in report["appointments"]:
+            print(f"{'':20}appointment #{appointment['id']} at {appointment['start']} for {appointment['name']}")
+        if report["violations"]:
+            print(f"{'':20}VIOLATIONS: {', '.join(report['violations'])}")
+    print()
+    for row in summary_table(reports):
+        print(row)
+    print(f"\ntraces: {', '.join(report['trace'] for report in reports)}  (open one: callrt trace view FILE)")
+    return 1 if any(report["violations"] for report in reports) else 0

@@ -1,0 +1,211 @@
+"""`callrt serve`: the telephony server (Twilio webhook + media websocket + trace viewer).
+
+With `--workers N` (N > 1) the parent prepares the database once, then starts N
+processes that each bind the same port with SO_REUSEPORT (the kernel spreads new
+connections across them); they share the stream-token secret, so a webhook answered
+by one worker is honoured by whichever worker receives the media stream.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import logging
+import multiprocessing
+import signal
+import socket
+import time
+from collections.abc import Sequence
+from functools import partial
+from typing import Any
+
+import attrs
+import trio
+
+from callrt.server.app import ServerConfig, TelephonyServer, serve
+
+logger = logging.getLogger("callrt.serve")
+
+
+GC_THRESHOLDS = (20_000, 20, 50)
+"""Young-generation allocations before a collection, then passes before an older one (defaults 700, 10,
+10): measured with `callrt bench` at 150 calls, 0.40 -> 0.34 s of CPU per call-minute, p99 frame lag
+40 -> 17 ms (docs/performance.md)."""
+
+
+def register(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "serve", help="run the telephony server (Twilio webhook and media streams)", description=__doc__
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8080, help="port to bind (default 8080)")
+    parser.add_argument("--db", dest="db_url", default=None, help="database URL (default $CALLRT_DB_URL)")
+    parser.add_argument("--business-id", type=int, default=None, help="business the calls are for (default: first)")
+    parser.add_argument("--public-url", default=None, help="base URL Twilio reaches us at (default $CALLRT_PUBLIC_URL)")
+    parser.add_argument("--max-calls", type=int, default=None, help="concurrent calls per worker (default 100)")
+    parser.add_argument("--workers", type=int, default=1, help="server processes sharing the port (default 1)")
+    parser.add_argument(
+        "--realtime-url",
+        default=None,
+        help="Realtime websocket to use instead of OpenAI's (default $CALLRT_REALTIME_URL); "
+        "without OPENAI_API_KEY it is a simulated peer (callrt sim-peer)",
+    )
+    parser.add_argument(
+        "--no-traces",
+        dest="write_traces",
+        action="store_false",
+        default=None,
+        help="write no per-call trace files (default: write them to $CALLRT_TRACE_DIR; $CALLRT_TRACES=off)",
+    )
+    parser.add_argument(
+        "--relay", action="store_true", help="serve calls as a bare relay, no actors (the benchmark's baseline)"
+    )
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    config = ServerConfig.from_env(
+        host=args.host,
+        port=args.port,
+        db_url=args.db_url,
+        business_id=args.business_id,
+        public_url=args.public_url,
+        max_calls=args.max_calls,
+        workers=args.workers,
+        realtime_url=args.realtime_url,
+        relay=args.relay or None,
+        write_traces=args.write_traces,
+    )
+    if config.workers < 1 or config.max_calls < 1:
+        raise SystemExit("--workers and --max-calls must be at least 1")
+    business_id = prepare_database(config)
+    config = attrs.evolve(config, business_id=business_id)
+    logger.warning(
+        "callrt serving business %d on %s:%d (%s model%s, %d worker(s)%s)",
+        business_id,
+        config.host,
+        config.port,
+        "OpenAI" if config.openai_api_key else "simulated",
+        f" at {config.realtime_url}" if config.realtime_url else "",
+        config.workers,
+        ", bare relay" if config.relay else "",
+    )
+    if config.workers == 1:
+        trio.run(serve_process, config, None)
+        return 0
+    return run_workers(config)
+
+
+def prepare_database(config: ServerConfig) -> int:
+    """Create the schema on SQLite (PostgreSQL is migrated with `callrt db init`) and make sure
+    there is a business to answer for; returns its id."""
+    from store import Store, ensure_demo_business
+
+    store = Store(config.db_url)
+    try:
+        if config.db_url.startswith("sqlite"):
+            store.init_schema()
+        if config.business_id is not None:
+            store.get_business(config.business_id)  # fails loudly on an unknown id
+            return config.business_id
+        existing = store.business_ids()
+        return existing[0] if existing else ensure_demo_business(store)
+    finally:
+        store.dispose()
+
+
+async def serve_process(config: ServerConfig, bind: str | None) -> None:
+    from store import Store
+
+    store = Store(config.db_url)
+    assert config.business_id is not None
+    try:
+        async with trio.open_nursery() as nursery:
+            server = TelephonyServer(config, store, config.business_id)
+            # Everything imported and built so far lives as long as the process: keep it out of the cyclic
+            # collector, whose full passes otherwise stall every call at once (174 ms at 50 calls, 20 ms frozen).
+            gc.freeze()
+            # Each frame allocates a few short-lived objects: at the default threshold (700) a young
+            # collection ran every few frames; nearly all of them die young, so rarer passes cost little more.
+            gc.set_threshold(*GC_THRESHOLDS)
+            urls = await nursery.start(partial(serve, server, bind=bind, shutdown_trigger=_signalled))
+            if bind is None:  # a worker's URL is the parent's to print
+                print(f"callrt serve: listening on {', '.join(urls)}", flush=True)
+    finally:
+        store.dispose()
+
+
+async def _signalled() -> None:
+    """Returns on SIGINT or SIGTERM: the server then stops accepting and lets running calls finish briefly."""
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async for signum in signals:
+            logger.warning("received %s: shutting down", signal.Signals(signum).name)
+            return
+
+
+def _reuseport_socket(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    return sock
+
+
+def _worker_main(config: ServerConfig, log_level: int) -> None:
+    fmt = "%(asctime)s %(levelname)s %(processName)s %(name)s: %(message)s"
+    logging.basicConfig(level=log_level, format=fmt, force=True)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the parent's handler: trio's receiver takes over
+    # Each worker binds its own listening socket on the shared port: no fd passing needed.
+    sock = _reuseport_socket(config.host, config.port)
+    trio.run(partial(serve_process, config, f"fd://{sock.fileno()}"))
+
+
+def run_workers(config: ServerConfig) -> int:
+    if not hasattr(socket, "SO_REUSEPORT"):
+        raise SystemExit("--workers > 1 needs SO_REUSEPORT (Linux, BSD, macOS)")
+    # Holding a bound (not listening) SO_REUSEPORT socket pins the port, so `--port 0` picks one port for all.
+    reservation = _reuseport_socket(config.host, config.port)
+    config = attrs.evolve(config, port=reservation.getsockname()[1])
+    # fork: workers start with everything already imported (the parent has no threads and no trio loop yet).
+    context = multiprocessing.get_context("fork")
+    log_level = logging.getLogger().level
+    workers = [
+        context.Process(target=_worker_main, args=(config, log_level), name=f"callrt-worker-{i}")
+        for i in range(config.workers)
+    ]
+    signal.signal(signal.SIGTERM, _interrupt)
+    for worker in workers:
+        worker.start()
+    print(f"callrt serve: {config.workers} workers on http://{config.host}:{config.port}", flush=True)
+    try:
+        for worker in workers:
+            worker.join()
+    except KeyboardInterrupt:
+        stop_workers(workers, WORKER_STOP_TIMEOUT_S)
+    finally:
+        reservation.close()
+    return 0 if all(worker.exitcode == 0 for worker in workers) else 1
+
+
+WORKER_STOP_TIMEOUT_S = 10.0
+"""How long workers get to finish their calls (5 s each) and close, before they are killed."""
+
+
+def stop_workers(workers: Sequence[multiprocessing.process.BaseProcess], timeout_s: float) -> None:
+    """SIGTERM every worker (each shuts down gracefully), wait, then kill whichever is still running:
+    the parent must not exit and leave a worker holding the port with nobody to stop it."""
+    for worker in workers:
+        worker.terminate()
+    deadline = time.monotonic() + timeout_s
+    for worker in workers:
+        worker.join(timeout=max(0.0, deadline - time.monotonic()))
+    for worker in workers:
+        if worker.is_alive():
+            logger.warning("%s did not stop within %g s: killing it", worker.name, timeout_s)
+            worker.kill()
+            worker.join()
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt

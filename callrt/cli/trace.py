@@ -1,0 +1,86 @@
+"""`callrt trace view FILE [--host H] [--port P] [--html OUT]`: look at one call's trace.
+
+Without `--html` it serves the viewer on localhost (hypercorn, trio worker) and prints the
+page's URL; the server also lists the other traces next to FILE at `/traces`.
+With `--html OUT` it writes one self-contained HTML file that works offline instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import functools
+import sys
+from pathlib import Path
+
+import trio
+from hypercorn.config import Config
+from hypercorn.trio import serve
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from callrt.viewer.html import write_standalone_html
+from callrt.viewer.routes import TRACE_SUFFIX, trace_name_ok, viewer_routes
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    trace = subparsers.add_parser("trace", help="inspect call traces")
+    actions = trace.add_subparsers(dest="trace_command", required=True, metavar="ACTION")
+    view = actions.add_parser("view", help="open a trace in the swimlane viewer")
+    view.add_argument("file", type=Path, help="a trace file (JSON lines, *.jsonl)")
+    view.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
+    view.add_argument("--port", type=int, default=0, help="port to listen on (default: a free port)")
+    view.add_argument("--html", type=Path, metavar="OUT", help="write a self-contained HTML file instead of serving")
+    view.set_defaults(handler=view_trace)
+
+
+def view_trace(args: argparse.Namespace) -> int:
+    path: Path = args.file
+    if not path.is_file():
+        print(f"callrt trace view: no such file: {path}", file=sys.stderr)
+        return 2
+    if args.html is not None:
+        size = write_standalone_html(path, args.html)
+        print(f"wrote {args.html} ({size:,} bytes)")
+        return 0
+    name = path.name.removesuffix(TRACE_SUFFIX)
+    if not path.name.endswith(TRACE_SUFFIX) or not trace_name_ok(name):
+        print(
+            f"callrt trace view: serving needs a file named like NAME{TRACE_SUFFIX} (letters, digits, . _ -);"
+            " use --html OUT for any other name",
+            file=sys.stderr,
+        )
+        return 2
+    # Ctrl-C is how a person closes the viewer: not an error.
+    with contextlib.suppress(KeyboardInterrupt):
+        trio.run(serve_trace, path.resolve(), args.host, args.port)
+    return 0
+
+
+def trace_app(trace_dir: Path, default_trace: str) -> Starlette:
+    """The viewer routes over `trace_dir`, with `/` opening `default_trace`."""
+
+    async def home(request: Request) -> Response:
+        return RedirectResponse(f"traces/{default_trace}")
+
+    return Starlette(routes=[Route("/", home), *viewer_routes(trace_dir)])
+
+
+async def serve_trace(
+    path: Path, host: str, port: int, *, task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED
+) -> None:
+    """Serve the viewer for `path` until cancelled; prints (and reports to `task_status`) the page URL."""
+    name = path.name.removesuffix(TRACE_SUFFIX)
+    config = Config()
+    config.bind = [f"{host}:{port}"]
+    config.accesslog = None
+    config.errorlog = "-"
+    async with trio.open_nursery() as nursery:
+        # Starlette is an ASGI app; hypercorn's type for one is stricter than Starlette's signature.
+        app = trace_app(path.parent, name)
+        binds: list[str] = await nursery.start(functools.partial(serve, app, config))  # type: ignore[arg-type]
+        url = f"{binds[0]}/traces/{name}"
+        print(f"trace viewer: {url}  (Ctrl-C to stop)", flush=True)
+        task_status.started(url)

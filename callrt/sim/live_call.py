@@ -1,0 +1,124 @@
+"""A simulated caller against a running `callrt serve`, over the real network path.
+
+It does what Twilio does: POSTs the webhook (`/twiml`, signed when an auth
+token is given), reads the `<Connect><Stream>` TwiML, opens the media websocket
+with the stream's `<Parameter>`s (the token, the caller and the `sim_script`
+for the server's simulated model peer), and plays the scenario's script in real
+time. Afterwards it fetches the call's trace from the server's trace routes and
+builds the same report as `callrt scenario run`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import secrets
+from typing import Any
+
+import httpx
+import trio
+from trio_websocket import open_websocket_url
+
+from callrt.net.transport import WebSocketTransport
+from callrt.scenario import Scenario
+from callrt.scenario.invariants import Event, check_appointments, check_trace, server_note_texts
+from callrt.scenario.report import build_report
+from callrt.sim.caller import SimulatedCaller
+from callrt.sim.peer_script import SimScript
+from callrt.telephony.webhook import compute_signature, parse_stream_twiml
+from store import AppointmentInfo, Store
+
+TRACE_WAIT_S = 10.0
+
+
+class LiveCallError(RuntimeError):
+    """The server refused the call or its trace could not be fetched."""
+
+
+def _note_fields(text: str) -> dict[str, str]:
+    return dict(part.split("=", 1) for part in text.split()[1:] if "=" in part)
+
+
+def appointments_from_trace(events: list[Event], call_sid: str) -> list[AppointmentInfo]:
+    """The call's bookings as the server reported them in its notes (used when no database URL is given)."""
+    booked: dict[int, AppointmentInfo] = {}
+    name = None
+    for event in events:
+        if event.get("ev") == "send" and event.get("type") == "BookingRequest":
+            name = event["fields"].get("name")
+    for _, text in server_note_texts(events):
+        fields = _note_fields(text)
+        kind = text.split(" ", 1)[0]
+        if kind in ("appointment_created", "appointment_rescheduled") and "id" in fields and "start" in fields:
+            appointment_id = int(fields["id"])
+            booked[appointment_id] = AppointmentInfo(
+                id=appointment_id,
+                start=dt.datetime.fromisoformat(fields["start"]),
+                minutes=0,
+                name=name,
+                phone=None,
+                call_sid=call_sid,
+                status="active",
+            )
+        elif kind == "appointment_cancelled" and "id" in fields:
+            booked.pop(int(fields["id"]), None)
+    return list(booked.values())
+
+
+async def _fetch_trace(http: httpx.AsyncClient, name: str) -> list[Event]:
+    """The call's trace, once the server has written its end (the server closes it after the call)."""
+    with trio.move_on_after(TRACE_WAIT_S):
+        while True:
+            response = await http.get(f"/traces/{name}.jsonl")
+            if response.status_code == 200:
+                events = [json.loads(line) for line in response.text.splitlines() if line.strip()]
+                if events and events[-1].get("ev") == "trace_end":
+                    return events
+            await trio.sleep(0.2)
+    raise LiveCallError(f"the server did not publish a complete trace for {name} within {TRACE_WAIT_S:g} s")
+
+
+async def live_call(
+    server: str, scenario: Scenario, *, auth_token: str | None = None, db_url: str | None = None
+) -> dict[str, Any]:
+    call_sid = f"CAlive{secrets.token_hex(8)}"
+    started_at = dt.datetime.now(dt.UTC)  # a live server books against the real clock, not the file's `now`
+    form = {
+        "CallSid": call_sid,
+        "From": scenario.caller_phone or "",
+        "sim_script": SimScript.from_scenario(scenario.raw).to_json(),
+    }
+    headers = {}
+    if auth_token:
+        headers["X-Twilio-Signature"] = compute_signature(auth_token, server.rstrip("/") + "/twiml", form)
+    async with httpx.AsyncClient(base_url=server, timeout=10.0) as http:
+        response = await http.post("/twiml", data=form, headers=headers)
+        if response.status_code != 200:
+            raise LiveCallError(f"POST /twiml answered {response.status_code}: {response.text[:200]}")
+        stream_url, parameters = parse_stream_twiml(response.text)
+        async with open_websocket_url(stream_url) as ws:
+            caller = SimulatedCaller(WebSocketTransport(ws), scenario.script, parameters=parameters, call_sid=call_sid)
+            caller_report = await caller.run()
+        events = await _fetch_trace(http, call_sid)
+    violations = check_trace(events)
+    if caller_report.wait_timeouts:
+        violations.append("wait_timed_out")
+    if db_url:
+        store = Store(db_url)
+        try:
+            business_id = int(next(e for e in events if e.get("ev") == "call_start")["business_id"])
+            appointments = store.list_appointments(business_id, call_sid=call_sid)
+            violations += check_appointments(
+                appointments, store.list_appointments(business_id), store.get_business(business_id), started_at
+            )
+        finally:
+            store.dispose()
+    else:
+        appointments = appointments_from_trace(events, call_sid)
+    return build_report(
+        scenario_name=scenario.name,
+        events=events,
+        appointments=appointments,
+        violations=violations,
+        trace_path=f"{server.rstrip('/')}/traces/{call_sid}",
+    )
