@@ -1,0 +1,307 @@
+"""RealtimeActor recovery: restarts and reconnects never lose the caller's turn, the silence ladder always
+ends a silent call, a slow store never stalls the call. Wire double, real SQLite store, virtual time."""
+
+from __future__ import annotations
+
+import base64
+import threading
+
+import pytest
+import trio
+from trio.testing import MockClock
+
+from actors.db import StoreGateway
+from actors.errors import InjectedFault
+from actors.messages import (
+    BargeIn,
+    CallerAudio,
+    HangUpAfterPlayout,
+    InjectedCrash,
+    NoiseIgnored,
+    ServerNote,
+    SilenceElapsed,
+    StopPlayback,
+    UserTranscript,
+    UtteranceEnded,
+    UtteranceStarted,
+)
+from actors.realtime_actor import SILENCE_CLAIM_TIMEOUT_S
+from store import Store
+from tests.support.realtime_harness import GREETING, Harness, greet, make_store, through_silence_prompt
+
+SPEECH = b"\x10" * 800
+SAY = "אני רוצה תור מחר בשש"
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Store, int]:
+    return make_store(tmp_path_factory.mktemp("realtime_recovery"))
+
+
+@pytest.fixture(params=["beta", "ga"])
+async def h(request: pytest.FixtureRequest, store: tuple[Store, int]) -> Harness:
+    return Harness(*store, dialect=request.param)
+
+
+async def speak(h: Harness) -> None:
+    h.send(CallerAudio(SPEECH), CallerAudio(SPEECH), UtteranceEnded(at_ms=1, duration_ms=900, rms=900, silence_ms=600))
+    await h.idle()
+
+
+async def crash(h: Harness) -> None:
+    h.send(InjectedCrash("test"))
+    await h.idle()
+
+
+def notes(h: Harness) -> list[str]:
+    return [e["kind"] for e in h.realtime_events("note_injected")]
+
+
+def stored(h: Harness) -> list[tuple[str, str]]:
+    return h.store.load_call_state(h.call_sid).turns
+
+
+async def test_speech_lost_with_a_crashed_instance_is_asked_for_again(h: Harness, autojump_clock: MockClock) -> None:
+    with pytest.RaisesGroup(InjectedFault, flatten_subgroups=True):
+        async with trio.open_nursery() as nursery:
+            await greet(h, nursery)
+            await speak(h)
+            h.push(h.server.committed("item_u1"), *h.server.response("resp_a", "item_a", "רגע, אני בודקת."))
+            await h.idle()
+            assert stored(h) == [("assistant", GREETING), ("user", ""), ("assistant", "רגע, אני בודקת.")]
+            await crash(h)  # before the transcription: the words die with the model session
+    for restart in range(2):
+        with pytest.RaisesGroup(InjectedFault, flatten_subgroups=True):
+            async with trio.open_nursery() as nursery:
+                h.new_actor()
+                await h.start(nursery)
+                # The placeholder is never replayed; the note is, and a response is asked for once ready.
+                replayed = [
+                    e["item"]["content"][0]["text"] for e in h.wire.sent if e["type"] == "conversation.item.create"
+                ]
+                assert replayed[:2] == [GREETING, "רגע, אני בודקת."] and replayed[2].startswith(
+                    "[SERVER] caller_unheard"
+                )
+                if restart == 0:
+                    assert h.wire.types()[-1] == "response.create"
+                    assert h.realtime_events("response_create")[-1]["reason"] == "caller_unheard"
+                else:  # the note is already there and unanswered: answered, never asked twice
+                    assert h.realtime_events("response_create")[-1]["reason"] == "resume"
+                await crash(h)
+    assert notes(h).count("caller_unheard") == 1
+    assert [role for role, _ in stored(h)] == ["assistant", "user", "assistant", "server"]
+
+
+async def test_an_unanswered_caller_turn_is_answered_after_a_restart(h: Harness, autojump_clock: MockClock) -> None:
+    with pytest.RaisesGroup(InjectedFault, flatten_subgroups=True):
+        async with trio.open_nursery() as nursery:
+            await greet(h, nursery)
+            await speak(h)
+            h.push(h.server.committed("item_u1"), h.server.response_created("resp_a"))
+            h.push(h.server.user_transcript("item_u1", SAY))
+            await h.idle()
+            await crash(h)  # the answer never came
+    async with trio.open_nursery() as nursery:
+        h.new_actor()
+        await h.start(nursery)
+        assert stored(h) == [("assistant", GREETING), ("user", SAY)]
+        assert [e["reason"] for e in h.realtime_events("response_create")][-1] == "resume"
+        assert "caller_unheard" not in notes(h)
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_reconnect_before_the_transcription_commits_the_audio_again(
+    h: Harness, autojump_clock: MockClock
+) -> None:
+    async with trio.open_nursery() as nursery:
+        await greet(h, nursery)
+        await speak(h)
+        h.push(h.server.committed("item_u1"), h.server.response_created("resp_a"))
+        await h.idle()
+        h.wire.server_close()
+        await h.new_connection(1)
+        await h.idle()
+        # Replayed text, then the utterance's audio again and its commit; the response waits for the session.
+        assert h.wire.types() == [
+            "session.update",
+            "conversation.item.create",
+            "input_audio_buffer.append",
+            "input_audio_buffer.commit",
+        ]
+        appended = h.wire.sent[2]["audio"]
+        assert base64.b64decode(appended) == SPEECH * 2
+        h.push(h.server.session_updated())
+        await h.idle()
+        assert h.wire.types()[-1] == "response.create"
+        h.push(h.server.committed("item_u2"), h.server.user_transcript("item_u2", SAY))
+        await h.idle()
+        (transcript,) = h.nlp_out
+        assert isinstance(transcript, UserTranscript) and transcript.turn_id == "item_u2" and transcript.text == SAY
+        assert stored(h) == [("assistant", GREETING), ("user", SAY)]  # the placeholder, filled in place
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_failed_transcription_is_not_sent_again(h: Harness, autojump_clock: MockClock) -> None:
+    async with trio.open_nursery() as nursery:
+        await greet(h, nursery)
+        await speak(h)
+        h.push(h.server.committed("item_u1"), h.server.user_transcript_failed("item_u1"))
+        await h.idle()
+        h.wire.server_close()
+        await h.new_connection(1)
+        await h.idle()
+        assert "input_audio_buffer.commit" not in h.wire.types()
+        nursery.cancel_scope.cancel()
+
+
+async def goodbye_stage(h: Harness, nursery: trio.Nursery) -> None:
+    await through_silence_prompt(h, nursery)
+    h.send(SilenceElapsed(15_000))
+    await h.idle()
+    assert notes(h)[-1] == "silence_goodbye"
+
+
+def hangups(h: Harness) -> int:
+    return sum(isinstance(m, HangUpAfterPlayout) for m in h.audio_out)
+
+
+async def test_a_cough_during_the_goodbye_does_not_cancel_the_hang_up(h: Harness, autojump_clock: MockClock) -> None:
+    async with trio.open_nursery() as nursery:
+        await goodbye_stage(h, nursery)
+        h.push(h.server.response_created("resp_bye"), h.server.item_added("resp_bye", "item_bye"))
+        await h.idle()
+        h.send(UtteranceStarted(at_ms=1, rms=2500), NoiseIgnored(at_ms=1, duration_ms=100, rms=2500))
+        await h.idle()
+        h.push(*h.server.response("resp_bye", "item_bye", "תודה, להתראות")[2:])
+        await h.idle()
+        assert hangups(h) == 1 and not h.realtime_events("silence_goodbye_aborted")
+        nursery.cancel_scope.cancel()
+
+
+async def test_every_later_silence_tick_hangs_up_again(h: Harness, autojump_clock: MockClock) -> None:
+    async with trio.open_nursery() as nursery:
+        await goodbye_stage(h, nursery)
+        # The goodbye fails on the server's side, with no audio: the call still ends.
+        h.push(h.server.response_created("resp_bye"), h.server.response_done("resp_bye", "failed"))
+        await h.idle()
+        assert hangups(h) == 1
+        h.send(SilenceElapsed(15_000))  # e.g. the AudioActor restarted and lost the hang-up
+        await h.idle()
+        assert hangups(h) == 2 and h.realtime_events("hangup_requested")[-1]["repeat"]
+        assert len(h.sent("response.create")) == 3  # greeting, prompt, goodbye: no second goodbye
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_goodbye_asked_for_while_reconnecting_still_hangs_up(h: Harness, autojump_clock: MockClock) -> None:
+    async with trio.open_nursery() as nursery:
+        await through_silence_prompt(h, nursery)
+        h.connector.fail_next = 1
+        h.wire.server_close()
+        h.send(SilenceElapsed(15_000), ServerNote("need_time", "need_time"))  # the note's reason overwrites
+        await h.new_connection(1)
+        await h.idle()
+        h.push(h.server.session_updated())
+        await h.idle()
+        assert h.realtime_events("response_create")[-1]["reason"] == "need_time"
+        h.push(*h.server.response("resp_bye", "item_bye", "תודה, להתראות"))
+        await h.idle()
+        assert hangups(h) == 1
+        nursery.cancel_scope.cancel()
+
+
+async def test_the_goodbye_stage_survives_a_restart(h: Harness, autojump_clock: MockClock) -> None:
+    with pytest.RaisesGroup(InjectedFault, flatten_subgroups=True):
+        async with trio.open_nursery() as nursery:
+            await goodbye_stage(h, nursery)
+            await crash(h)  # the goodbye was asked for, never said
+    async with trio.open_nursery() as nursery:
+        h.new_actor()
+        await h.start(nursery)
+        assert h.realtime_events("state_loaded")[-1]["silence_stage"] == "goodbye"
+        h.push(*h.server.response("resp_bye", "item_bye", "תודה, להתראות"))
+        await h.idle()
+        assert hangups(h) == 1
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_cancelled_appointment_backs_no_booking_claim(h: Harness, autojump_clock: MockClock) -> None:
+    async with trio.open_nursery() as nursery:
+        await greet(h, nursery)
+        h.send(ServerNote("appointment_created", "appointment_created id=7 start=2026-11-25T18:00+02:00", 7))
+        await h.idle()
+        h.push(*h.server.response("resp_c", "item_c", "קבעתי לך תור למחר בשש."))
+        await h.idle()
+        h.send(ServerNote("appointment_cancelled", "appointment_cancelled id=7"))
+        await h.idle()
+        assert not h.actor.booking_backed
+        h.push(*h.server.response("resp_x", "item_x", "ביטלתי. קבעתי לך תור למחר בשבע."))
+        await h.idle()
+        assert [e["claim"] for e in h.realtime_events("false_claim_cut")] == ["booking"]
+        assert any(isinstance(m, StopPlayback) for m in h.audio_out)
+        nursery.cancel_scope.cancel()
+    await h.new_actor()._load_durable_state()  # a restarted instance reads the same from the store
+    assert not h.actor.booking_backed
+
+
+async def test_an_interrupted_answer_is_stored_as_heard(h: Harness, autojump_clock: MockClock) -> None:
+    async with trio.open_nursery() as nursery:
+        await greet(h, nursery)
+        text = "יש לנו תורים פנויים מחר בבוקר ובערב, מה מתאים לך"
+        h.push(h.server.response_created("resp_a"), h.server.item_added("resp_a", "item_a"))
+        h.push(
+            h.server.audio_delta("resp_a", "item_a", b"\x7f" * 8000),
+            h.server.transcript_delta("resp_a", "item_a", text),
+        )
+        await h.idle()
+        h.send(BargeIn(item_id="item_a", audio_end_ms=400, speech_at_ms=1))  # 400 of 1000 ms heard
+        await h.idle()
+        h.push(h.server.transcript_done("resp_a", "item_a", text), h.server.response_done("resp_a", "cancelled"))
+        await h.idle()
+        (turn,) = [e for e in h.realtime_events("ai_turn") if e["response_id"] == "resp_a"]
+        assert turn["interrupted"] and turn["text"] == text and turn["heard"] == "יש לנו תורים פנויים"
+        assert stored(h)[-1] == ("assistant", "יש לנו תורים פנויים")
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_slow_store_never_stalls_audio_and_an_unconfirmed_claim_never_prompts(
+    store: tuple[Store, int], autojump_clock: MockClock
+) -> None:
+    release = threading.Event()
+
+    class SlowStore(Store):
+        """Every write blocks (in its worker thread) until the test releases it."""
+
+        def record_turn(self, call_sid: str, role: str, text: str) -> int:
+            release.wait(10)
+            return super().record_turn(call_sid, role, text)
+
+        def mark_silence_prompt_used(self, call_sid: str) -> bool:
+            release.wait(10)
+            return super().mark_silence_prompt_used(call_sid)
+
+    slow = SlowStore(store[0].url)
+    h = Harness(slow, store[1], gateway=StoreGateway())  # worker threads: a blocked write lets virtual time run
+    try:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(h.actor.run)
+            await h.new_connection(0)
+            h.push(h.server.session_created(), h.server.session_updated())
+            h.push(*h.server.response("resp_g", "item_g", GREETING))  # its turn write blocks
+            while not h.realtime_events("ai_turn"):
+                await trio.sleep(0.01)
+            assert h.actor.writes_pending == 1
+            before = trio.current_time()
+            h.send(CallerAudio(SPEECH))
+            while "input_audio_buffer.append" not in h.wire.types():
+                await trio.sleep(0.001)
+            assert trio.current_time() - before < 0.1  # audio went on while the store was stuck
+            h.send(SilenceElapsed(15_000))
+            while not h.realtime_events("silence_prompt_unconfirmed"):
+                await trio.sleep(0.01)
+            assert trio.current_time() - before >= SILENCE_CLAIM_TIMEOUT_S
+            assert not h.realtime_events("silence_prompt")
+            release.set()
+            nursery.cancel_scope.cancel()
+    finally:
+        release.set()
+    assert ("assistant", GREETING) in slow.load_call_state(h.call_sid).turns  # flushed on the way out

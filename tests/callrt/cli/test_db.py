@@ -1,0 +1,55 @@
+"""`callrt db init` / `callrt db seed-demo` on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from callrt import cli
+from callrt.cli import db as cli_db
+from store import Store
+from tests.support.store import db_url, pg_url
+
+__all__ = ["db_url", "pg_url"]  # fixtures used by this module
+
+
+def run(*argv: str) -> int:
+    parser = argparse.ArgumentParser(prog="callrt")
+    cli_db.register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    result: int = args.handler(args)
+    return result
+
+
+def test_registered_in_the_cli() -> None:
+    assert "callrt.cli.db" in cli.COMMANDS.values()
+
+
+def test_init_then_seed_demo_once(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run("db", "--db", db_url, "init") == 0
+    assert run("db", "--db", db_url, "init") == 0
+    assert run("db", "--db", db_url, "seed-demo") == 0
+    assert run("db", "--db", db_url, "seed-demo") == 0
+    lines = capsys.readouterr().out.split()
+    first_id, second_id = int(lines[-2]), int(lines[-1])
+    assert first_id == second_id
+    store = Store(db_url)
+    demo = store.get_business(first_id)
+    store.dispose()
+    assert demo.name == "מספרת דנה" and demo.timezone == "Asia/Jerusalem"
+    assert demo.opening_hours["sun"] == demo.opening_hours["thu"] == [("09:00", "19:00")]
+    assert demo.opening_hours["fri"] == [("08:00", "13:00")] and demo.opening_hours["sat"] == []
+
+
+def test_url_from_environment(
+    tmp_path: object, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("CALLRT_DB_URL", f"sqlite:///{tmp_path}/env.db")
+    assert run("db", "seed-demo") == 0
+    assert capsys.readouterr().out.strip().isdigit()
+
+
+def test_unreachable_database_is_a_clean_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run("db", "--db", "postgresql+psycopg://postgres@127.0.0.1:1/test?connect_timeout=2", "init") == 1
+    assert "database unavailable" in capsys.readouterr().err

@@ -1,0 +1,1 @@
+"""Helpers shared by the tests: harnesses, fakes of nothing, sample data."""

@@ -1,0 +1,157 @@
+"""Running a RealtimeActor for tests: a real SQLite store, real mailboxes and trace, the wire double."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import trio
+import trio.testing
+
+from actors.call_context import CallContext, CallMailboxes
+from actors.config import CallConfig
+from actors.db import StoreGateway
+from actors.messages import AiAudio, RealtimeInbox, SilenceElapsed
+from actors.realtime_actor import RealtimeActor
+from actors.trace import Trace
+from store import Store
+from tests.support.realtime_wire import Server, WireConnection, WireConnector
+
+HOURS = {day: [("09:00", "19:00")] for day in ("sun", "mon", "tue", "wed", "thu")} | {
+    "fri": [("08:00", "13:00")],
+    "sat": [],
+}
+NOW = dt.datetime(2026, 11, 24, 10, 0, tzinfo=dt.timezone(dt.timedelta(hours=2)))
+_call_ids = itertools.count(1)
+
+
+def make_store(directory: Path) -> tuple[Store, int]:
+    store = Store(f"sqlite:///{directory / 'realtime.db'}")
+    store.init_schema()
+    business_id = store.create_business(name="מספרת דנה", opening_hours=HOURS)
+    return store, business_id
+
+
+class Harness:
+    """One call's context around a RealtimeActor; `idle()` waits until the actor has nothing left to do."""
+
+    def __init__(
+        self,
+        store: Store,
+        business_id: int,
+        dialect: str = "beta",
+        config: CallConfig | None = None,
+        gateway: StoreGateway | None = None,
+    ) -> None:
+        self.call_sid = f"CA{next(_call_ids):06d}"
+        store.start_call_session(self.call_sid, business_id, "+972501234567")
+        self.store = store
+        self.config = config or CallConfig()
+        self.trace = Trace(self.call_sid)
+        self.ctx = CallContext(
+            call_sid=self.call_sid,
+            business_id=business_id,
+            caller_phone="+972501234567",
+            language="he",
+            config=self.config,
+            trace=self.trace,
+            # Virtual time: store calls run inline unless a test brings its own (threaded) gateway.
+            gateway=gateway or StoreGateway(inline=True),
+            store=store,
+            now=lambda: NOW,
+            mailboxes=CallMailboxes.create(self.trace, self.config),
+        )
+        self.connector = WireConnector(dialect)
+        self.server = Server(dialect)
+        self.inbox = self.ctx.mailboxes.realtime.outbox("test")
+        self.actor = self.new_actor()
+        self.audio_out: list[Any] = []
+        self.nlp_out: list[Any] = []
+
+    def new_actor(self) -> RealtimeActor:
+        self.actor = RealtimeActor(self.ctx, self.connector)
+        return self.actor
+
+    @property
+    def wire(self) -> WireConnection:
+        return self.connector.current
+
+    def send(self, *messages: RealtimeInbox) -> None:
+        for message in messages:
+            self.inbox.send_nowait(message)
+
+    def push(self, *events: dict[str, Any]) -> None:
+        self.wire.push(*events)
+
+    async def idle(self) -> None:
+        """All tasks blocked, the actor's lock free, its turns written, its inbox and the wire's server queue empty."""
+        for _ in range(100_000):
+            await trio.testing.wait_all_tasks_blocked()
+            wire_empty = not self.connector.connections or self.wire._to_client.statistics().current_buffer_used == 0
+            if (
+                self.connector.attempts > 0
+                and not self.actor._lock.locked()
+                and self.actor.writes_pending == 0
+                and self.ctx.mailboxes.realtime.depth == 0
+                and wire_empty
+            ):
+                self._drain()
+                return
+            await trio.sleep(0.0005)
+        raise AssertionError("the actor never became idle")
+
+    async def start(self, nursery: trio.Nursery) -> None:
+        """Run the actor, let it connect, and acknowledge its session."""
+        before = len(self.connector.connections)
+        nursery.start_soon(self.actor.run)
+        await self.new_connection(before)
+        await self.idle()
+        self.push(self.server.session_created(), self.server.session_updated())
+        await self.idle()
+
+    async def new_connection(self, before: int) -> None:
+        """Wait (virtual time) until the actor has opened a connection beyond the first `before`."""
+        while len(self.connector.connections) <= before:
+            await trio.sleep(0.01)
+
+    def _drain(self) -> None:
+        for mailbox, sink in ((self.ctx.mailboxes.audio, self.audio_out), (self.ctx.mailboxes.nlp, self.nlp_out)):
+            while True:
+                try:
+                    sink.append(mailbox.receive_nowait())
+                except trio.WouldBlock:
+                    break
+
+    def realtime_events(self, what: str) -> list[dict[str, Any]]:
+        return [e for e in self.trace.events if e["ev"] == "realtime" and e["what"] == what]
+
+    def logs(self) -> list[str]:
+        return [e["msg"] for e in self.trace.events if e["ev"] == "log"]
+
+    def sent(self, type_: str) -> list[dict[str, Any]]:
+        return [e for conn in self.connector.connections for e in conn.sent if e["type"] == type_]
+
+    def audio_of(self, predicate: Callable[[AiAudio], bool]) -> int:
+        return sum(len(m.payload) for m in self.audio_out if isinstance(m, AiAudio) and predicate(m))
+
+
+GREETING = "שלום, כאן העוזרת של מספרת דנה. איך אפשר לעזור?"
+
+
+async def greet(h: Harness, nursery: trio.Nursery) -> None:
+    """Start the actor, and play the greeting response to its end."""
+    await h.start(nursery)
+    h.push(*h.server.response("resp_g", "item_g", GREETING))
+    await h.idle()
+
+
+async def through_silence_prompt(h: Harness, nursery: trio.Nursery) -> None:
+    """Greet, then a first silence tick, and play the 'are you still on the line?' it asks for."""
+    await greet(h, nursery)
+    h.send(SilenceElapsed(15_000))
+    await h.idle()
+    h.push(*h.server.response("resp_p", "item_p", "אתה עדיין על הקו?"))
+    await h.idle()
