@@ -6,7 +6,15 @@ Businesses and their opening hours, availability, bookings that can never double
 
 from .demo import DEMO_BUSINESS, ISRAELI_HOURS, ensure_demo_business
 from .errors import InvalidHours, StoreError, StoreUnavailable
-from .records import AppointmentInfo, BookingOutcome, BusinessSettings, CallState, OpeningHours, SlotCheck
+from .records import (
+    AppointmentInfo,
+    BookingOutcome,
+    BusinessSettings,
+    CallbackInfo,
+    CallState,
+    OpeningHours,
+    SlotCheck,
+)
 from .store import Store
 
 __all__ = [
@@ -16,6 +24,7 @@ __all__ = [
     "BookingOutcome",
     "BusinessSettings",
     "CallState",
+    "CallbackInfo",
     "InvalidHours",
     "OpeningHours",
     "SlotCheck",

@@ -143,3 +143,19 @@ class CallTurn(Base):
     role: Mapped[str] = mapped_column(sa.String(16))
     text: Mapped[str] = mapped_column(sa.Text)
     at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class CallbackRequest(Base):
+    """A promise, made to a caller, that a person of the business will call back."""
+
+    __tablename__ = "callback_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    business_id: Mapped[int] = mapped_column(sa.ForeignKey("businesses.id", ondelete="CASCADE"), index=True)
+    call_sid: Mapped[str | None] = mapped_column(sa.String(64))
+    phone: Mapped[str | None] = mapped_column(sa.String(32))
+    name: Mapped[str | None] = mapped_column(sa.String(200))
+    request: Mapped[str] = mapped_column(sa.Text)
+    reason: Mapped[str] = mapped_column(sa.String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    done_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)

@@ -70,3 +70,18 @@ class AppointmentInfo:
     phone: str | None
     call_sid: str | None
     status: str
+
+
+@attrs.frozen
+class CallbackInfo:
+    """A callback request: who to call, what they asked for and why the call could not serve it."""
+
+    id: int
+    business_id: int
+    call_sid: str | None
+    phone: str | None
+    name: str | None
+    request: str
+    reason: str
+    created_at: dt.datetime
+    done_at: dt.datetime | None

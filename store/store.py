@@ -12,10 +12,10 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 
-from . import availability, bookings, calls, leads
+from . import availability, bookings, callbacks, calls, leads
 from .businesses import business_ids, create_business, find_business, load_settings
 from .engine import Transactions, make_engine, translate_error
-from .records import AppointmentInfo, BookingOutcome, BusinessSettings, CallState, SlotCheck
+from .records import AppointmentInfo, BookingOutcome, BusinessSettings, CallbackInfo, CallState, SlotCheck
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 _MIGRATION_LOCK = 0x63616C6C7274  # "callrt": serialises concurrent `init_schema` on PostgreSQL
@@ -165,6 +165,43 @@ class Store:
         note: str | None = None,
     ) -> None:
         self._tx.write(lambda s: leads.update_lead(s, business_id, phone, name=name, status=status, note=note))
+
+    # -- callback requests -------------------------------------------------------
+
+    def record_callback_request(
+        self,
+        *,
+        business_id: int,
+        call_sid: str | None,
+        phone: str | None,
+        name: str | None,
+        request: str,
+        reason: str,
+        at: dt.datetime | None = None,
+    ) -> int:
+        """Record that a person of the business owes this caller a call; the request's id."""
+        when = at or dt.datetime.now(dt.UTC)
+        return self._tx.write(
+            lambda s: callbacks.record(
+                s,
+                business_id=business_id,
+                call_sid=call_sid,
+                phone=phone,
+                name=name,
+                request=request,
+                reason=reason,
+                at=when,
+            )
+        )
+
+    def callback_requests(self, business_id: int | None = None, *, open_only: bool = True) -> list[CallbackInfo]:
+        """Newest first; every business's when `business_id` is None."""
+        return self._tx.read(lambda s: callbacks.list_requests(s, business_id, open_only=open_only))
+
+    def mark_callback_done(self, request_id: int, *, business_id: int | None = None) -> bool:
+        """True when it was open (and, given `business_id`, that business's) and is now done."""
+        now = dt.datetime.now(dt.UTC)
+        return self._tx.write(lambda s: callbacks.mark_done(s, request_id, business_id, now))
 
     # -- call sessions -----------------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""`callrt db init` / `callrt db seed-demo`: create the schema (Alembic `upgrade head`) and a demo business.
+"""`callrt db init` / `seed-demo` / `callbacks`: the schema (Alembic `upgrade head`), a demo business,
+and the callback requests a business owes its callers.
 
 The database is `--db URL`, else `$CALLRT_DB_URL`, else `sqlite:///callrt.db`.
 """
@@ -6,6 +7,7 @@ The database is `--db URL`, else `$CALLRT_DB_URL`, else `sqlite:///callrt.db`.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 
@@ -24,6 +26,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     actions.add_parser("seed-demo", help="create the demo business (once) and print its id").set_defaults(
         handler=seed_demo
     )
+    callbacks = actions.add_parser("callbacks", help="list open callback requests (or mark one done)")
+    callbacks.add_argument("--business", type=int, metavar="ID", help="only this business's requests")
+    callbacks.add_argument("--all", action="store_true", help="include requests already done")
+    callbacks.add_argument("--done", type=int, metavar="ID", help="mark this request done instead of listing")
+    callbacks.set_defaults(handler=list_callbacks)
 
 
 def _open(args: argparse.Namespace) -> Store:
@@ -52,4 +59,36 @@ def seed_demo(args: argparse.Namespace) -> int:
         return 1
     store.dispose()
     print(business_id)
+    return 0
+
+
+def list_callbacks(args: argparse.Namespace) -> int:
+    """One line per request, newest first: id, time, business, status, phone, name, reason, what was asked."""
+    try:
+        store = _open(args)
+    except StoreError as exc:
+        print(f"callrt db callbacks: {exc}", file=sys.stderr)
+        return 1
+    try:
+        if args.done is not None:
+            if not store.mark_callback_done(args.done, business_id=args.business):
+                print(f"callrt db callbacks: no open callback request {args.done}", file=sys.stderr)
+                return 1
+            print(f"callback request {args.done} done")
+            return 0
+        requests = store.callback_requests(args.business, open_only=not args.all)
+    except StoreError as exc:
+        print(f"callrt db callbacks: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        store.dispose()
+    for request in requests:
+        status = "done" if request.done_at else "open"
+        print(
+            f"{request.id}\t{request.created_at:%Y-%m-%d %H:%M}Z\tbusiness {request.business_id}\t{status}\t"
+            f"{request.phone or 'number withheld'}\t{request.name or '-'}\t{request.reason}\t"
+            f"{json.dumps(request.request, ensure_ascii=False)}"
+        )
+    if not requests:
+        print("no callback requests")
     return 0

@@ -53,3 +53,28 @@ def test_url_from_environment(
 def test_unreachable_database_is_a_clean_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert run("db", "--db", "postgresql+psycopg://postgres@127.0.0.1:1/test?connect_timeout=2", "init") == 1
     assert "database unavailable" in capsys.readouterr().err
+
+
+def test_callbacks_listed_and_marked_done(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run("db", "--db", db_url, "init") == 0
+    store = Store(db_url)
+    business = store.create_business(name="cli-callbacks", working_hours="09:00-18:00")
+    request = store.record_callback_request(
+        business_id=business,
+        call_sid="CA1",
+        phone="+972501234567",
+        name="דנה",
+        request="line one\nline two",
+        reason="handoff",
+    )
+    store.dispose()
+    capsys.readouterr()
+    assert run("db", "--db", db_url, "callbacks", "--business", str(business)) == 0
+    (line,) = capsys.readouterr().out.splitlines()
+    assert line.startswith(f"{request}\t") and "+972501234567\tדנה\thandoff\t" in line
+    assert line.endswith('"line one\\nline two"'), "what the caller said stays on one line"
+    assert run("db", "--db", db_url, "callbacks", "--business", str(business), "--done", str(request)) == 0
+    assert run("db", "--db", db_url, "callbacks", "--business", str(business), "--done", str(request)) == 1
+    assert "no open callback request" in capsys.readouterr().err
+    assert run("db", "--db", db_url, "callbacks", "--business", str(business)) == 0
+    assert capsys.readouterr().out.strip() == "no callback requests"
