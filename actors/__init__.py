@@ -7,6 +7,7 @@ from .call_supervisor import CallOutcome, run_call
 from .config import CallConfig
 from .db import StoreGateway
 from .mailbox import Mailbox, Outbox
+from .messages import EndedBy
 from .ports import CallerLine, LineClosed, ModelClosed, ModelConnection, ModelConnector
 from .supervision import ChildSpec, Escalation, RestartKind
 from .trace import Trace, TraceEvent, read_trace
@@ -18,6 +19,7 @@ __all__ = [
     "CallOutcome",
     "CallerLine",
     "ChildSpec",
+    "EndedBy",
     "Escalation",
     "LineClosed",
     "Mailbox",

@@ -21,7 +21,7 @@ from .booking_actor import BookingActor
 from .call_context import CallContext, CallMailboxes, Language
 from .config import CallConfig
 from .db import StoreGateway
-from .messages import CallerFrame, EndCall, ServerNote
+from .messages import CallerFrame, EndCall, EndedBy, ServerNote
 from .nlp_actor import NlpActor
 from .ports import CallerLine, LineClosed, ModelConnector
 from .realtime_actor import RealtimeActor
@@ -36,7 +36,7 @@ HANG_UP_TIMEOUT_S = 2.0
 @attrs.frozen
 class CallOutcome:
     call_sid: str
-    ended_by: str
+    ended_by: EndedBy
     reason: str
     duration_ms: float
     restarts: tuple[tuple[str, float], ...]

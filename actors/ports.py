@@ -11,12 +11,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol
 
+from store.errors import CallrtError
+
 from .messages import CallerDtmf, CallerFrame, MarkPlayed
 
 CallerLineEvent = CallerFrame | MarkPlayed | CallerDtmf
 
 
-class LineClosed(Exception):
+class LineClosed(CallrtError):
     """The caller's line is gone (hang-up, `stop` event, or the socket closed)."""
 
 
@@ -41,7 +43,7 @@ class CallerLine(Protocol):
         ...
 
 
-class ModelClosed(Exception):
+class ModelClosed(CallrtError):
     """The model connection dropped; the RealtimeActor reconnects."""
 
 

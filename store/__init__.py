@@ -5,7 +5,7 @@ Businesses and their opening hours, availability, bookings that can never double
 """
 
 from .demo import DEMO_BUSINESS, ISRAELI_HOURS, ensure_demo_business
-from .errors import InvalidHours, StoreError, StoreUnavailable
+from .errors import CallrtError, InvalidHours, StoreError, StoreUnavailable
 from .records import (
     AppointmentInfo,
     BookingOutcome,
@@ -25,6 +25,7 @@ __all__ = [
     "BusinessSettings",
     "CallState",
     "CallbackInfo",
+    "CallrtError",
     "InvalidHours",
     "OpeningHours",
     "SlotCheck",

@@ -1,9 +1,17 @@
-"""The store's error types: what callers may catch and what they mean."""
+"""callrt's error types that the store raises, and `CallrtError`, the root of every error callrt raises.
+
+The root lives here, in the bottom layer, so that `store`, `actors` and `callrt` can all derive from
+it without importing upwards. The whole hierarchy is listed in docs/errors.md.
+"""
 
 from __future__ import annotations
 
 
-class StoreError(Exception):
+class CallrtError(Exception):
+    """The base of every exception callrt raises on purpose: `except CallrtError` catches them all."""
+
+
+class StoreError(CallrtError):
     """The store could not do what was asked (bad reference, broken invariant, unexpected DB error)."""
 
 
@@ -11,5 +19,5 @@ class StoreUnavailable(StoreError):
     """A transient database failure (unreachable, locked too long, repeated conflicts): retry later."""
 
 
-class InvalidHours(ValueError):
+class InvalidHours(CallrtError, ValueError):
     """Opening hours that cannot be understood; the message says what and where."""

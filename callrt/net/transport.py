@@ -15,8 +15,10 @@ from typing import Protocol
 import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection
 
+from store.errors import CallrtError
 
-class TransportClosed(Exception):
+
+class TransportClosed(CallrtError):
     """The other side closed, or the connection broke."""
 
 

@@ -34,6 +34,7 @@ from actors.locks import QuickLock
 from callrt.net import socket_io
 from callrt.net.frames import FrameSplitter, Received
 from callrt.net.transport import TransportClosed
+from store.errors import CallrtError
 
 CLOSE_TIMEOUT_S = 2.0
 """How long `aclose()` waits for the peer's half of the closing handshake."""
@@ -41,7 +42,7 @@ HANDSHAKE_TIMEOUT_S = 10.0
 HEAD_END = b"\r\n\r\n"
 
 
-class HandshakeFailed(Exception):
+class HandshakeFailed(CallrtError):
     """The opening handshake failed: refused by the server, or not a websocket request."""
 
 

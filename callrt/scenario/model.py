@@ -13,6 +13,8 @@ from typing import Any
 
 import attrs
 
+from store.errors import CallrtError
+
 STEP_KINDS = ("say", "noise", "silence_ms", "pause_ms", "wait", "hangup")
 NOISE_KINDS = ("cough", "click", "hum", "breath")
 WAIT_KINDS = ("ai_started", "ai_done")
@@ -27,7 +29,7 @@ FAULT_KINDS = (
 ACTORS = ("audio", "realtime", "nlp", "booking")
 
 
-class ScenarioError(ValueError):
+class ScenarioError(CallrtError, ValueError):
     """The scenario file is not valid; the message says where."""
 
 

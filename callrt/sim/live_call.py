@@ -27,11 +27,12 @@ from callrt.sim.caller import SimulatedCaller
 from callrt.sim.peer_script import SimScript
 from callrt.telephony.webhook import compute_signature, parse_stream_twiml
 from store import AppointmentInfo, Store
+from store.errors import CallrtError
 
 TRACE_WAIT_S = 10.0
 
 
-class LiveCallError(RuntimeError):
+class LiveCallError(CallrtError, RuntimeError):
     """The server refused the call or its trace could not be fetched."""
 
 

@@ -15,6 +15,8 @@ from typing import Any, Literal
 
 import attrs
 
+from store.errors import CallrtError
+
 Language = Literal["he", "en"]
 PeerFaultKind = Literal["realtime_disconnect", "late_transcription", "duplicate_events", "ai_false_claim"]
 PEER_FAULT_KINDS: frozenset[str] = frozenset(
@@ -22,7 +24,7 @@ PEER_FAULT_KINDS: frozenset[str] = frozenset(
 )
 
 
-class ScriptError(ValueError):
+class ScriptError(CallrtError, ValueError):
     """A scenario or a serialised script the peer cannot use."""
 
 

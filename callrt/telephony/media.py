@@ -24,6 +24,7 @@ from actors.messages import CallerDtmf, CallerFrame, MarkPlayed
 from actors.ports import CallerLineEvent, LineClosed
 from actors.trace import Trace
 from callrt.net.transport import TextTransport, TransportClosed
+from store.errors import CallrtError
 
 logger = logging.getLogger("callrt.telephony.media")
 
@@ -31,7 +32,7 @@ _TRACED_BAD_PER_REASON = 20
 """Bad messages traced one by one per reason (a flood is still counted, not traced)."""
 
 
-class BadMessage(ValueError):
+class BadMessage(CallrtError, ValueError):
     """An inbound message that is not a usable Media Streams event; `reason` is a short metric label."""
 
     def __init__(self, reason: str, detail: str) -> None:
