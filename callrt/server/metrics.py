@@ -21,7 +21,7 @@ import resource
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from actors.audio_actor import LAG_BUCKETS_MS
+from actors.frame_lag import LAG_BUCKETS_MS
 from actors.trace import Trace
 from callrt.telephony.media import LineStats
 

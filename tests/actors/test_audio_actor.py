@@ -5,16 +5,16 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-import numpy as np
 import pytest
 import trio
 import trio.testing
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from actors.audio_actor import LAG_BUCKETS_MS, AudioActor, _percentile, lag_histogram, mark_name, parse_mark
+from actors.audio_actor import AudioActor
 from actors.config import CallConfig
 from actors.errors import InjectedFault
+from actors.frame_lag import LAG_BUCKETS_MS
 from actors.messages import (
     AiAudio,
     AiAudioDone,
@@ -34,6 +34,7 @@ from actors.messages import (
     UtteranceEnded,
     UtteranceStarted,
 )
+from actors.playout_clock import mark_name, parse_mark
 from callrt.server.metrics import MeteredTrace, Metrics
 from callrt.sim.signals import noise_frames, silence_frames, speech_frames
 from tests.support.audio import PlayingLine, StallingLine, drain, feed, make_context, running_actor
@@ -52,11 +53,6 @@ def queue_ai_audio(ctx: Any, chunks: int, *, item: str = "item_1", response: str
 
 def of_type(messages: list[Any], kind: type) -> list[Any]:
     return [m for m in messages if isinstance(m, kind)]
-
-
-def test_mark_names_round_trip() -> None:
-    assert parse_mark(mark_name("item_a@b#c.d", 1170, 3, 42)) == ("item_a@b#c.d", 1170, 3, 42)
-    assert parse_mark("someone-else's mark") is None
 
 
 async def test_marks_of_a_crashed_predecessor_are_ignored(autojump_clock: trio.testing.MockClock) -> None:
@@ -560,7 +556,7 @@ async def test_frame_lag_without_a_trace_file_still_feeds_the_metrics(autojump_c
                 CallerFrame(payload=floor, timestamp_ms=index * 20, received_at=trio.current_time() - 0.03)
             )
     assert trace.events == [] and not trace.detailed
-    assert actor._recent_lags == []  # the percentiles only a trace reader would see were never computed
+    assert actor.frame_lag.recent_lags == []  # the percentiles only a trace reader would see were never computed
     assert sum(metrics.frame_lag.counts) == 300 and metrics.frame_lag.sum_ms == pytest.approx(300 * 30.0)
 
 
@@ -613,18 +609,3 @@ def test_barge_in_audio_end_never_exceeds_what_was_played(
                 assert "media" not in writes[writes.index("clear") :]
 
     trio.run(scenario, clock=trio.testing.MockClock(autojump_threshold=0))
-
-
-@given(
-    lags=st.lists(st.floats(0.0, 5000.0), min_size=1, max_size=300),
-    q=st.sampled_from([0.0, 0.5, 0.99, 1.0]),
-)
-def test_frame_lag_percentiles_are_numpys_linear_percentiles(lags: list[float], q: float) -> None:
-    assert _percentile(sorted(lags), q) == pytest.approx(float(np.percentile(lags, q * 100)), rel=1e-9, abs=1e-9)
-
-
-@given(lags=st.lists(st.floats(0.0, 5000.0) | st.sampled_from(LAG_BUCKETS_MS), max_size=300))
-def test_the_lag_histogram_counts_each_lag_in_its_prometheus_bucket(lags: list[float]) -> None:
-    # A lag equal to a bound belongs to that bound's bucket (`le`): numpy's left-side search says which.
-    expected = np.bincount(np.searchsorted(LAG_BUCKETS_MS, lags, side="left"), minlength=len(LAG_BUCKETS_MS) + 1)
-    assert lag_histogram(sorted(lags)) == expected.tolist()

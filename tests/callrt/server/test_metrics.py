@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import trio
 
-from actors.audio_actor import LAG_BUCKETS_MS
 from actors.config import CallConfig
+from actors.frame_lag import LAG_BUCKETS_MS
 from actors.mailbox import Mailbox
 from actors.messages import BargeIn, CallerFrame
 from actors.supervision import ChildSpec, supervise
