@@ -1,32 +1,26 @@
 """The AudioActor: everything the caller's line carries, frame by frame.
 
-It is the I/O shell around four synchronous state machines, each in its own module: the caller
-segmenter (VAD, pre-roll, caller audio batches, the barge-in decision), the playout clock (AI items,
-marks, what the caller heard, the hang-up that waits for it), the silence timer and the frame-lag meter.
-It feeds them frames, control messages and the time, and carries out what they decide: messages to the
-RealtimeActor, trace events, line operations for the line writer. It runs five tasks in one nursery that
-share this state; every state transition is synchronous (no await inside), so each frame or control
-message is handled atomically:
+An I/O shell around synchronous state machines, each in its own module: the caller segmenter (VAD,
+pre-roll, caller audio batches, the barge-in decision), the playout clock (AI items, marks, what the
+caller heard, the hang-up that waits for it), the silence timer and the frame-lag meter. It feeds them
+frames, control messages and the time, and carries out what they decide: messages to the RealtimeActor,
+trace events, writes for the line writer. Five tasks share this state; every state transition is
+synchronous (no await inside), so each frame or control message is handled atomically:
 
-* frames:  the bounded `audio_frames` mailbox (drop-oldest) -> segmenter -> caller audio batches,
-           utterance events, barge-in;
-* control: the `audio` mailbox -> AI audio, marks, stop/hang-up requests;
-* writer:  the line writer's task, for what was queued outside the two loops above (they write what
-           they queued themselves, right after handling it);
-* silence: sleeps until the silence deadline (virtual or real time), so the timer fires even when no
-           frame arrives;
-* hang-up: waits for the last mark (or a safety deadline) once a hang-up is requested, then queues the
-           hang-up for the writer.
+* frames:  the bounded `audio_frames` mailbox (drop-oldest) -> segmenter -> caller audio, turns, barge-in;
+* control: the `audio` mailbox -> AI audio, marks, stop/hang-up requests, key presses;
+* writer:  the line writer's, for what was queued outside the two loops above (they write what they
+           queued themselves, right after handling it);
+* silence: sleeps until the silence deadline, so the timer fires even when no frame arrives;
+* hang-up: waits for the last mark (or a safety deadline) once a hang-up is requested, then queues it.
 
 Restart: an instance with epoch > 1 first clears the caller's buffer (the predecessor's audio is under
-marks it cannot account for), so the caller's buffer and its playout clock agree (both empty); the clock
-drops the rest of the predecessor's items. A hang-up its predecessor had taken is lost; the
-RealtimeActor asks again on the next silence tick.
+marks it cannot account for), so the buffer and its playout clock agree (both empty). A hang-up its
+predecessor had taken is lost; the RealtimeActor asks again on the next silence tick.
 """
 
 from __future__ import annotations
 
-import math
 import time
 
 import attrs
@@ -58,9 +52,6 @@ from .messages import (
 from .playout_clock import MarkEcho, PlayoutClock, PlayoutItem
 from .ports import CallerLine
 from .silence_timer import SilenceTimer
-
-HANGUP_GRACE_MS = 3000.0
-"""Extra wait, beyond the unplayed audio's own length, before hanging up without the last mark."""
 
 
 @attrs.define
@@ -98,7 +89,6 @@ class AudioActor:
         self.writer = LineWriter(line, ctx.trace, ctx.mailboxes.supervisor.outbox(self.name))
         self._changed = trio.Event()
         self._watched: tuple[float, bool, bool] | None = None
-        self._hang_up_deadline = math.inf
         self._crash: InjectedCrash | None = None
         self._now = trio.lowlevel.current_clock().current_time
         """Trio's clock, read on every frame: one call instead of `trio.current_time()`'s three."""
@@ -280,9 +270,8 @@ class AudioActor:
             if message.item_id is not None:
                 self._to_realtime.send_nowait(PlayoutStopped(item_id=message.item_id, heard_ms=heard_ms))
         elif isinstance(message, HangUpAfterPlayout):
-            unplayed_ms = playout.request_hang_up(message.reason)
+            unplayed_ms = playout.request_hang_up(message.reason, trio.current_time())
             if unplayed_ms is not None:
-                self._hang_up_deadline = trio.current_time() + (unplayed_ms + HANGUP_GRACE_MS) / 1000.0
                 self.ctx.trace.record("hangup_requested", reason=message.reason, unplayed_ms=unplayed_ms)
                 self._notify()
         elif isinstance(message, CallerDtmf):
@@ -319,7 +308,7 @@ class AudioActor:
         playout = self.playout
         while playout.hang_up_reason is None:
             await self._wait_for_change()
-        with trio.move_on_at(self._hang_up_deadline) as scope:
+        with trio.move_on_at(playout.hang_up_deadline) as scope:
             while not playout.idle:
                 await self._wait_for_change()
         if scope.cancelled_caught:

@@ -22,12 +22,16 @@ from __future__ import annotations
 
 import collections
 import enum
+import math
 import re
 
 import attrs
 
 from .codec import ULAW_BYTES_PER_MS
 from .messages import AiAudio, AiAudioDone, AudioControl
+
+HANGUP_GRACE_MS = 3000.0
+"""Extra wait, beyond the unplayed audio's own length, before hanging up without the last mark."""
 
 _MARK_NAME = re.compile(r"^(?P<item>.+)@(?P<ms>\d+)#(?P<epoch>\d+)\.(?P<seq>\d+)$")
 
@@ -100,6 +104,8 @@ class PlayoutClock:
         self._taken_by_predecessors = frozenset(items_taken)
         """Fixed when the instance starts: an item this instance takes from its backlog is its own to play."""
         self.hang_up_reason: str | None = None
+        self.hang_up_deadline = math.inf
+        """When to hang up without the last mark (the caller's line may never echo it): trio time, seconds."""
 
     @property
     def playing(self) -> bool:
@@ -199,12 +205,14 @@ class PlayoutClock:
         self._cleared_through = self._mark_seq
         return Cut(playing_item_id, cut, was_playing)
 
-    def request_hang_up(self, reason: str) -> int | None:
+    def request_hang_up(self, reason: str, now: float) -> int | None:
         """A hang-up once the audio sent has been heard: the ms still unheard; None if one was requested."""
         if self.hang_up_reason is not None:
             return None
         self.hang_up_reason = reason
-        return sum(item.sent_bytes // ULAW_BYTES_PER_MS - item.heard_ms for item in self.items.values())
+        unplayed_ms = sum(item.sent_bytes // ULAW_BYTES_PER_MS - item.heard_ms for item in self.items.values())
+        self.hang_up_deadline = now + (unplayed_ms + HANGUP_GRACE_MS) / 1000.0
+        return unplayed_ms
 
     def _awaits_marks(self, item: PlayoutItem) -> bool:
         return any(mark.item_id == item.item_id for mark in self._pending)

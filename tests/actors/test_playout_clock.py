@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -109,8 +110,11 @@ def test_a_hang_up_waits_for_the_unheard_audio_and_takes_no_more() -> None:
     first = str(playout.add_audio(audio()))
     playout.add_audio(audio())
     playout.mark_echoed(first)
-    assert playout.request_hang_up("goodbye") == 130
-    assert playout.request_hang_up("silence") is None and playout.hang_up_reason == "goodbye"
+    assert playout.request_hang_up("goodbye", now=10.0) == 130
+    # The deadline: the unheard audio, and a grace for the last mark.
+    assert playout.hang_up_deadline == pytest.approx(10.0 + 0.130 + 3.0)
+    assert playout.request_hang_up("silence", now=11.0) is None and playout.hang_up_reason == "goodbye"
+    assert playout.hang_up_deadline == pytest.approx(13.13)
     assert not playout.playing and not playout.idle  # no barge-in, but the last mark is still awaited
     assert playout.add_audio(audio()) is None
     assert playout.unechoed_marks == 1
