@@ -167,7 +167,7 @@ class AudioActor:
         segmenter = self.segmenter
         if segmenter.stream_to_call_ms is None:
             segmenter.anchor(frame.timestamp_ms, self.ctx.trace.now_ms() - (now - received_at) * 1000.0)
-        events = segmenter.push(frame.payload, frame.timestamp_ms, received_at, self.playout.playing)
+        events = segmenter.push(frame.payload, frame.timestamp_ms, received_at, self.playout)
         if events:
             self._on_caller(events)
         stats = self.stats

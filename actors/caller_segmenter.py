@@ -1,8 +1,9 @@
 """The caller segmenter: the caller's frames cut into utterances, noise and barge-ins, and the audio the model gets.
 
 It owns the VAD, the frame energy it is fed, the pre-roll, the batching of caller audio and the barge-in
-decision. The AudioActor pushes each frame with the time it was received (trio time, seconds) and whether
-AI audio is playing, and sends or acts on what `push` returns, in order: `CallerAudio` batches and
+decision. The AudioActor pushes each frame with the time it was received (trio time, seconds) and the AI
+playback (asked whether it is playing only when a barge-in is otherwise due: not a call per frame), and
+sends or acts on what `push` returns, in order: `CallerAudio` batches and
 `UtteranceStarted` to the RealtimeActor, a `SegmentClosed` (an utterance or noise), a `BargeInDecided`.
 Most frames return nothing (an empty tuple, nothing built). Times in the returned messages are on the
 call's clock: the first frame anchors the media stream's timestamps to it (`anchor`).
@@ -21,6 +22,7 @@ the two thresholds is not computed: it cannot be voiced, nor count towards a bar
 from __future__ import annotations
 
 import collections
+from typing import Protocol
 
 import attrs
 
@@ -58,6 +60,13 @@ class BargeInDecided:
 CallerEvent = CallerAudio | UtteranceStarted | SegmentClosed | BargeInDecided
 
 
+class AiPlayback(Protocol):
+    @property
+    def playing(self) -> bool:
+        """AI audio is playing at the caller, and the caller may barge in on it."""
+        ...
+
+
 class CallerSegmenter:
     def __init__(self, config: CallConfig) -> None:
         self.vad = Vad(
@@ -88,7 +97,9 @@ class CallerSegmenter:
         """The first frame, stamped `timestamp_ms` on the media stream, was received at `received_call_ms`."""
         self.stream_to_call_ms = received_call_ms - FRAME_MS - timestamp_ms
 
-    def push(self, payload: bytes, timestamp_ms: int, received_at: float, ai_playing: bool) -> tuple[CallerEvent, ...]:
+    def push(
+        self, payload: bytes, timestamp_ms: int, received_at: float, playback: AiPlayback
+    ) -> tuple[CallerEvent, ...]:
         rms = ulaw_rms_over(payload, self._quiet)
         vad = self.vad
         decided = vad.push(float(timestamp_ms), rms)
@@ -99,7 +110,7 @@ class CallerSegmenter:
                 events += (batch,)
             if rms >= self._barge_in_rms:
                 self._barge_frames += 1
-                if ai_playing and not self._barged_in and self._barge_frames * FRAME_MS >= self._barge_in_min_ms:
+                if not self._barged_in and self._barge_frames * FRAME_MS >= self._barge_in_min_ms and playback.playing:
                     self._barged_in = True
                     events += (BargeInDecided(self._onset_at_ms, self._onset_received_at),)
         else:

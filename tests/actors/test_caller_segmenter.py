@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import attrs
 import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
@@ -19,6 +20,11 @@ def frame(amplitude: int) -> bytes:
     return pcm16_to_ulaw(np.full(FRAME_BYTES, amplitude, dtype=np.int16))
 
 
+@attrs.frozen
+class Playback:
+    playing: bool
+
+
 def segmenter(config: CallConfig = CONFIG) -> CallerSegmenter:
     segmenter = CallerSegmenter(config)
     segmenter.anchor(timestamp_ms=0, received_call_ms=20.0)  # the stream's clock is the call's
@@ -32,7 +38,7 @@ def push(
     return [
         (index, event)
         for index, amplitude in enumerate(amplitudes, start=first)
-        for event in seg.push(frame(amplitude), index * 20, float(index), ai_playing)
+        for event in seg.push(frame(amplitude), index * 20, float(index), Playback(ai_playing))
     ]
 
 
@@ -104,7 +110,11 @@ def test_the_first_frame_anchors_the_stream_to_the_call_clock() -> None:
     assert seg.stream_to_call_ms is None
     seg.anchor(timestamp_ms=5000, received_call_ms=1234.5)  # a stream that started before the call
     assert seg.stream_to_call_ms == 1234.5 - 20 - 5000
-    [started] = [event for event in seg.push(frame(LOUD), 5000, 0.0, False) if isinstance(event, UtteranceStarted)]
+    [started] = [
+        event
+        for event in seg.push(frame(LOUD), 5000, 0.0, Playback(playing=False))
+        if isinstance(event, UtteranceStarted)
+    ]
     assert started.at_ms == 1214.5
 
 
@@ -124,7 +134,7 @@ def test_segments_utterances_and_barge_ins_keep_their_rules(
     loud_frames = 0
     barged = False
     for index, (amplitude, ai_playing) in enumerate(frames):
-        events = seg.push(frame(amplitude), index * 20, float(index), ai_playing)
+        events = seg.push(frame(amplitude), index * 20, float(index), Playback(ai_playing))
         for position, event in enumerate(events):
             if isinstance(event, CallerAudio):
                 # A pre-roll batch goes out just before the onset it belongs to, in the same frame.
