@@ -100,6 +100,7 @@ class CallerSegmenter:
     def push(
         self, payload: bytes, timestamp_ms: int, received_at: float, playback: AiPlayback
     ) -> tuple[CallerEvent, ...]:
+        """One frame of the caller's audio: what it caused, in the order to act on it."""
         rms = ulaw_rms_over(payload, self._quiet)
         vad = self.vad
         decided = vad.push(float(timestamp_ms), rms)
