@@ -69,7 +69,7 @@ class AiPlayback(Protocol):
 
 class CallerSegmenter:
     def __init__(self, config: CallConfig) -> None:
-        self.vad = Vad(
+        self._vad = Vad(
             VadSettings(
                 threshold=config.vad_threshold, min_voice_ms=config.min_voice_ms, hangover_ms=config.hangover_ms
             )
@@ -91,7 +91,7 @@ class CallerSegmenter:
 
     @property
     def in_segment(self) -> bool:
-        return self.vad.in_segment
+        return self._vad.in_segment
 
     def anchor(self, timestamp_ms: int, received_call_ms: float) -> None:
         """The first frame, stamped `timestamp_ms` on the media stream, was received at `received_call_ms`."""
@@ -102,7 +102,7 @@ class CallerSegmenter:
     ) -> tuple[CallerEvent, ...]:
         """One frame of the caller's audio: what it caused, in the order to act on it."""
         rms = ulaw_rms_over(payload, self._quiet)
-        vad = self.vad
+        vad = self._vad
         decided = vad.push(float(timestamp_ms), rms)
         events = self._on_vad(decided, received_at) if decided else ()
         if vad.in_segment:
