@@ -133,7 +133,11 @@ class ModelConversation:
         self.trace("truncate", why=why, item_id=item_id, audio_end_ms=audio_end_ms, sent_ms=sent_ms)
 
     def hang_up(self, *, repeat: bool = False) -> None:
-        if self.ladder.hang_up(repeat=repeat):
+        self._hang_up_if(self.ladder.hang_up(repeat=repeat))
+
+    def _hang_up_if(self, asked: bool) -> None:
+        """Hand the silence ladder's hang-up to the AudioActor, when the ladder asked for it."""
+        if asked:
             self._audio.send_nowait(HangUpAfterPlayout(reason="silence"))
 
     # ------------------------------------------------------------------ server events (called by ModelSession)
@@ -154,8 +158,7 @@ class ModelConversation:
         elif isinstance(event, rp.AudioDone):
             if self.ledger.audio_done(event.response_id):
                 self._audio.send_nowait(AiAudioDone(response_id=event.response_id, item_id=event.item_id))
-                if self.ladder.audio_done(event.response_id):
-                    self._audio.send_nowait(HangUpAfterPlayout(reason="silence"))
+                self._hang_up_if(self.ladder.audio_done(event.response_id))
         elif isinstance(event, rp.TranscriptDelta):
             if self.ledger.transcribing(event.response_id):
                 text, checked = self.speech.transcript_delta(event.response_id, event.delta)
@@ -166,8 +169,7 @@ class ModelConversation:
             self.ledger.item_done(event.item_id)
         elif isinstance(event, rp.ResponseDone):
             if self.ledger.done(event.response_id, event.status):
-                if self.ladder.response_done(event.response_id, self.ledger.is_cut(event.response_id)):
-                    self._audio.send_nowait(HangUpAfterPlayout(reason="silence"))
+                self._hang_up_if(self.ladder.response_done(event.response_id, self.ledger.is_cut(event.response_id)))
                 await self._flush_wanted_response()
         elif isinstance(event, rp.InputCommitted):
             self.book.committed(event.item_id)
