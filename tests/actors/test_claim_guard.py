@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from hypothesis import given
 from hypothesis import strategies as st
-from recorder_support import Recorded
 
 from actors.claim_guard import BOOKING_NOTES, ClaimGuard
+from tests.support.recorder import Recorded
 
 BOOKED = "מעולה, קבעתי לך תור למחר בשש"
 SENT = "I sent you the details by WhatsApp."

@@ -5,9 +5,9 @@ from __future__ import annotations
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
-from recorder_support import Recorded
 
 from actors.response_ledger import GUARD_LINE, ResponseLedger
+from tests.support.recorder import Recorded
 
 
 def make() -> tuple[ResponseLedger, Recorded]:

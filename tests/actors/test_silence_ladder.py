@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from hypothesis import given
 from hypothesis import strategies as st
-from recorder_support import Recorded
 
 from actors.silence_ladder import SilenceLadder
+from tests.support.recorder import Recorded
 
 
 def make() -> tuple[SilenceLadder, Recorded]:
