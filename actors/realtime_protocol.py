@@ -9,9 +9,10 @@ No I/O here. Two spellings of the same protocol exist:
   format objects (`{"type": "audio/pcmu"}`), `output_modalities`, no temperature, audio events
   `response.output_audio.delta` / `response.output_audio_transcript.*`.
 
-Everything the RealtimeActor reacts to is normalised into the small frozen event classes below, so the
-actor never looks at a dialect again. Field names and shapes follow `openai.types.beta.realtime` and
-`openai.types.realtime` (the tests validate the builders and fixtures against those models).
+Everything the RealtimeActor reacts to is normalised into the small frozen event classes of
+`realtime_events` (re-exported here), so the actor never looks at a dialect again. Field names and
+shapes follow `openai.types.beta.realtime` and `openai.types.realtime` (the tests validate the builders
+and fixtures against those models).
 """
 
 from __future__ import annotations
@@ -22,10 +23,27 @@ import logging
 from collections.abc import Mapping
 from typing import Any, Literal
 
-import attrs
-
 from .codec import base64_decoded_size
 from .config import CallConfig
+
+# `X as X`: explicit re-exports, so callers read one module for the whole protocol.
+from .realtime_events import AudioDelta as AudioDelta
+from .realtime_events import AudioDone as AudioDone
+from .realtime_events import Error as Error
+from .realtime_events import Ignored as Ignored
+from .realtime_events import InputCommitted as InputCommitted
+from .realtime_events import OutputItemAdded as OutputItemAdded
+from .realtime_events import OutputItemDone as OutputItemDone
+from .realtime_events import ResponseCreated as ResponseCreated
+from .realtime_events import ResponseDone as ResponseDone
+from .realtime_events import ServerEvent as ServerEvent
+from .realtime_events import SessionCreated as SessionCreated
+from .realtime_events import SessionUpdated as SessionUpdated
+from .realtime_events import TranscriptDelta as TranscriptDelta
+from .realtime_events import TranscriptDone as TranscriptDone
+from .realtime_events import Unknown as Unknown
+from .realtime_events import UserTranscriptCompleted as UserTranscriptCompleted
+from .realtime_events import UserTranscriptFailed as UserTranscriptFailed
 
 logger = logging.getLogger("callrt.realtime.protocol")
 
@@ -192,126 +210,7 @@ def summarise_client_event(event: Mapping[str, Any]) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------
-# Server events, normalised
-
-
-@attrs.frozen
-class SessionCreated:
-    session_id: str
-
-
-@attrs.frozen
-class SessionUpdated:
-    pass
-
-
-@attrs.frozen
-class ResponseCreated:
-    response_id: str
-
-
-@attrs.frozen
-class OutputItemAdded:
-    response_id: str
-    item_id: str
-
-
-@attrs.frozen
-class OutputItemDone:
-    response_id: str
-    item_id: str
-
-
-@attrs.frozen
-class AudioDelta:
-    response_id: str
-    item_id: str
-    audio: bytes
-
-
-@attrs.frozen
-class AudioDone:
-    response_id: str
-    item_id: str
-
-
-@attrs.frozen
-class TranscriptDelta:
-    response_id: str
-    item_id: str
-    delta: str
-
-
-@attrs.frozen
-class TranscriptDone:
-    response_id: str
-    item_id: str
-    transcript: str
-
-
-@attrs.frozen
-class ResponseDone:
-    response_id: str
-    status: str
-
-
-@attrs.frozen
-class InputCommitted:
-    item_id: str
-
-
-@attrs.frozen
-class UserTranscriptCompleted:
-    item_id: str
-    transcript: str
-
-
-@attrs.frozen
-class UserTranscriptFailed:
-    item_id: str
-    message: str
-
-
-@attrs.frozen
-class Error:
-    code: str | None
-    message: str
-    event_id: str | None = None
-    """The id of the client event that caused it, when the server names one."""
-
-
-@attrs.frozen
-class Ignored:
-    """A known event the actor has no use for (content parts, rate limits, item echoes ...)."""
-
-    type: str
-
-
-@attrs.frozen
-class Unknown:
-    """An event type this dialect does not define: logged and skipped."""
-
-    type: str
-
-
-ServerEvent = (
-    SessionCreated
-    | SessionUpdated
-    | ResponseCreated
-    | OutputItemAdded
-    | OutputItemDone
-    | AudioDelta
-    | AudioDone
-    | TranscriptDelta
-    | TranscriptDone
-    | ResponseDone
-    | InputCommitted
-    | UserTranscriptCompleted
-    | UserTranscriptFailed
-    | Error
-    | Ignored
-    | Unknown
-)
+# Server events, normalised into `realtime_events`
 
 _AUDIO_EVENTS: dict[Dialect, dict[str, str]] = {
     "beta": {

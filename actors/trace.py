@@ -13,7 +13,7 @@ import json
 import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 import attrs
 import orjson
@@ -190,3 +190,13 @@ def event_from_dict(raw: dict[str, Any]) -> TraceEvent:
 
 def read_trace(path: str | os.PathLike[str]) -> list[TraceEvent]:
     return list(iter_trace(path))
+
+
+class Recorder(Protocol):
+    """Where a synchronous state machine reports its transitions: one trace event per call.
+
+    The RealtimeActor's state machines take one instead of a `Trace`, so they stay free of trio
+    and their tests can read what they reported from a plain list.
+    """
+
+    def __call__(self, what: str, /, **fields: Any) -> None: ...

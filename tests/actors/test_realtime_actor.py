@@ -25,7 +25,9 @@ from actors.messages import (
     UserTranscript,
     UtteranceEnded,
 )
-from actors.realtime_actor import GUARD_LINE, RECONNECT_ATTEMPTS, ModelUnavailable
+from actors.model_link import RECONNECT_ATTEMPTS
+from actors.model_session import ModelUnavailable
+from actors.response_ledger import GUARD_LINE
 from store import Store
 from tests.support.realtime_harness import Harness, greet, make_store, through_silence_prompt
 from tests.support.realtime_wire import validate_client_event
@@ -307,12 +309,12 @@ async def test_a_false_booking_claim_is_cut_before_the_caller_hears_it(h: Harnes
             s.audio_delta("resp_x", "item_x", b"\x7f" * 2400), s.transcript_delta("resp_x", "item_x", "מעולה, קבעתי")
         )
         await h.idle()
-        assert h.actor.false_claims_cut == 0
+        assert h.actor.claims.false_claims_cut == 0
         h.send(PlayoutFinished(item_id="item_x", heard_ms=120))
         await h.idle()
         h.push(s.transcript_delta("resp_x", "item_x", " לך תור למחר"))
         await h.idle()
-        assert h.actor.false_claims_cut == 1 and not h.actor.is_ai_speaking
+        assert h.actor.claims.false_claims_cut == 1 and not h.actor.is_ai_speaking
         assert StopPlayback(reason="false_claim", item_id="item_x") in h.audio_out
         assert h.sent("response.cancel")[-1]["response_id"] == "resp_x"
         h.send(PlayoutStopped(item_id="item_x", heard_ms=0))  # the AudioActor's answer: nothing more was played
@@ -369,13 +371,13 @@ async def test_a_booking_claim_backed_by_the_server_stands_but_sent_details_neve
         await h.idle()
         h.push(*h.server.response("resp_ok", "item_ok", "מעולה, קבעתי לך תור למחר בשש"))
         await h.idle()
-        assert h.actor.false_claims_cut == 0
+        assert h.actor.claims.false_claims_cut == 0
         h.send(UtteranceEnded(at_ms=1, duration_ms=900, rms=900, silence_ms=600), CallerAudio(SPEECH))
         h.send(UtteranceEnded(at_ms=2, duration_ms=900, rms=900, silence_ms=600))
         await h.idle()
         h.push(*h.server.response("resp_sms", "item_sms", "ושלחתי לך את הפרטים בוואטסאפ"))
         await h.idle()
-        assert h.actor.false_claims_cut == 1
+        assert h.actor.claims.false_claims_cut == 1
         assert h.realtime_events("false_claim_cut")[0]["claim"] == "sent_details"
         nursery.cancel_scope.cancel()
 
@@ -511,13 +513,14 @@ async def test_the_session_deadline_never_cuts_an_event_handler_halfway(
             await fast_send(event)
 
         conn.send = slow_send  # type: ignore[method-assign]
-        await trio.sleep_until(h.actor._connected_at + 59.5)
+        await trio.sleep_until(h.actor.conversation.session.link.connected_at + 59.5)
         h.push(s.response_created("resp_d"), s.item_added("resp_d", "item_d"))
         h.push(s.audio_delta("resp_d", "item_d", b"\x7f" * 2400), s.transcript_delta("resp_d", "item_d", "קבעתי לך"))
         h.push(s.transcript_delta("resp_d", "item_d", " תור למחר"))
         await h.idle()
-        assert h.actor.false_claims_cut == 1
-        assert trio.current_time() > h.actor._connected_at + 60  # the deadline passed during the cut
+        assert h.actor.claims.false_claims_cut == 1
+        link = h.actor.conversation.session.link
+        assert trio.current_time() > link.connected_at + 60  # the deadline passed during the cut
         cut = conn.types()[conn.types().index("response.cancel") :]
         assert cut == ["response.cancel", "conversation.item.create"]
         h.send(PlayoutStopped(item_id="item_d", heard_ms=0))  # the AudioActor's answer to the stop

@@ -194,5 +194,5 @@ async def test_invariants_hold_under_any_ordering(
             await h.idle()
             check_invariants(h, server)
         assert not h.actor.has_pending_ai_response and not h.actor.is_ai_speaking
-        assert h.actor._response_wanted is None, "a wanted response was never created: the AI went mute"
+        assert h.actor.ledger.wanted is None, "a wanted response was never created: the AI went mute"
         nursery.cancel_scope.cancel()

@@ -233,14 +233,14 @@ async def test_a_cancelled_appointment_backs_no_booking_claim(h: Harness, autoju
         await h.idle()
         h.send(ServerNote("appointment_cancelled", "appointment_cancelled id=7"))
         await h.idle()
-        assert not h.actor.booking_backed
+        assert not h.actor.claims.booking_backed
         h.push(*h.server.response("resp_x", "item_x", "ביטלתי. קבעתי לך תור למחר בשבע."))
         await h.idle()
         assert [e["claim"] for e in h.realtime_events("false_claim_cut")] == ["booking"]
         assert any(isinstance(m, StopPlayback) for m in h.audio_out)
         nursery.cancel_scope.cancel()
     await h.new_actor()._load_durable_state()  # a restarted instance reads the same from the store
-    assert not h.actor.booking_backed
+    assert not h.actor.claims.booking_backed
 
 
 async def test_an_interrupted_answer_is_stored_as_heard(h: Harness, autojump_clock: MockClock) -> None:

@@ -72,7 +72,7 @@ async def test_a_call_with_the_simulated_peer(
     assert [t.role for t in h.actor.turns] == ["assistant", "user", "assistant", "server", "assistant"]
     stored = h.store.load_call_state(h.call_sid).turns
     assert sorted(stored) == sorted((t.role, t.text) for t in h.actor.turns)
-    assert h.actor.false_claims_cut == 0
+    assert h.actor.claims.false_claims_cut == 0
     assert [e["reason"] for e in h.realtime_events("response_create")] == [
         "greeting",
         "user_turn",
@@ -83,7 +83,7 @@ async def test_a_call_with_the_simulated_peer(
 @pytest.mark.parametrize("dialect", ["beta", "ga"])
 async def test_the_peers_false_claim_is_cut(store: tuple[Store, int], dialect: str, autojump_clock: MockClock) -> None:
     h = await run_call(store, dialect, (PeerFault(kind="ai_false_claim", at_ms=0),))
-    assert h.actor.false_claims_cut == 1
+    assert h.actor.claims.false_claims_cut == 1
     cut = h.realtime_events("false_claim_cut")[0]
     assert cut["claim"] == "booking"
     # The fault makes the very next reply (the greeting) lie; it is cut and corrected before the caller turn.
@@ -106,4 +106,4 @@ async def test_a_disconnect_and_duplicated_events_are_survived(
     assert h.realtime_events("model_connected")[-1]["resend_utterances"] == 1
     assert any(e.get("duplicate") for e in h.trace.events if e["ev"] == "io")
     # The audio committed again in the new session is transcribed there: the caller's words reach the NLP.
-    assert [m.text for m in h.nlp_out] == [SAY] and h.actor.false_claims_cut == 0
+    assert [m.text for m in h.nlp_out] == [SAY] and h.actor.claims.false_claims_cut == 0

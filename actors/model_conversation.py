@@ -1,0 +1,252 @@
+"""ModelConversation: the RealtimeActor's conversation with the model, the shell around its state machines.
+
+It holds the model session and the state machines whose decisions the model's events drive, and does
+their I/O: it configures each new session (the conversation replayed as text, unsent caller speech
+re-sent), reacts to each server event (AI audio to the AudioActor, caller transcripts to the NLP, turns
+to the store, an unbacked claim cut), and offers the actor the requests both sides make: a guarded
+`response.create`, a `[SERVER]` note with its response, a cancel, a truncate, the silence hang-up.
+
+* `model_session.ModelSession` (with `model_link.ModelLink`): connect, backoff, reconnect, session
+  rotation, de-duplication of server events;
+* `response_ledger.ResponseLedger`: pending response, the guard, cancels, whether the AI speaks;
+* `silence_ladder.SilenceLadder`: one "are you still on the line?", then goodbye, then hang up;
+* `claim_guard.ClaimGuard`: whether a booking backs a claim, and the claims cut;
+* `turn_book.TurnBook`: turns and the caller's speech in flight; `ai_speech.AiSpeech`: AI audio heard.
+
+Every method runs under the actor's lock (the inbox loop's or the model pump's turn), so each
+transition is atomic.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import realtime_protocol as rp
+from .ai_speech import AiSpeech
+from .call_context import CallContext
+from .claim_guard import ClaimGuard
+from .claims import Claim
+from .codec import ULAW_BYTES_PER_MS
+from .locks import QuickLock
+from .messages import AiAudio, AiAudioDone, HangUpAfterPlayout, NoteKind, StopPlayback, UserTranscript
+from .model_session import ModelSession
+from .ports import ModelConnector
+from .response_ledger import ResponseLedger
+from .silence_ladder import SilenceLadder
+from .turn_book import TurnBook, TurnSink
+
+REPLAY_CHUNK_BYTES = 1000 * ULAW_BYTES_PER_MS
+
+NOTE_TEXT: dict[NoteKind, str] = {
+    "silence_prompt": "The caller has been silent. Ask once, briefly, whether they are still on the line.",
+    "silence_goodbye": "The caller is still silent. Say a short, polite goodbye; the call will end.",
+    "continue_after_noise": "That interruption was only noise. Continue where you stopped, without apologising.",
+    "caller_unheard": "The caller's last words could not be understood or were lost. Ask them briefly to say it again.",
+}
+"""The notes the actor writes itself, by kind."""
+
+
+class ModelConversation:
+    def __init__(self, ctx: CallContext, connector: ModelConnector, lock: QuickLock, turns: TurnSink) -> None:
+        self.ctx = ctx
+        self.instructions = ""
+        """The session's system prompt, set by the actor before the first session starts."""
+        self._audio = ctx.mailboxes.audio.outbox("realtime")
+        self._nlp = ctx.mailboxes.nlp.outbox("realtime")
+        self.session = ModelSession(connector, self, lock, ctx.trace, self.trace, ctx.config.model_max_session_s)
+        self.ledger = ResponseLedger(self.trace, self.log)
+        self.ladder = SilenceLadder(self.trace)
+        self.claims = ClaimGuard(self.trace)
+        self.book = TurnBook(turns)
+        self.speech = AiSpeech()
+
+    # ------------------------------------------------------------------ the session (called by ModelSession)
+
+    async def session_started(self) -> None:
+        """A fresh session: configure it, replay the conversation as text, re-send unsent caller audio."""
+        dialect, send = self.session.dialect, self.session.send
+        resend, replay = self.book.to_resend(), self.book.spoken()
+        self.trace("model_connected", dialect=dialect, replay_turns=len(replay), resend_utterances=len(resend))
+        await send(rp.session_update(dialect, self.ctx.config, self.instructions, self.ctx.language))
+        for turn in replay:
+            await send(rp.text_item(dialect, turn.role, turn.text))
+        for utterance in resend:
+            await self._append_audio(utterance.audio)
+            await send(rp.input_audio_commit())
+        await self._append_audio(bytes(self.book.uncommitted))
+
+    async def _append_audio(self, audio: bytes) -> None:
+        for start in range(0, len(audio), REPLAY_CHUNK_BYTES):
+            await self.session.send(rp.input_audio_append(audio[start : start + REPLAY_CHUNK_BYTES]))
+
+    def session_dropped(self, reason: str) -> None:
+        self.ledger.connection_dropped()
+        self.ladder.connection_dropped(self.ledger.is_done(self.ladder.goodbye_response_id))
+        self.trace("model_disconnected", reason=reason, resume=self.ledger.wanted)
+
+    def quiet(self) -> bool:
+        return self.ledger.quiet
+
+    # ------------------------------------------------------------------ responses and notes
+
+    async def request_response(self, reason: str) -> None:
+        """response.create now, or later: never while one is pending (the guard) or before the session is ready."""
+        if self.ledger.request(reason, self.session.link.ready) != "send":
+            return
+        event_id = await self.session.send(rp.response_create())
+        if event_id is None:
+            self.ledger.create_unsent(reason)
+        else:
+            self.ledger.create_sent(reason, event_id)
+
+    async def _flush_wanted_response(self) -> None:
+        reason = self.ledger.take_wanted(self.session.link.ready)
+        if reason is not None:
+            await self.request_response(reason)
+
+    async def note_and_respond(self, kind: NoteKind, text: str) -> None:
+        """A `[SERVER]` note (stored, kept for replay, sent as a system item when connected), then a response."""
+        rendered = self.add_note(kind, text)
+        await self.session.send(rp.text_item(self.session.dialect, "server", rendered))
+        await self.request_response(kind)
+
+    def add_note(self, kind: NoteKind, text: str) -> str:
+        rendered = rp.render_note(kind, text)
+        self.book.add("server", rendered)
+        self.claims.noted(kind)
+        self.trace("note_injected", kind=kind, text=rendered)
+        return rendered
+
+    # ------------------------------------------------------------------ cutting the AI short
+
+    async def cancel_active(self, why: str) -> None:
+        active = self.ledger.cancel()
+        if active is None:
+            self.trace("cancel_skipped", why=why)
+            return
+        await self.session.send(rp.response_cancel(active))
+        self.trace("cancel", why=why, response_id=active)
+
+    async def truncate(self, item_id: str, audio_end_ms: int, why: str) -> None:
+        await self.session.send(rp.item_truncate(item_id, audio_end_ms))
+        sent_ms = self.speech.sent_ms(item_id)
+        self.trace("truncate", why=why, item_id=item_id, audio_end_ms=audio_end_ms, sent_ms=sent_ms)
+
+    def hang_up(self, *, repeat: bool = False) -> None:
+        self._hang_up_if(self.ladder.hang_up(repeat=repeat))
+
+    def _hang_up_if(self, asked: bool) -> None:
+        """Hand the silence ladder's hang-up to the AudioActor, when the ladder asked for it."""
+        if asked:
+            self._audio.send_nowait(HangUpAfterPlayout(reason="silence"))
+
+    # ------------------------------------------------------------------ server events (called by ModelSession)
+
+    async def server_event(self, event: rp.ServerEvent) -> None:
+        if isinstance(event, rp.SessionUpdated):
+            self.session.link.acknowledged()
+            if self.book.take_greeting():
+                await self.request_response("greeting")
+            await self._flush_wanted_response()
+        elif isinstance(event, rp.ResponseCreated):
+            if self.ledger.created(event.response_id):
+                self.ladder.response_created(event.response_id)
+        elif isinstance(event, rp.OutputItemAdded):
+            self.ledger.item_added(event.response_id, event.item_id)
+        elif isinstance(event, rp.AudioDelta):
+            self._on_audio_delta(event)
+        elif isinstance(event, rp.AudioDone):
+            if self.ledger.audio_done(event.response_id):
+                self._audio.send_nowait(AiAudioDone(response_id=event.response_id, item_id=event.item_id))
+                self._hang_up_if(self.ladder.audio_done(event.response_id))
+        elif isinstance(event, rp.TranscriptDelta):
+            if self.ledger.transcribing(event.response_id):
+                text, checked = self.speech.transcript_delta(event.response_id, event.delta)
+                await self._cut_claim(event.response_id, event.item_id, text, self.claims.unbacked_new(text, checked))
+        elif isinstance(event, rp.TranscriptDone):
+            await self._on_transcript_done(event)
+        elif isinstance(event, rp.OutputItemDone):
+            self.ledger.item_done(event.item_id)
+        elif isinstance(event, rp.ResponseDone):
+            if self.ledger.done(event.response_id, event.status):
+                self._hang_up_if(self.ladder.response_done(event.response_id, self.ledger.is_cut(event.response_id)))
+                await self._flush_wanted_response()
+        elif isinstance(event, rp.InputCommitted):
+            self.book.committed(event.item_id)
+        elif isinstance(event, rp.UserTranscriptCompleted):
+            await self._on_user_transcript(event.item_id, event.transcript)
+        elif isinstance(event, rp.UserTranscriptFailed):
+            self.book.transcription_failed(event.item_id)
+            self.trace("user_transcript_failed", item_id=event.item_id, message=event.message)
+            await self._ask_to_repeat()
+        elif isinstance(event, rp.Error):
+            self._on_error(event)
+
+    def _on_audio_delta(self, event: rp.AudioDelta) -> None:
+        if not self.ledger.audio_delta(event.response_id, event.item_id):
+            self.trace("audio_dropped", response_id=event.response_id, bytes=len(event.audio))
+            return
+        self.speech.forwarded(event.item_id, len(event.audio))
+        self._audio.send_nowait(AiAudio(response_id=event.response_id, item_id=event.item_id, payload=event.audio))
+
+    async def _on_transcript_done(self, event: rp.TranscriptDone) -> None:
+        rid, item_id = event.response_id, event.item_id
+        if not self.ledger.transcript_finished(rid):
+            return
+        if not self.ledger.is_cut(rid):
+            await self._cut_claim(rid, item_id, event.transcript, self.claims.unbacked(event.transcript))
+        if self.ledger.cut_for_claim(rid):
+            return
+        text = event.transcript.strip()
+        if self.ledger.is_cut(rid):
+            # The caller heard only part of it (and the model's own context keeps only the heard part).
+            heard = self.speech.heard_of(rid, item_id, text)
+            self.trace("ai_turn", response_id=rid, item_id=item_id, text=text, interrupted=True, heard=heard)
+            text = heard
+        else:
+            self.trace("ai_turn", response_id=rid, item_id=item_id, text=text, interrupted=False)
+        if text:
+            self.book.add("assistant", text)
+
+    async def _cut_claim(self, response_id: str, item_id: str, text: str, claim: Claim | None) -> None:
+        """Stop an unbacked claim before the caller hears it: clear playout, cancel, truncate, correct."""
+        if claim is None:
+            return
+        correction = self.claims.cut(claim, response_id, item_id, text)
+        self.log(f"[GUARD] Cut an unbacked {claim} claim: {text!r}")
+        self._audio.send_nowait(StopPlayback(reason="false_claim", item_id=item_id))
+        if response_id == self.ledger.active:
+            await self.cancel_active("false_claim")
+        self.ledger.cut_claim(response_id)
+        # Truncated at what the caller heard, which only the AudioActor knows: it answers the stop.
+        self.speech.truncate_when_stopped(item_id)
+        await self.note_and_respond("false_claim_cut", correction)
+
+    async def _on_user_transcript(self, item_id: str, transcript: str) -> None:
+        words = self.book.transcribed(item_id, transcript)
+        if words is None:
+            return
+        self.trace("user_turn", item_id=item_id, text=words.text)
+        if not words.text:
+            await self._ask_to_repeat()
+            return
+        self._nlp.send_nowait(UserTranscript(turn_id=item_id, text=words.text, history=words.history))
+
+    async def _ask_to_repeat(self) -> None:
+        """The caller spoke (a real utterance) but nothing usable came of it: a booking line asks again
+        rather than let a request vanish. The model may have answered the audio already; this follows."""
+        await self.note_and_respond("caller_unheard", NOTE_TEXT["caller_unheard"])
+
+    def _on_error(self, error: rp.Error) -> None:
+        if error.code == "response_cancel_not_active":
+            self.trace("model_error", code=error.code, harmless=True)
+            return
+        self.trace("model_error", code=error.code, message=error.message, event_id=error.event_id)
+        self.log(f"[MODEL] error {error.code}: {error.message}")
+        self.ledger.create_refused(error.event_id, error.code)  # our response.create was refused
+
+    def trace(self, what: str, /, **fields: Any) -> None:
+        self.ctx.trace.record("realtime", what=what, **fields)
+
+    def log(self, line: str) -> None:
+        self.ctx.log("realtime", line)
