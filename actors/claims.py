@@ -96,24 +96,32 @@ def normalise(text: str) -> str:
     return " ".join(text.lower().split())
 
 
-def _affirmed(patterns: tuple[re.Pattern[str], ...], text: str) -> bool:
+_NEGATION_REACH = 24
+"""Characters before a match in which a negation counts: only the word right before it ("לא קבעתי לך");
+farther words belong to other clauses."""
+
+
+def _affirmed(patterns: tuple[re.Pattern[str], ...], text: str, first_start: int = 0) -> bool:
+    """Whether a match starting at `first_start` or later is not negated."""
     for pattern in patterns:
-        for match in pattern.finditer(text):
-            # Only the word right before the match negates it ("לא קבעתי לך"); farther words belong to other clauses.
-            before = text[max(0, match.start() - 24) : match.start()]
+        for match in pattern.finditer(text, first_start):
+            before = text[max(0, match.start() - _NEGATION_REACH) : match.start()]
             if not _NEGATION.search(before):
                 return True
     return False
 
 
-def detect_claim(text: str) -> Claim | None:
-    """The claim `text` makes, if any; a booking claim wins when both are present."""
+def detect_claim(text: str, first_start: int = 0) -> Claim | None:
+    """The claim `text` makes, if any; a booking claim wins when both are present.
+
+    With `first_start`, only claims starting that far into the normalised text count: what comes
+    before is context, read only for a negation."""
     clean = normalise(text)
-    if _ANY_CLAIM.search(clean) is None:
+    if _ANY_CLAIM.search(clean, first_start) is None:
         return None
-    if _affirmed(_BOOKING, clean):
+    if _affirmed(_BOOKING, clean, first_start):
         return "booking"
-    if _affirmed(_SENT, clean):
+    if _affirmed(_SENT, clean, first_start):
         return "sent_details"
     return None
 
@@ -131,9 +139,13 @@ def detect_new_claim(text: str, checked: int) -> Claim | None:
     The guard checks after every delta; scanning the whole transcript each time made its cost grow
     with the square of the reply's length. A claim that ends in the new text starts within
     `CLAIM_REACH` of it; older text was checked when it arrived."""
-    start = checked - CLAIM_REACH
-    if start > 0:
-        # From a word's start: `\b` must not take the tail of a cut word for a word.
-        space = text.find(" ", start, checked)
-        start = 0 if space < 0 else space
-    return detect_claim(text[max(start, 0) :])
+    start = checked - CLAIM_REACH - _NEGATION_REACH
+    if start <= 0:
+        return detect_claim(text)
+    # From a word's start: `\b` must not take the tail of a cut word for a word.
+    space = text.find(" ", start, checked)
+    if space < 0:
+        return detect_claim(text)
+    # The window's first `_NEGATION_REACH` characters are only there to show a negation: a claim
+    # that starts in them lies in text already checked.
+    return detect_claim(text[space:], first_start=_NEGATION_REACH)
