@@ -18,7 +18,8 @@ import threading
 import time
 
 import trio
-from websockets.protocol import Protocol, Side, State
+from websockets.protocol import State
+from websockets.server import ServerProtocol
 
 from callrt.net.websocket import SansIOWebSocket
 
@@ -40,7 +41,7 @@ async def measure(messages: int, rounds: int) -> float:
     if len(cpus) > 1:
         os.sched_setaffinity(0, {cpus[-1]})
     stream = trio.SocketStream(trio.socket.from_stdlib_socket(ours))
-    ws = SansIOWebSocket(stream, Protocol(Side.SERVER, state=State.OPEN))
+    ws = SansIOWebSocket(stream, ServerProtocol(state=State.OPEN), max_message_bytes=2**20)
     best = float("inf")
     for _ in range(rounds):
         started = time.thread_time()

@@ -128,7 +128,7 @@ def scenarios(
     now: str = DEFAULT_NOW,
     faults: bool = True,
 ) -> st.SearchStrategy[dict[str, Any]]:
-    """Whole scenario documents (CONTRACTS "Scenario file") for one business."""
+    """Whole scenario documents (docs/scenario-format.md) for one business."""
     return st.builds(
         lambda script, plan, n: {
             "name": f"generated-{n}",

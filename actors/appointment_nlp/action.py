@@ -1,4 +1,4 @@
-"""The NLP action: the one JSON object the extractors produce (CONTRACTS "NLP action").
+"""The NLP action: the one JSON object the extractors produce (docs/nlp-action.md).
 
 `Action` is the typed form; `to_json()` / `from_json()` are the wire form, and
 `from_json()` is the validator for anything an outside source (an LLM, a CLI

@@ -3,7 +3,7 @@
 
 A rule returns a `SpokenTime`: the hour as said plus a signed minute offset; `resolve()`
 turns it into a clock time, applying the part of day or, when none was said, the
-business-hours convention (CONTRACTS): a bare hour 1–7 means 13:00–19:00.
+business-hours convention (docs/nlp-action.md): a bare hour 1–7 means 13:00–19:00.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def resolve(spoken: SpokenTime, utterance_part: str | None) -> dt.time | None:
         elif part in MORNING_PARTS:
             hour = 0 if hour == 12 else hour
         elif 1 <= hour <= 7:
-            hour += 12  # CONTRACTS: an hour said without a part of day, 1–7, is in the afternoon
+            hour += 12  # an hour said without a part of day, 1–7, is in the afternoon: businesses open then
     minutes = hour * 60 + spoken.offset
     if not 0 <= minutes < 24 * 60:
         return None

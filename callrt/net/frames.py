@@ -14,6 +14,11 @@ fails the connection at the same byte it would have.
 The protocol only ever receives whole frames, so it is at a frame boundary whenever the
 splitter looks at the next one. Once the protocol leaves the OPEN state (a close received or
 sent, a protocol error) everything goes to it unsplit: it is then closing, or discarding.
+
+Only the protocol's documented interface is used (`receive_data`, `events_received`, `state`):
+the size limit and the masking rule are given to the splitter by its owner, and the size of a
+fragmented message is counted from the frames the protocol hands back. `apply_mask` is the one
+undocumented name read from `websockets`; tests/callrt/net/test_websockets_contract.py guards it.
 """
 
 from __future__ import annotations
@@ -21,8 +26,8 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 
-from websockets.frames import Frame
-from websockets.protocol import Protocol, Side, State
+from websockets.frames import Frame, Opcode
+from websockets.protocol import Protocol, State
 
 try:
     from websockets.speedups import apply_mask
@@ -40,15 +45,20 @@ _apply_mask: Callable[[bytes | bytearray, bytes | bytearray], bytes] = apply_mas
 
 
 class FrameSplitter:
-    """Feeds one connection's received bytes to `out` as messages and the protocol's frames, in order."""
+    """Feeds one connection's received bytes to `out` as messages and the protocol's frames, in order.
 
-    def __init__(self, protocol: Protocol) -> None:
+    `peer_masks` is what RFC 6455 requires of the peer (clients mask their frames, servers do
+    not); `max_message_bytes` is the `max_size` the protocol was built with."""
+
+    def __init__(self, protocol: Protocol, *, peer_masks: bool, max_message_bytes: int | None) -> None:
         self._protocol = protocol
-        self._masked = protocol.side is Side.SERVER
-        """What RFC 6455 requires of the peer: clients mask their frames, servers do not."""
+        self._masked = peer_masks
+        self._max_message_bytes = max_message_bytes
         self._partial = bytearray()
         """The start of a frame whose end has not arrived yet (grown in place: a large frame comes in many reads)."""
-        self._limit = self._size_limit()
+        self._fragments_size: int | None = None
+        """Bytes of the fragmented message being read, as the protocol counts them; None between messages."""
+        self._limit = max_message_bytes
         self._fragmented = False
         """Inside a fragmented message: its frames, and any data frame, are the protocol's to judge.
         Both change only when the protocol reads a frame, so they are refreshed then, not per frame."""
@@ -119,16 +129,17 @@ class FrameSplitter:
 
     def _to_protocol(self, data: bytes | bytearray, out: deque[Received]) -> None:
         self._protocol.receive_data(data)
-        out.extend(event for event in self._protocol.events_received() if isinstance(event, Frame))
+        for event in self._protocol.events_received():
+            if isinstance(event, Frame):
+                out.append(event)
+                if event.opcode is Opcode.TEXT or event.opcode is Opcode.BINARY or event.opcode is Opcode.CONT:
+                    # A data frame the protocol accepted: it starts, continues or ends a message.
+                    self._fragments_size = None if event.fin else (self._fragments_size or 0) + len(event.data)
+        self._fragmented = self._fragments_size is not None
         self._limit = self._size_limit()
-        self._fragmented = self._protocol.current_size is not None
 
     def _size_limit(self) -> int | None:
-        """The largest frame the protocol accepts now (as `Protocol.parse` computes it)."""
-        protocol = self._protocol
-        limit = protocol.max_message_size
-        if limit is not None and protocol.current_size is not None:
-            limit -= protocol.current_size
-        if protocol.max_fragment_size is not None:
-            limit = protocol.max_fragment_size if limit is None else min(limit, protocol.max_fragment_size)
-        return limit
+        """The largest frame the protocol accepts now: what is left of the message size limit."""
+        if self._max_message_bytes is None or self._fragments_size is None:
+            return self._max_message_bytes
+        return self._max_message_bytes - self._fragments_size

@@ -49,11 +49,15 @@ class HandshakeFailed(CallrtError):
 class SansIOWebSocket:
     """Text messages over one websocket connection (client or server side)."""
 
-    def __init__(self, stream: trio.abc.Stream, protocol: Protocol, received: bytes = b"") -> None:
+    def __init__(
+        self, stream: trio.abc.Stream, protocol: Protocol, *, max_message_bytes: int | None, received: bytes = b""
+    ) -> None:
+        """`protocol` is OPEN and was built with `max_size=max_message_bytes`."""
         self._stream = stream
         self._fd = socket_io.descriptor(stream)
         self._protocol = protocol
-        self._splitter = FrameSplitter(protocol)
+        peer_masks = isinstance(protocol, ServerProtocol)
+        self._splitter = FrameSplitter(protocol, peer_masks=peer_masks, max_message_bytes=max_message_bytes)
         self._received: collections.deque[Received] = collections.deque()
         if received:  # what came right behind the handshake
             self._splitter.feed(received, self._received)
@@ -166,13 +170,16 @@ class SansIOWebSocket:
             await self._stream.aclose()
 
     def _describe_close(self) -> str:
-        protocol = self._protocol
-        if protocol.close_sent is not None and protocol.close_rcvd_then_sent is not True:
-            self.close_code = protocol.close_sent.code  # we closed first (a protocol error included)
-            reason = f": {protocol.parser_exc}" if protocol.parser_exc is not None else ""
+        """Who closed, with which code; the code is known once the protocol is CLOSED."""
+        if self._protocol.state is not State.CLOSED:
+            return "closing handshake under way"
+        closed = self._protocol.close_exc
+        if closed.sent is not None and closed.rcvd_then_sent is not True:
+            self.close_code = closed.sent.code  # we closed first (a protocol error included)
+            reason = f": {closed.__cause__}" if closed.__cause__ is not None else ""
             return f"closed with code {self.close_code}{reason}"
-        if protocol.close_rcvd is not None:
-            self.close_code = protocol.close_rcvd.code
+        if closed.rcvd is not None:
+            self.close_code = closed.rcvd.code
             return f"peer closed with code {self.close_code}"
         self.close_code = 1006
         return "connection lost without a closing handshake"
@@ -209,7 +216,7 @@ async def accept_websocket(
     refusal = refuse(request) if refuse is not None else None
     response = protocol.accept(request) if refusal is None else protocol.reject(*refusal)
     protocol.send_response(response)
-    websocket = SansIOWebSocket(stream, protocol, behind)
+    websocket = SansIOWebSocket(stream, protocol, max_message_bytes=max_message_bytes, received=behind)
     await websocket._write_pending()
     if protocol.state is not State.OPEN:
         await websocket._close_stream()
@@ -251,7 +258,7 @@ async def connect_websocket(
     if protocol.state is not State.OPEN or not isinstance(response, Response):
         await trio.aclose_forcefully(stream)
         raise HandshakeFailed(f"{url}: {protocol.handshake_exc}")
-    return SansIOWebSocket(stream, protocol, behind)
+    return SansIOWebSocket(stream, protocol, max_message_bytes=max_message_bytes, received=behind)
 
 
 async def _handshake(stream: trio.abc.Stream, protocol: ServerProtocol | ClientProtocol) -> tuple[object, bytes]:

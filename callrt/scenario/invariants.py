@@ -1,6 +1,6 @@
 """Invariants of a call, checked on its trace and on the database, never on the
 runner's own bookkeeping. Each check returns the names of the violations it found
-(CONTRACTS "Scenario report": `violations`).
+(docs/scenario-format.md, "Invariants").
 """
 
 from __future__ import annotations
@@ -301,7 +301,7 @@ def check_silence_ends_the_call(events: Sequence[Event], silence_timeout_ms: flo
 
 
 def check_trace(events: Sequence[Event], silence_timeout_ms: float = 15_000.0) -> list[str]:
-    """Every trace-level invariant: those CONTRACTS lists, then callrt's own."""
+    """Every trace-level invariant (docs/scenario-format.md, "Invariants")."""
     violations: list[str] = []
     for check in (
         check_silence_prompts,

@@ -1,7 +1,8 @@
-"""Scenario files (CONTRACTS "Scenario file"): parsing and validation.
+"""Scenario files (docs/scenario-format.md): loading, validation, and the parsed `Scenario`.
 
-A malformed scenario is refused with a message that names the offending field;
-nothing is guessed.
+A file is checked against the shipped JSON Schema (`callrt.scenario.schema`) first, so a
+malformed one is refused with one message naming its JSON path; what a schema cannot check
+(a `now` that is a real date) is checked here. Nothing is guessed.
 """
 
 from __future__ import annotations
@@ -13,20 +14,8 @@ from typing import Any
 
 import attrs
 
+from callrt.scenario.schema import schema_problem
 from store.errors import CallrtError
-
-STEP_KINDS = ("say", "noise", "silence_ms", "pause_ms", "wait", "hangup")
-NOISE_KINDS = ("cough", "click", "hum", "breath")
-WAIT_KINDS = ("ai_started", "ai_done")
-FAULT_KINDS = (
-    "realtime_disconnect",
-    "crash",
-    "db_down",
-    "late_transcription",
-    "duplicate_events",
-    "ai_false_claim",
-)
-ACTORS = ("audio", "realtime", "nlp", "booking")
 
 
 class ScenarioError(CallrtError, ValueError):
@@ -62,85 +51,37 @@ class Scenario:
         return [str(step["say"]) for step in self.script if "say" in step]
 
 
-def _require(condition: bool, where: str, message: str) -> None:
-    if not condition:
-        raise ScenarioError(f"{where}: {message}")
-
-
-def _parse_step(step: Any, where: str) -> dict[str, Any]:
-    _require(isinstance(step, dict), where, "a step must be an object")
-    kinds = [k for k in STEP_KINDS if k in step]
-    _require(len(kinds) == 1, where, f"a step has exactly one of {', '.join(STEP_KINDS)}")
-    kind = kinds[0]
-    if kind == "say":
-        _require(isinstance(step["say"], str) and step["say"].strip() != "", where, "say needs text")
-        _require(isinstance(step.get("ms"), int | float) and step["ms"] > 0, where, "say needs a positive ms")
-    elif kind == "noise":
-        _require(step["noise"] in NOISE_KINDS, where, f"noise is one of {NOISE_KINDS}")
-        _require(isinstance(step.get("ms"), int | float) and step["ms"] > 0, where, "noise needs a positive ms")
-        _require(isinstance(step.get("rms"), int | float) and step["rms"] >= 0, where, "noise needs an rms")
-    elif kind in ("silence_ms", "pause_ms"):
-        _require(isinstance(step[kind], int | float) and step[kind] >= 0, where, f"{kind} is a duration")
-    elif kind == "wait":
-        _require(step["wait"] in WAIT_KINDS, where, f"wait is one of {WAIT_KINDS}")
-        timeout = step.get("timeout_ms", 20000)
-        _require(isinstance(timeout, int | float) and timeout > 0, where, "timeout_ms is positive")
-    else:
-        _require(step["hangup"] is True, where, "hangup is true")
-    return dict(step)
-
-
-def _parse_fault(fault: Any, where: str) -> Fault:
-    _require(isinstance(fault, dict), where, "a fault must be an object")
-    kind = fault.get("kind")
-    _require(kind in FAULT_KINDS, where, f"kind is one of {FAULT_KINDS}")
-    at_ms = fault.get("at_ms", 0)
-    _require(isinstance(at_ms, int | float) and at_ms >= 0, where, "at_ms is a non-negative time")
-    actor = fault.get("actor")
-    if kind == "crash":
-        _require(actor in ACTORS, where, f"crash needs actor, one of {ACTORS}")
+def _fault(fault: dict[str, Any]) -> Fault:
     ms = fault.get("ms")
-    if kind in ("db_down", "late_transcription"):
-        _require(isinstance(ms, int | float) and ms > 0, where, f"{kind} needs a positive ms")
-    return Fault(at_ms=float(at_ms), kind=str(kind), actor=actor, ms=None if ms is None else float(ms))
+    return Fault(
+        at_ms=float(fault.get("at_ms", 0)),
+        kind=str(fault["kind"]),
+        actor=fault.get("actor"),
+        ms=None if ms is None else float(ms),
+    )
 
 
 def parse_scenario(raw: Any, source: str = "<scenario>") -> Scenario:
-    _require(isinstance(raw, dict), source, "a scenario is a JSON object")
-    name = raw.get("name")
-    _require(isinstance(name, str) and name != "", source, "name is required")
-    where = f"{source} ({name})"
-    language = raw.get("language", "he")
-    _require(language in ("he", "en"), where, "language is he or en")
+    """A `Scenario` from a decoded scenario file; `ScenarioError` naming the place when it is malformed."""
+    problem = schema_problem(raw)
+    if problem is not None:
+        raise ScenarioError(f"{source}: {problem}")
     try:
-        now = dt.datetime.fromisoformat(str(raw.get("now")))
+        now = dt.datetime.fromisoformat(raw["now"])
     except ValueError as exc:
-        raise ScenarioError(f"{where}: now must be an ISO-8601 datetime with offset") from exc
-    _require(now.tzinfo is not None, where, "now needs a UTC offset")
-    business = raw.get("business")
-    _require(isinstance(business, dict), where, "business is required")
-    appointments = raw.get("appointments", [])
-    _require(isinstance(appointments, list), where, "appointments is a list")
-    for i, appointment in enumerate(appointments):
-        _require(isinstance(appointment, dict) and "start" in appointment, f"{where} appointments[{i}]", "needs start")
+        raise ScenarioError(f"{source}: $.now: {raw['now']!r} is not a date and time ({exc})") from exc
     caller = raw.get("caller") or {}
-    script = raw.get("script")
-    _require(isinstance(script, list), where, "script is a list of steps")
-    faults = raw.get("faults", [])
-    _require(isinstance(faults, list), where, "faults is a list")
-    expect = raw.get("expect", {})
-    _require(isinstance(expect, dict), where, "expect is an object")
     return Scenario(
-        name=name,
-        language=language,
+        name=raw["name"],
+        language=raw.get("language", "he"),
         now=now,
-        business=dict(business),
-        appointments=tuple(appointments),
+        business=dict(raw["business"]),
+        appointments=tuple(raw.get("appointments", [])),
         caller_phone=caller.get("phone"),
         caller_name=caller.get("name"),
-        script=tuple(_parse_step(step, f"{where} script[{i}]") for i, step in enumerate(script)),
-        faults=tuple(_parse_fault(fault, f"{where} faults[{i}]") for i, fault in enumerate(faults)),
-        expect=dict(expect),
+        script=tuple(dict(step) for step in raw["script"]),
+        faults=tuple(_fault(fault) for fault in raw.get("faults", [])),
+        expect=dict(raw.get("expect", {})),
         source=source,
         raw=raw,
     )

@@ -1,4 +1,4 @@
-"""The scenario report (CONTRACTS "Scenario report"), read off the call's trace
+"""The scenario report (docs/scenario-format.md, "The report"), read off the call's trace
 and the appointments the database holds for the call.
 """
 

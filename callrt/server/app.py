@@ -109,7 +109,7 @@ class ServerConfig:
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> ServerConfig:
-        """Defaults from the environment (CONTRACTS: CALLRT_DB_URL, OPENAI_API_KEY, TWILIO_AUTH_TOKEN,
+        """Defaults from the environment (CALLRT_DB_URL, OPENAI_API_KEY, TWILIO_AUTH_TOKEN,
         CALLRT_TRACE_DIR; plus CALLRT_PUBLIC_URL, CALLRT_STREAM_SECRET, CALLRT_OPENAI_MODEL, CALLRT_DIALECT,
         CALLRT_REALTIME_URL, CALLRT_TRACES)."""
         env = os.environ if environ is None else environ

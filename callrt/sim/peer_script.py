@@ -1,6 +1,6 @@
 """What the simulated model peer knows about one call: the caller's lines and the peer's faults.
 
-A `SimScript` is cut out of a scenario file (CONTRACTS, "Scenario file"): the
+A `SimScript` is cut out of a scenario file (docs/scenario-format.md): the
 `say` texts in order (the peer "transcribes" the nth non-empty committed audio
 buffer as the nth text) and the faults the model side plays. It travels as a
 compact JSON string: a Twilio `<Parameter name="sim_script">` in live runs, the

@@ -112,7 +112,7 @@ def test_the_splitter_and_the_protocol_alone_agree_after_every_chunk(
 def run_both(wire: bytes, chunk_sizes: list[int], side: Side, eof: bool) -> None:
     reference = Protocol(side, state=State.OPEN, max_size=MAX_SIZE)
     subject = Protocol(side, state=State.OPEN, max_size=MAX_SIZE)
-    splitter = FrameSplitter(subject)
+    splitter = FrameSplitter(subject, peer_masks=side is Side.SERVER, max_message_bytes=MAX_SIZE)
     expected, actual = Assembler(), Assembler()
     expected_sent: list[bytes] = []
     actual_sent: list[bytes] = []
@@ -138,7 +138,7 @@ def run_both(wire: bytes, chunk_sizes: list[int], side: Side, eof: bool) -> None
 
 def test_a_twilio_message_takes_the_fast_path_and_a_ping_the_protocols() -> None:
     protocol = Protocol(Side.SERVER, state=State.OPEN, max_size=MAX_SIZE)
-    splitter = FrameSplitter(protocol)
+    splitter = FrameSplitter(protocol, peer_masks=True, max_message_bytes=MAX_SIZE)
     out: deque[Received] = deque()
     media = '{"event":"media","media":{"payload":"//8A"}}'
     splitter.feed(raw_frame(0x1, media.encode(), mask=b"\x01\x02\x03\x04") + raw_frame(0x9, b"hi", mask=b"abcd"), out)
@@ -150,7 +150,7 @@ def test_a_twilio_message_takes_the_fast_path_and_a_ping_the_protocols() -> None
 
 def test_a_frame_split_across_reads_is_held_until_its_last_byte() -> None:
     protocol = Protocol(Side.CLIENT, state=State.OPEN, max_size=1 << 20)
-    splitter = FrameSplitter(protocol)
+    splitter = FrameSplitter(protocol, peer_masks=False, max_message_bytes=1 << 20)
     out: deque[Received] = deque()
     frame = raw_frame(0x1, b"x" * 70_000)  # a server's frame: unmasked, 64-bit length
     for start in range(0, len(frame) - 1, 4096):

@@ -1,4 +1,4 @@
-"""The invariant checks can fail: each CONTRACTS violation is found on a trace that has it,
+"""The invariant checks can fail: each violation of docs/scenario-format.md is found on a trace that has it,
 and not on the same trace without it."""
 
 from __future__ import annotations

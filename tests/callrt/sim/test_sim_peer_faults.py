@@ -1,4 +1,4 @@
-"""The simulated peer's faults (CONTRACTS: realtime_disconnect, late_transcription, duplicate_events,
+"""The simulated peer's faults (docs/scenario-format.md: realtime_disconnect, late_transcription, duplicate_events,
 ai_false_claim) and a Hypothesis check that any order of client events keeps its protocol invariants.
 """
 
