@@ -1,37 +1,38 @@
-"""Scores the rule extractor on the hand-written corpus: prints the accuracy and every miss, fails below 95%."""
+"""Scores the rule extractor on the hand-written corpus through the evaluation module: prints every
+figure and miss, and holds the corpus to its shape (size, dialogues, English share, the recorded split)."""
 
 from __future__ import annotations
 
+import trio
+
 from actors.appointment_nlp import RuleExtractor
-from tests.nlp_corpus.corpus import TIMEZONE, load_corpus
+from callrt.model.nlp_eval import Outcome, report_lines, score, tally
+from tests.nlp_corpus.corpus import load_corpus, split_of
 
 MIN_ACCURACY = 0.95
 
 
-def test_corpus_size() -> None:
+def outcomes_of(split: str | None = None) -> list[Outcome]:
+    cases = [case for case in load_corpus() if split is None or case.split == split]
+    return trio.run(score, RuleExtractor(), cases)
+
+
+def test_corpus_shape() -> None:
     cases = load_corpus()
-    assert sum(not case.is_conversation for case in cases) >= 150
-    assert sum(case.is_conversation for case in cases) >= 20
-    languages = {"he" if any("\u0590" <= ch <= "\u05ff" for ch in case.label) else "en" for case in cases}
-    assert languages == {"he", "en"}
+    assert len(cases) >= 350
+    assert sum(case.is_dialogue for case in cases) >= 100
+    assert sum(case.language == "en" for case in cases) * 3 >= len(cases)
+    assert len({case.id for case in cases}) == len(cases)
+    assert all(set(case.expect) == {"action", "date", "time", "name", "phone"} for case in cases)
+
+
+def test_split_is_the_recorded_hash_split() -> None:
+    cases = load_corpus()
+    assert all(case.split == split_of(case.id) for case in cases)
+    assert sum(case.split == "test" for case in cases) >= 0.30 * len(cases)
 
 
 def test_rule_extractor_accuracy_on_corpus() -> None:
-    extractor = RuleExtractor()
-    cases = load_corpus()
-    misses = []
-    for case in cases:
-        action = extractor.extract_sync(case.history, case.now, TIMEZONE)
-        got = action.to_json()
-        if (got["date"] is None or got["time"] is None) != (got["start"] is None):
-            misses.append(f"{case.label}\n    start inconsistent: {got}")
-            continue
-        got.pop("start")
-        if got != case.expect:
-            diff = {key: (got[key], case.expect[key]) for key in got if got[key] != case.expect.get(key)}
-            misses.append(f"{case.label}\n    got != expected: {diff}")
-    accuracy = 1 - len(misses) / len(cases)
-    print(f"\nNLP rule extractor: {len(cases) - len(misses)}/{len(cases)} correct, accuracy {accuracy:.1%}")
-    for miss in misses:
-        print("  MISS", miss)
-    assert accuracy >= MIN_ACCURACY
+    outcomes = outcomes_of()
+    print("\nNLP rule extractor, whole corpus:\n" + "\n".join(report_lines(outcomes)))
+    assert tally(outcomes).accuracy >= MIN_ACCURACY

@@ -1,53 +1,34 @@
-"""Loads the NLP corpus: every `*.jsonl` here, one case per line.
+"""Loads the NLP corpus: every `*.jsonl` here, one labelled case per line (format: callrt.model.nlp_eval).
 
-A case is `{"text": …}` or `{"history": [{"role", "text"}, …]}`, an optional `now`
-(default `DEFAULT_NOW`), and `expect`: the action's fields other than `start`,
-which is checked for consistency instead of being written by hand.
+Each case has an `id`, a `category` (the pattern it exercises) and a `split`: `dev` cases
+may be read while writing rules, `test` cases are held out and only scored. The split was
+made once, from a stable hash of the id (`split_of`), and is recorded in the files, so a
+case never moves between parts. A case without `now` is read at `DEFAULT_NOW`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
+import hashlib
 from pathlib import Path
-from typing import Any
 
-import attrs
-
-from actors.messages import HistoryTurn
+from callrt.model.nlp_eval import LabelledCase, load_cases
 
 CORPUS_DIR = Path(__file__).parent
 DEFAULT_NOW = dt.datetime.fromisoformat("2026-11-24T10:00:00+02:00")  # a Tuesday
 TIMEZONE = "Asia/Jerusalem"
+TEST_SHARE_PERCENT = 35
 
 
-@attrs.frozen
-class Case:
-    source: str
-    history: tuple[HistoryTurn, ...]
-    now: dt.datetime
-    expect: dict[str, Any]
-
-    @property
-    def is_conversation(self) -> bool:
-        return len(self.history) > 1
-
-    @property
-    def label(self) -> str:
-        return f"{self.source}: " + " | ".join(turn.text for turn in self.history)
+def split_of(case_id: str) -> str:
+    """`test` for about 35 % of ids, chosen by the first 32 bits of the id's SHA-256."""
+    bucket = int(hashlib.sha256(case_id.encode()).hexdigest()[:8], 16) % 100
+    return "test" if bucket < TEST_SHARE_PERCENT else "dev"
 
 
-def load_corpus() -> list[Case]:
-    cases = []
-    for path in sorted(CORPUS_DIR.glob("*.jsonl")):
-        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-            if not line.strip():
-                continue
-            data = json.loads(line)
-            if "history" in data:
-                history = tuple(HistoryTurn(turn["role"], turn["text"]) for turn in data["history"])
-            else:
-                history = (HistoryTurn("user", data["text"]),)
-            now = dt.datetime.fromisoformat(data["now"]) if "now" in data else DEFAULT_NOW
-            cases.append(Case(f"{path.name}:{number}", history, now, data["expect"]))
-    return cases
+def corpus_files() -> list[Path]:
+    return sorted(CORPUS_DIR.glob("*.jsonl"))
+
+
+def load_corpus() -> list[LabelledCase]:
+    return load_cases(corpus_files(), DEFAULT_NOW, TIMEZONE)
