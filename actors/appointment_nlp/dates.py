@@ -69,12 +69,16 @@ def next_week_phrase(tokens: Sequence[Token], i: int) -> int | None:
 
 def weekday(tokens: Sequence[Token], i: int, today: dt.date, next_week: bool) -> DateMatch | None:
     """ביום שלישי / ברביעי / יום ג' / שבת / (next|this) Tuesday / Tuesday next week / שלישי הבא."""
+    return _weekday(tokens, i, today, next_week, bare_ordinal=False)
+
+
+def _weekday(tokens: Sequence[Token], i: int, today: dt.date, next_week: bool, bare_ordinal: bool) -> DateMatch | None:
     j, explicit_next = i, False
     if tokens[j].kind is Kind.NEXT and _kind(tokens, j + 1) is Kind.WEEKDAY:
         j, explicit_next = j + 1, True
     elif tokens[j].kind is Kind.THIS and _kind(tokens, j + 1) is Kind.WEEKDAY:
         j += 1
-    day = _weekday_at(tokens, j)
+    day = _weekday_at(tokens, j, bare_ordinal)
     if day is None:
         return None
     number, end = day
@@ -87,7 +91,7 @@ def weekday(tokens: Sequence[Token], i: int, today: dt.date, next_week: bool) ->
     return today + dt.timedelta(days=ahead), end
 
 
-def _weekday_at(tokens: Sequence[Token], i: int) -> tuple[int, int] | None:
+def _weekday_at(tokens: Sequence[Token], i: int, bare_ordinal: bool) -> tuple[int, int] | None:
     tok = tokens[i]
     after_day_word = tok.kind is Kind.DAY and i + 1 < len(tokens)
     if after_day_word:
@@ -100,11 +104,19 @@ def _weekday_at(tokens: Sequence[Token], i: int) -> tuple[int, int] | None:
         return None
     if tok.kind is not Kind.WEEKDAY or not isinstance(tok.value, int):
         return None
-    # A bare Hebrew ordinal ("שני", "חמישי") is a weekday only with a prefix ("ברביעי") or as "שבת".
+    # A bare Hebrew ordinal ("שני", "חמישי") is a weekday only with a prefix ("ברביעי") or as "שבת";
+    # "ה" alone is "the": "השני" is "the second one".
     hebrew = not tok.text.isascii()
-    if hebrew and not tok.prefix and tok.text != "שבת":
+    grammatical_prefix = tok.prefix.strip("ה") != ""
+    only_the = bool(tok.prefix) and not grammatical_prefix
+    if hebrew and tok.text != "שבת" and (only_the or not (grammatical_prefix or bare_ordinal)):
         return None
     return tok.value, i + 1
+
+
+def answered_weekday(tokens: Sequence[Token], i: int, today: dt.date, next_week: bool) -> DateMatch | None:
+    """A bare Hebrew ordinal ("רביעי", "חמישי בעשר") answering "which day?": there it names the weekday."""
+    return _weekday(tokens, i, today, next_week, bare_ordinal=True)
 
 
 def day_of_month(tokens: Sequence[Token], i: int, today: dt.date, next_week: bool) -> DateMatch | None:

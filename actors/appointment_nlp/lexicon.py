@@ -42,6 +42,9 @@ class Kind(Enum):
     MINUTE_WORD = auto()  # "minutes", "דקות"
     AFTER_NOON = auto()  # "אחר"/"אחרי" in "אחר הצהריים"
     INFO = auto()  # an opening-hours / price question: a slot named in it is not a booking
+    LESS = auto()  # "פחות": "שבע פחות רבע" = a quarter to seven
+    CORRECTION = auto()  # "sorry", "I mean", "בעצם": what follows replaces what was said
+    DEFER = auto()  # "אחזור", "אתקשר": the caller will call back, so this turn asks for nothing
 
 
 PartOfDay = Literal["morning", "noon", "afternoon", "evening", "night"]
@@ -52,6 +55,17 @@ Intent = Literal["create", "reschedule", "cancel"]
 class Lexeme:
     kind: Kind
     value: object = None
+
+
+Phrase = tuple[str, ...]
+
+
+def by_first_word(phrases: tuple[Phrase, ...]) -> dict[str, tuple[Phrase, ...]]:
+    """Phrases grouped by their first word, so a matcher tries at each word only those that can start there."""
+    index: dict[str, tuple[Phrase, ...]] = {}
+    for phrase in phrases:
+        index[phrase[0]] = (*index.get(phrase[0], ()), phrase)
+    return index
 
 
 def _table(kind: Kind, entries: dict[str, object]) -> dict[str, Lexeme]:
@@ -129,7 +143,7 @@ LEXICON: dict[str, Lexeme] = {
     **_table(Kind.FRACTION, {"חצי": 30, "רבע": 15, "half": 30, "quarter": 15}),
     **_table(Kind.AMPM, {"am": "am", "pm": "pm"}),
     **_words(Kind.AT, "שעה בשעה at around about סביבות"),
-    **_words(Kind.OCLOCK, "o'clock oclock"),
+    **_words(Kind.OCLOCK, "o'clock oclock ish"),  # "5ish" is split into "5" + "ish"
     **_words(Kind.DAY, "יום ימים day days"),
     **_table(Kind.WEEK, {"שבוע": 1, "שבועיים": 2, "week": 1, "weeks": 1}),
     **_words(Kind.MONTH_REF, "חודש month"),
@@ -150,6 +164,9 @@ LEXICON: dict[str, Lexeme] = {
     **_words(Kind.INTENT, RESCHEDULE_WORDS, "reschedule"),
     **_words(Kind.INTENT, CANCEL_WORDS, "cancel"),
     **_words(Kind.MINUTE_WORD, "דקות דקה minutes minute"),
+    **_words(Kind.LESS, "פחות"),
+    **_words(Kind.CORRECTION, "סליחה כלומר בעצם רגע sorry mean meant actually wait rather scratch say"),
+    **_words(Kind.DEFER, "אחזור אתקשר נתקשר אבדוק אחשוב נחזור"),
 }
 
 # Words that end a name ("קוראים לי דנה ואני רוצה…", "this is Mike from…").
@@ -187,6 +204,9 @@ CAPITALISED_NAME_INTRODUCERS: tuple[tuple[str, ...], ...] = (
     ("i", "am"),
 )
 
+# "שלום, זה יוסי": "זה" ("this is") introduces only at the opening of a turn ("זה בסדר" is "that's fine").
+OPENING_NAME_INTRODUCERS: tuple[tuple[str, ...], ...] = (("זה",),)
+
 HEBREW_PREFIX_LETTERS = "ובלהמשכ"
 
 # A wish or a request ("אני רוצה תור", "I need an appointment"): with it, an appointment noun asks for a booking;
@@ -194,3 +214,25 @@ HEBREW_PREFIX_LETTERS = "ובלהמשכ"
 REQUEST_WORDS = word_set("רוצה רוצים רציתי צריך צריכה צריכים אפשר want wanted need like get could can")
 # "בוקר טוב", "good evening": a greeting, not a part of day.
 GREETING_WORDS = word_set("טוב good")
+# What may come before a name said at the opening of a turn ("hi, Rachel here", "שלום, זה יוסי").
+OPENING_WORDS = word_set("שלום היי הי אהלן הלו כן בוקר ערב טוב אממ hi hey hello yeah yes good morning evening oh um so")
+# After a weak introducer ("זה …", "this is … here"): everyday words that are never the caller's name.
+NOT_NAMES = word_set(
+    """
+    בסדר טוב מתאים מעולה נכון יופי סגור נהדר מצוין אפשרי ממש רק גם הכל לגבי בקשר קשור בדיוק
+    great fine good okay ok me him her urgent regarding about
+    """
+)
+# In an offer, a clause with one of these does not offer its time: "3 is taken", "בשלוש אין", "we close at 7",
+# "our hours are 9 until 7" ("3 is open" does offer 3).
+REFUSAL_WORDS = word_set(
+    "taken booked full closed close unavailable hours until till תפוס תפוסה תפוסים אין סגורים סגור מלא פתוחים עד"
+)
+# Said right after a name: the speaker introduces themselves ("Rachel here", "רותי מדברת").
+SPEAKER_MARKERS = word_set("here speaking calling מדברת מדבר")
+# "the first one", "השני": which of several offered times; -1 is the last one.
+PLACE_WORDS: dict[str, int] = {
+    "first": 0, "earlier": 0, "earliest": 0, "second": 1, "third": 2, "last": -1, "later": -1, "latest": -1,
+    "הראשון": 0, "הראשונה": 0, "המוקדם": 0, "המוקדמת": 0, "השני": 1, "השנייה": 1, "השניה": 1,
+    "השלישי": 2, "השלישית": 2, "האחרון": -1, "האחרונה": -1, "המאוחר": -1, "המאוחרת": -1,
+}  # fmt: skip

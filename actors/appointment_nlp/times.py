@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 
 import attrs
 
-from .lexicon import Kind
+from .lexicon import PLACE_WORDS, Kind
 from .tokens import Token
 
 MINUTE_VALUES = frozenset({5, 10, 15, 20, 25, 30, 35, 40, 45, 50, 55})
@@ -90,8 +90,8 @@ def _minutes_word(tokens: Sequence[Token], i: int, *, joined: bool) -> tuple[int
         return None
     tok = tokens[i]
     value = tok.value if tok.kind in (Kind.FRACTION, Kind.NUMBER) and isinstance(tok.value, int) else None
-    if tok.shape == "number" and tok.prefix.startswith("ו"):
-        value = int(tok.text)
+    if tok.shape == "number" and (tok.prefix.startswith("ו") or _spoken_digits(tokens, i)):
+        value = int(tok.text)  # "שש ו-20", and "4 30" as a transcriber writes "four thirty"
     if value is None:
         return None
     hebrew_and = tok.prefix.startswith("ו")
@@ -110,6 +110,14 @@ def _minutes_word(tokens: Sequence[Token], i: int, *, joined: bool) -> tuple[int
     if _kind(tokens, end) is Kind.MINUTE_WORD:
         end += 1
     return value, end
+
+
+def _spoken_digits(tokens: Sequence[Token], i: int) -> bool:
+    """ "4 30", "9 05" after an hour, in its clause: minutes as said ("10, 11 or 2" is three hours)."""
+    tok = tokens[i]
+    same_clause = i > 0 and tokens[i - 1].clause == tok.clause
+    spoken = tok.text[0] == "0" or int(tok.text) in MINUTE_VALUES
+    return same_clause and not tok.prefix and len(tok.text) == 2 and spoken
 
 
 def part_of_day_at(tokens: Sequence[Token], i: int) -> tuple[str, int] | None:
@@ -192,8 +200,10 @@ def hour_and_minutes(tokens: Sequence[Token], i: int, expect_time: bool) -> Time
     if hour is None:
         return None
     value, literal, end = hour
+    if i > 0 and tokens[i - 1].surface.lower() in PLACE_WORDS:
+        return None  # "the first one" picks an offer; it is not one o'clock
     offset = 0
-    minutes = _minutes_word(tokens, end, joined=True)
+    minutes = _minutes_less(tokens, end) or _minutes_word(tokens, end, joined=True)
     if minutes is not None:
         offset, end = minutes
     tok = tokens[i]
@@ -201,12 +211,31 @@ def hour_and_minutes(tokens: Sequence[Token], i: int, expect_time: bool) -> Time
     cued = (
         _kind(tokens, i - 1) is Kind.AT
         or any(letter in tok.prefix for letter in "בלמ")  # at / for / from six
-        or (expect_time and not tok.prefix)
-        or [t.text for t in tokens[max(0, i - 2) : i]] == ["make", "it"]  # "make it six"
+        or (expect_time and not tok.prefix and _kind(tokens, end) is not Kind.AT)  # "I've got one at 2:45"
+        or [t.text for t in tokens[max(0, i - 2) : i]] in (["make", "it"], ["make", "that"])  # "make it six"
+        or _moved_to(tokens, i)
         or offset != 0
         or matched[1] > end
     )
     return matched if cued else None
+
+
+def _minutes_less(tokens: Sequence[Token], i: int) -> tuple[int, int] | None:
+    """ "פחות רבע", "פחות עשרה" after an hour: (negative minutes, end)."""
+    if _kind(tokens, i) is not Kind.LESS:
+        return None
+    minutes = _minutes_word(tokens, i + 1, joined=False)
+    if minutes is None or minutes[0] > 30:
+        return None
+    return -minutes[0], minutes[1]
+
+
+def _moved_to(tokens: Sequence[Token], i: int) -> bool:
+    """ "move it to 5", "change that to 6": the number after "to" is the new time."""
+    if _kind(tokens, i - 1) is not Kind.TO or i < 2:
+        return False
+    before = tokens[i - 2]
+    return before.text in ("it", "that") or before.kind is Kind.INTENT
 
 
 TIME_RULES: tuple[TimeRule, ...] = (clock_time, minutes_to_hour, minutes_past_hour, hour_and_minutes)

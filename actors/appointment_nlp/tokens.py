@@ -81,12 +81,12 @@ def tokenize(text: str) -> list[Token]:
     for match in _TOKEN.finditer(normalise(text)):
         kind = match.lastgroup
         surface = match.group(0)
-        if kind == "boundary":
+        if kind == "boundary" or surface.lower() in CLAUSE_WORDS:
             clause += 1
         elif kind == "hebrew":
             tokens.append(_hebrew_word(surface, clause))
         elif kind == "latin":
-            tokens.append(Token(surface.lower(), surface, lexeme=LEXICON.get(surface.lower()), clause=clause))
+            tokens.extend(_latin_word(surface, clause))
         else:
             assert kind is not None
             prefix = (match.group("prefix") or "").rstrip("-")
@@ -95,6 +95,32 @@ def tokenize(text: str) -> list[Token]:
 
 
 _SHAPES = {"phone": "phone", "clock": "clock", "dotted": "dotted", "ordinal": "ordinal", "digits": "number"}
+
+
+# A word that starts a new clause, as punctuation does: "3 is taken but I have 3:30" offers only 3:30.
+CLAUSE_WORDS = frozenset({"but", "אבל"})
+APPROXIMATE_SUFFIX = "ish"
+
+
+def _latin_word(surface: str, clause: int) -> list[Token]:
+    """An English word; "fiveish" is "five" + "ish", and "tomorrow's" is "tomorrow" when only the stem is known."""
+    word = surface.lower()
+    stem = word.removesuffix(APPROXIMATE_SUFFIX)
+    if stem != word and _is_number_word(stem):
+        cut = len(stem)
+        return [
+            Token(stem, surface[:cut], lexeme=LEXICON[stem], clause=clause),
+            Token(APPROXIMATE_SUFFIX, surface[cut:], lexeme=LEXICON[APPROXIMATE_SUFFIX], clause=clause),
+        ]
+    possessive = word.removesuffix("'s")
+    if word not in LEXICON and possessive != word and possessive in LEXICON:
+        return [Token(possessive, surface, lexeme=LEXICON[possessive], clause=clause)]
+    return [Token(word, surface, lexeme=LEXICON.get(word), clause=clause)]
+
+
+def _is_number_word(word: str) -> bool:
+    lexeme = LEXICON.get(word)
+    return lexeme is not None and lexeme.kind is Kind.NUMBER
 
 
 def _hebrew_word(surface: str, clause: int) -> Token:

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from actors.appointment_nlp import Action, RuleExtractor
 from actors.appointment_nlp.dates import weekday
-from actors.appointment_nlp.rules import offered_slots
+from actors.appointment_nlp.dialogue import offered_slots
 from actors.appointment_nlp.tokens import tokenize
 from actors.appointment_nlp.utterance import parse_utterance
 from actors.messages import HistoryTurn
