@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
 
-from actors.appointment_nlp import Extractor
+from actors.appointment_nlp import Action, Extractor, RuleExtractor
 from actors.appointment_nlp.action import FIELDS
 from actors.messages import HistoryTurn
 
@@ -97,7 +97,7 @@ def parse_history(data: dict[str, Any]) -> tuple[HistoryTurn, ...]:
     return tuple(history)
 
 
-def parse_case(line: str, case_id: str, default_now: dt.datetime, default_tz: str) -> LabelledCase:
+def parse_case(line: str, case_id: str, default_now: dt.datetime | None, default_tz: str) -> LabelledCase:
     """One labelled line. Raises ValueError with the reason."""
     try:
         data = json.loads(line)
@@ -113,7 +113,10 @@ def parse_case(line: str, case_id: str, default_now: dt.datetime, default_tz: st
         raise ValueError(f"unknown fields in expect: {sorted(unknown)}")
     tz = data.get("tz", default_tz)
     zone = parse_zone(tz)
+    Action.from_json(expect, timezone=tz)  # a label must itself be a valid action
     now = parse_now(data["now"], zone) if "now" in data else default_now
+    if now is None:
+        raise ValueError('no "now": the expected dates are read from it (add it to the line, or pass --now)')
     for key in ("id", "category", "split"):
         if key in data and not isinstance(data[key], str):
             raise ValueError(f"{key} must be a string")
@@ -128,8 +131,9 @@ def parse_case(line: str, case_id: str, default_now: dt.datetime, default_tz: st
     )
 
 
-def load_cases(paths: Iterable[Path], default_now: dt.datetime, default_tz: str) -> list[LabelledCase]:
-    """Every case in the files, in order; a case without an id is `<file>:<line>`. Raises BadCase."""
+def load_cases(paths: Iterable[Path], default_now: dt.datetime | None, default_tz: str) -> list[LabelledCase]:
+    """Every case in the files, in order; a case without an id is `<file>:<line>`. Raises BadCase, and
+    OSError for a file it cannot read. Labels name dates, so a case needs a `now`: its own or `default_now`."""
     cases = []
     for path in paths:
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
@@ -160,6 +164,17 @@ def judge(case: LabelledCase, got: dict[str, Any]) -> Outcome:
     if (got["date"] is None or got["time"] is None) != (got["start"] is None):
         differences["start"] = (got["start"], "date + time")
     return Outcome(case, got, differences)
+
+
+class CountedFallback(RuleExtractor):
+    """The rules as the LLM extractor's fallback, counting how many answers came from them, not the model."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def extract_sync(self, history: Sequence[HistoryTurn], now: dt.datetime, timezone: str) -> Action:
+        self.calls += 1
+        return super().extract_sync(history, now, timezone)
 
 
 async def score(extractor: Extractor, cases: Sequence[LabelledCase]) -> list[Outcome]:

@@ -7,10 +7,13 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
+from typing import Any
 
 import pytest
 
-from callrt.cli.nlp import extract_command
+from callrt.cli.nlp import eval_command, extract_command
+from tests.support.fake_openai import serve_fake_openai
 
 NOW = "2026-11-24T10:00:00+02:00"
 
@@ -94,3 +97,88 @@ def test_console_script_is_registered() -> None:
     )
     action = json.loads(result.stdout)
     assert (action["action"], action["start"]) == ("create_appointment", "2026-11-25T19:20:00+02:00")
+
+
+# -- callrt nlp eval --------------------------------------------------------------------------------
+
+LABELLED = [
+    {"id": "he-1", "category": "offer", "split": "test", "expect": {"action": "create_appointment",
+     "date": "2026-11-25", "time": "17:00", "name": None, "phone": None},
+     "history": [{"role": "user", "text": "אני רוצה תור למחר"}, {"role": "assistant", "text": "מה דעתך על 17:00?"},
+                 {"role": "user", "text": "כן מתאים"}]},
+    {"id": "en-1", "category": "spoken", "split": "dev", "text": "can i come tomorrow at quarter to five",
+     "expect": {"action": "create_appointment", "date": "2026-11-25", "time": "16:45"}},
+    {"id": "en-2", "category": "spoken", "text": "book me friday at noon", "now": "2026-11-24T10:00:00",
+     "expect": {"action": "create_appointment", "date": "2026-11-27", "time": "13:00"}},  # a wrong label: a miss
+]  # fmt: skip
+
+
+def write_cases(path: Path, cases: list[dict[str, Any]]) -> Path:
+    path.write_text("\n".join(json.dumps(case, ensure_ascii=False) for case in cases) + "\n", encoding="utf-8")
+    return path
+
+
+async def evaluate(files: list[Path], llm: bool = False, split: str | None = None) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    status = await eval_command(files, llm, split, NOW, "Asia/Jerusalem", out, err)
+    return status, out.getvalue(), err.getvalue()
+
+
+async def test_eval_prints_accuracy_per_category_and_each_miss(tmp_path: Path) -> None:
+    status, out, err = await evaluate([write_cases(tmp_path / "set.jsonl", LABELLED)])
+    assert (status, err) == (0, "")
+    lines = out.splitlines()
+    assert lines[:2] == ["rules on 3 cases", "overall: 2/3 = 0.667"]
+    assert "  multi-turn: 1/1 = 1.000" in lines and "  English: 1/2 = 0.500" in lines
+    assert "  category offer: 1/1 = 1.000" in lines and "  category spoken: 1/2 = 0.500" in lines
+    miss = lines.index("MISS en-2: u: book me friday at noon")
+    assert lines[miss + 1] == "    time: got '12:00', expected '13:00'"
+    status, out, _ = await evaluate([tmp_path / "set.jsonl"], split="test")
+    assert out.splitlines()[:2] == ["rules on 1 cases (test part)", "overall: 1/1 = 1.000"]
+
+
+async def test_eval_rejects_an_unreadable_case_with_its_line(tmp_path: Path) -> None:
+    bad = write_cases(tmp_path / "bad.jsonl", [LABELLED[1], {"text": "hi", "expect": {"action": "book"}}])
+    status, out, err = await evaluate([bad])
+    assert status == 1 and out == ""
+    assert err.startswith("callrt nlp eval: bad.jsonl:2: unknown action")
+    no_expect = write_cases(tmp_path / "no_expect.jsonl", [{"text": "hi"}])
+    assert "expect" in (await evaluate([no_expect]))[2]
+
+
+async def test_eval_llm_without_a_key_is_a_one_line_error(tmp_path: Path) -> None:
+    status, out, err = await evaluate([write_cases(tmp_path / "set.jsonl", LABELLED)], llm=True)
+    assert (status, out) == (2, "")
+    assert err == "callrt nlp eval --llm: OPENAI_API_KEY is not set\n"
+
+
+async def test_eval_llm_scores_the_model_and_counts_fallbacks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    async with serve_fake_openai() as (server, base_url):
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+        monkeypatch.setenv("OPENAI_BASE_URL", base_url)
+        first = {"action": "create_appointment", "date": "2026-11-25", "time": "17:00", "name": None, "phone": None}
+        # The second case's answers are invalid twice, so the rules answer it (rightly); the model misses the third.
+        server.script = [json.dumps(first), "not json", "{}", json.dumps({**first, "date": "2026-11-27"})]
+        status, out, err = await evaluate([write_cases(tmp_path / "set.jsonl", LABELLED)], llm=True)
+    assert (status, err) == (0, "")
+    lines = out.splitlines()
+    assert lines[:2] == ["gpt-4o-mini on 3 cases", "overall: 2/3 = 0.667"]
+    assert "MISS en-2: u: book me friday at noon" in lines
+    assert lines[-1] == "answers from the rule fallback (the model failed twice): 1"
+    assert len(server.requests) == 4 and all(body["model"] == "gpt-4o-mini" for body in server.requests)
+
+
+def test_eval_console_script(tmp_path: Path) -> None:
+    env = {key: value for key, value in os.environ.items() if key != "OPENAI_API_KEY"}
+    path = write_cases(tmp_path / "set.jsonl", LABELLED)
+    result = subprocess.run(
+        [sys.executable, "-m", "callrt", "nlp", "eval", str(path), "--now", NOW],
+        capture_output=True, text=True, env=env, check=False, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "overall: 2/3 = 0.667" in result.stdout
+    result = subprocess.run(
+        [sys.executable, "-m", "callrt", "nlp", "eval", str(path), "--llm"],
+        capture_output=True, text=True, env=env, check=False, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 2 and result.stderr.count("\n") == 1

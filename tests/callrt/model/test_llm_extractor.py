@@ -14,20 +14,14 @@ from collections.abc import AsyncIterator
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import attrs
 import openai
 import pytest
 import trio
-from hypercorn.config import Config
-from hypercorn.trio import serve
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from actors.appointment_nlp import Action, RuleExtractor
 from actors.messages import HistoryTurn
 from callrt.model.llm_extractor import LlmExtractor
+from tests.support.fake_openai import FakeOpenAI, serve_fake_openai
 
 TZ = "Asia/Jerusalem"
 NOW = dt.datetime(2026, 11, 24, 10, 0, tzinfo=ZoneInfo(TZ))  # a Tuesday
@@ -46,57 +40,12 @@ def answer(**fields: Any) -> str:
     return json.dumps({**base, **fields}, ensure_ascii=False)
 
 
-@attrs.define
-class FakeOpenAI:
-    """Answers /v1/chat/completions from a script: a JSON content string, "HANG" or an HTTP status code."""
-
-    script: list[str | int] = attrs.Factory(list)
-    requests: list[dict[str, Any]] = attrs.Factory(list)
-
-    async def completions(self, request: Request) -> Response:
-        self.requests.append(await request.json())
-        step = self.script.pop(0) if self.script else "HANG"
-        if step == "HANG":
-            await trio.sleep_forever()
-        if isinstance(step, int):
-            return JSONResponse({"error": {"message": "boom", "type": "server_error"}}, status_code=step)
-        return JSONResponse(
-            {
-                "id": f"chatcmpl-{len(self.requests)}",
-                "object": "chat.completion",
-                "created": 1764000000,
-                "model": "gpt-4o-mini",
-                "choices": [
-                    {
-                        "index": 0,
-                        "message": {"role": "assistant", "content": step, "refusal": None},
-                        "finish_reason": "stop",
-                        "logprobs": None,
-                    }
-                ],
-                "usage": {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120},
-            }
-        )
-
-
 @pytest.fixture
 async def fake() -> AsyncIterator[tuple[FakeOpenAI, openai.AsyncOpenAI]]:
-    server = FakeOpenAI()
-    app = Starlette(routes=[Route("/v1/chat/completions", server.completions, methods=["POST"])])
-    config = Config()
-    config.bind = ["127.0.0.1:0"]
-    config.graceful_timeout = 0.1
-    config.accesslog = None
-    stop = trio.Event()
-    async with trio.open_nursery() as nursery:
-        binds = await nursery.start(
-            lambda task_status: serve(app, config, shutdown_trigger=stop.wait, task_status=task_status)
-        )  # type: ignore[arg-type]
-        client = openai.AsyncOpenAI(api_key="sk-test", base_url=f"{binds[0]}/v1")
+    async with serve_fake_openai() as (server, base_url):
+        client = openai.AsyncOpenAI(api_key="sk-test", base_url=base_url)
         yield server, client
         await client.close()
-        stop.set()
-        nursery.cancel_scope.deadline = trio.current_time() + 2.0
 
 
 def extractor(client: openai.AsyncOpenAI) -> LlmExtractor:
