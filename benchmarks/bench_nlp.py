@@ -18,12 +18,11 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-
-from nlp_corpus.corpus import TIMEZONE, load_corpus
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository root: `tests` is a package
 
 from actors.appointment_nlp import RuleExtractor
 from actors.appointment_nlp.rules import clear_parse_cache
+from tests.nlp_corpus.corpus import TIMEZONE, load_corpus
 
 
 def main() -> None:
