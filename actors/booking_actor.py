@@ -10,11 +10,16 @@ business's time zone, and values without spaces (parsed by the prompt rules and 
     outside_hours reason=closed_day requested=2026-11-28T18:00+02:00 alternatives=2026-11-29T09:00+02:00,…
     slot_unavailable reason=taken requested=2026-11-25T17:00+02:00 alternatives=…
     need_name start=2026-11-25T18:00+02:00
-    booking_failed reason=db_unavailable | no_appointment | invalid_request | store_error
+    booking_failed reason=db_unavailable | no_appointment | invalid_request | store_error | unverified_caller
 
 `outside_hours` is for a time the business does not take bookings at all (closed_day, outside_hours,
 beyond_horizon); `slot_unavailable` for a time that is possible in principle but not this one
 (taken, too_soon, not_on_slot_grid, in_past). `alternatives=` is left out when there are none.
+
+Cancel and move act on the appointment this call booked, or else on the next one of the verified caller
+line (actors.caller_identity), never on a number said aloud. A cancel or move that finds nothing it may
+touch while the line is withheld, or the caller named another number, is handed to a person: a callback
+request is recorded (reason `unverified_caller`) and the note makes the AI say the handoff line.
 
 The actor keeps no durable state: the store is idempotent per call, so a request repeated (by the NLP,
 or after a restart) never books twice; a note identical to the previous one is not re-sent.
@@ -30,6 +35,7 @@ from zoneinfo import ZoneInfo
 from store import BookingOutcome, StoreError, StoreUnavailable
 
 from .call_context import CallContext
+from .caller_identity import may_touch_appointments_of_line
 from .db import RETRY_DELAYS_S
 from .errors import InjectedFault
 from .messages import BookingRequest, InjectedCrash, NoteKind, ServerNote
@@ -40,6 +46,7 @@ R = TypeVar("R")
 
 
 OUTSIDE_HOURS_REASONS = frozenset({"closed_day", "outside_hours", "beyond_horizon"})
+UNVERIFIED_CALLER = "unverified_caller"
 
 
 def iso_minute(instant: dt.datetime) -> str:
@@ -67,6 +74,8 @@ class BookingActor:
         self._realtime = ctx.mailboxes.realtime.outbox(self.name)
         self._timezone: ZoneInfo | None = None
         self._last_note: str | None = None
+        self._handed_off: set[str] = set()
+        """Kinds of request already recorded as a callback in this call (one record each, however often asked)."""
 
     async def run(self) -> None:
         async for message in self.ctx.mailboxes.booking:
@@ -123,24 +132,30 @@ class BookingActor:
         return self._booked_note(outcome)
 
     async def _reschedule(self, request: BookingRequest, start: dt.datetime) -> ServerNote:
+        line = self._line_phone(request)
         outcome = await self._call(
             self.ctx.store.reschedule_appointment,
             business_id=self.ctx.business_id,
             call_sid=self.ctx.call_sid,
-            phone=self._phone(request),
+            phone=line,
             new_start=start,
             now=self.ctx.now(),
         )
+        if outcome.reason == "no_appointment" and line is None:
+            return await self._hand_off(request)
         return self._booked_note(outcome)
 
     async def _cancel(self, request: BookingRequest) -> ServerNote:
+        line = self._line_phone(request)
         outcome = await self._call(
             self.ctx.store.cancel_appointment,
             business_id=self.ctx.business_id,
             call_sid=self.ctx.call_sid,
-            phone=self._phone(request),
+            phone=line,
             now=self.ctx.now(),
         )
+        if outcome.reason == "no_appointment" and line is None:
+            return await self._hand_off(request)
         if outcome.reason is not None:
             return failure_note(outcome.reason)
         self._log(f"appointment_cancelled id={outcome.appointment_id}")
@@ -149,6 +164,29 @@ class BookingActor:
             text=f"appointment_cancelled id={outcome.appointment_id}",
             appointment_id=outcome.appointment_id,
         )
+
+    async def _hand_off(self, request: BookingRequest) -> ServerNote:
+        """A change the line may not make itself: a person of the business calls back and checks."""
+        spoken = request.phone
+        wanted = request.kind + (f" to {iso_minute(request.start)}" if request.start is not None else "")
+        about = f"the appointment of {spoken} (number said by the caller)" if spoken else "the caller's appointment"
+        self._log(
+            f"{request.kind} refused: caller line {mask_phone(self.ctx.caller_phone or '') or 'withheld'}, "
+            f"number said {mask_phone(spoken) if spoken else 'none'}; handing over to a person"
+        )
+        if request.kind not in self._handed_off:
+            await self._call(
+                self.ctx.store.record_callback_request,
+                business_id=self.ctx.business_id,
+                call_sid=self.ctx.call_sid,
+                phone=self.ctx.caller_phone or spoken,
+                name=request.name,
+                request=f"{wanted}: {about}",
+                reason=UNVERIFIED_CALLER,
+                at=self.ctx.now(),
+            )
+            self._handed_off.add(request.kind)
+        return failure_note(UNVERIFIED_CALLER)
 
     def _booked_note(self, outcome: BookingOutcome) -> ServerNote:
         if outcome.reason == "no_appointment":
@@ -178,7 +216,13 @@ class BookingActor:
         return self._timezone
 
     def _phone(self, request: BookingRequest) -> str | None:
+        """A new booking's contact: the number said aloud, else the caller line."""
         return request.phone or self.ctx.caller_phone
+
+    def _line_phone(self, request: BookingRequest) -> str | None:
+        """The number a cancel or move may look the caller's appointment up by: the verified line, unless
+        the request named another number; None limits it to the appointment this call booked."""
+        return self.ctx.caller_phone if may_touch_appointments_of_line(self.ctx.caller_phone, request.phone) else None
 
     def _send(self, note: ServerNote) -> None:
         # A duplicated request gives the very same outcome: the model has it already. A failure is

@@ -246,6 +246,8 @@ class BookingRequest:
     start: dt.datetime | None
     name: str | None
     phone: str | None
+    """The number the caller said aloud, else the caller line: a contact for a new booking, never proof of
+    who the caller is (actors.caller_identity)."""
 
 
 BookingInbox = BookingRequest | InjectedCrash

@@ -125,6 +125,8 @@ _HEBREW = (
     " (מחוץ לשעות הפעילות או תפוס) והציעי את החלופות שבהודעה.\n"
     "   - need_name / need_date / need_time: שאלי רק את הפרט החסר.\n"
     '   - booking_unavailable / booking_failed: אל תקבעי; אמרי "{handoff}".\n'
+    "   - booking_failed reason=unverified_caller: אל תבטלי ואל תזיזי תור; הסבירי שאפשר לשנות תור רק"
+    ' מהמספר שממנו נקבע, ואמרי "{handoff}". מספר שהמתקשר אומר אינו הוכחה לזהותו.\n'
     "   - false_claim_cut: תקני את עצמך: התור עוד לא נקבע ודבר לא נשלח.\n"
     "   - continue_after_noise: המשיכי מהמקום שבו עצרת, בלי להתנצל ובלי לחזור על הכול.\n"
     '   - silence_prompt: שאלי פעם אחת בלבד: "{still_there}"\n'
@@ -157,6 +159,9 @@ _ENGLISH = (
     " (outside opening hours, or taken) and offer the alternatives in the note.\n"
     "   - need_name / need_date / need_time: ask only for the missing piece.\n"
     '   - booking_unavailable / booking_failed: do not book; say "{handoff}".\n'
+    "   - booking_failed reason=unverified_caller: do not cancel or move anything; explain that an appointment"
+    ' can only be changed from the number it was booked with, and say "{handoff}".'
+    " A number the caller says is never proof of who they are.\n"
     "   - false_claim_cut: correct yourself: nothing has been booked and nothing was sent.\n"
     "   - continue_after_noise: continue where you stopped, without apologising or repeating everything.\n"
     '   - silence_prompt: ask once, and only once: "{still_there}"\n'

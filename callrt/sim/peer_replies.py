@@ -16,6 +16,7 @@ from typing import Literal
 
 import attrs
 
+from actors.prompt import HANDOFF_PHRASE
 from callrt.sim.peer_script import Language
 
 Speaker = Literal["user", "assistant", "system"]
@@ -38,6 +39,10 @@ CALLBACK = {
     "he": "יש לי כרגע תקלה במערכת התורים. אעביר את הפרטים לנציג והוא יחזור אליך בהמשך.",
     "en": "Our booking system is unavailable right now. "
     "I'll pass your details to a representative who will call you back.",
+}
+UNVERIFIED_CALLER = {
+    "he": "אפשר לשנות תור רק מהמספר שממנו נקבע. ",
+    "en": "An appointment can only be changed from the number it was booked with. ",
 }
 
 
@@ -133,6 +138,8 @@ def note_reply(note: ServerNote, language: Language, previous_reply: str) -> str
         if not first:
             return "כן, אני כאן. איך אפשר לעזור?" if he else "Yes, I'm here. How can I help?"
         return f"כמו שאמרתי, {first}" if he else f"As I was saying, {first}"
+    if kind == "booking_failed" and note.fields.get("reason") == "unverified_caller":
+        return UNVERIFIED_CALLER[language] + HANDOFF_PHRASE[language] + "."
     if kind in ("booking_unavailable", "booking_failed"):
         return CALLBACK[language]
     return ACKNOWLEDGE[language]
