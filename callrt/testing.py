@@ -28,6 +28,11 @@ from store import DEMO_BUSINESS
 
 DEFAULT_NOW = "2026-11-24T10:00:00+02:00"
 DEFAULT_BUSINESS: dict[str, Any] = DEMO_BUSINESS
+CALLER_LINE = "+972501234567"
+STRANGER_LINE = "+972529876543"
+"""Another customer's line: every generated call's business already holds an appointment of theirs."""
+STRANGER_APPOINTMENT: dict[str, Any] = {"start": "2026-11-26T12:00:00+02:00", "name": "Ronit", "phone": "0529876543"}
+"""Imported in national form, the way a business writes numbers (and the way callers say them)."""
 
 UTTERANCES: dict[str, list[str]] = {
     "he": [
@@ -40,6 +45,8 @@ UTTERANCES: dict[str, list[str]] = {
         "אפשר לקבוע למחר בתשע בערב?",
         "תודה רבה, להתראות",
         "ביום שישי בשתיים בצהריים, על שם רונית",
+        "אני רוצה לבטל את התור שלי, המספר שלי 052-9876543",
+        "אני רוצה להזיז את התור שלי ליום חמישי בעשר בבוקר, המספר שלי 052-9876543",
     ],
     "en": [
         "I'd like an appointment tomorrow at six pm, my name is Dana",
@@ -51,6 +58,8 @@ UTTERANCES: dict[str, list[str]] = {
         "Can I book for tomorrow at nine pm?",
         "Thanks, bye",
         "Friday at two in the afternoon, for Ron",
+        "I want to cancel my appointment, my number is 052-9876543",
+        "Please move my appointment to Thursday at 10 am, my number is 052-9876543",
     ],
 }
 
@@ -128,21 +137,44 @@ def scenarios(
     now: str = DEFAULT_NOW,
     faults: bool = True,
 ) -> st.SearchStrategy[dict[str, Any]]:
-    """Whole scenario documents (docs/scenario-format.md) for one business."""
+    """Whole scenario documents (docs/scenario-format.md) for one business.
+
+    The business already holds a stranger's appointment, and the caller's line is their own or
+    withheld: some scripts name the stranger's number to cancel or move "my" appointment."""
     return st.builds(
-        lambda script, plan, n: {
+        lambda script, plan, line, n: {
             "name": f"generated-{n}",
             "language": language,
             "now": now,
             "business": business or DEFAULT_BUSINESS,
-            "appointments": [],
-            "caller": {"phone": "+972501234567", "name": None},
+            "appointments": [STRANGER_APPOINTMENT],
+            "caller": {"phone": line, "name": None},
             "script": script,
             "faults": plan,
         },
         scripts(language),
         fault_plans() if faults else st.just([]),
+        st.sampled_from([CALLER_LINE, None]),
         st.integers(min_value=0, max_value=10**6),
+    )
+
+
+def stranger_calls(language: str = "he") -> st.SearchStrategy[list[dict[str, Any]]]:
+    """Two simultaneous calls to one business: the stranger on their own line, and a second caller, from
+    another line or a withheld one, who names the stranger's number."""
+    attack = st.sampled_from([text for text in UTTERANCES[language] if "9876543" in text])
+    return st.tuples(
+        scenarios(language=language, faults=False), scenarios(language=language, faults=False), attack
+    ).map(
+        lambda parts: [
+            {**parts[0], "name": parts[0]["name"] + "-owner", "caller": {"phone": STRANGER_LINE, "name": None}},
+            {
+                **parts[1],
+                "name": parts[1]["name"] + "-other",
+                # The greeting, then the stranger's number at once, then whatever else the script says.
+                "script": [parts[1]["script"][0], {"say": parts[2], "ms": 2500}, *parts[1]["script"][1:]],
+            },
+        ]
     )
 
 

@@ -204,7 +204,8 @@ def create_from_call(
 def reschedule(
     session: Session, *, business_id: int, call_sid: str, phone: str | None, new_start: dt.datetime, now: dt.datetime
 ) -> BookingOutcome:
-    """Move this call's appointment, or else the caller's next upcoming one (found by phone)."""
+    """Move this call's appointment, or else the next upcoming one of `phone`, which must be the verified
+    caller line (never a number said aloud: see actors.caller_identity)."""
     settings = load_settings(session, business_id)
     target = _active_of_call(session, business_id, call_sid)
     if target is None and phone:
@@ -230,7 +231,8 @@ def reschedule(
 
 
 def cancel(session: Session, *, business_id: int, call_sid: str, phone: str | None, now: dt.datetime) -> BookingOutcome:
-    """Cancel this call's appointment, or else the caller's next upcoming one; repeating it is a duplicate."""
+    """Cancel this call's appointment, or else the next upcoming one of `phone` (the verified caller line);
+    repeating it is a duplicate."""
     settings = load_settings(session, business_id)
     target = _active_of_call(session, business_id, call_sid)
     if target is None:
@@ -303,6 +305,7 @@ def list_appointments(
             phone=row.phone,
             call_sid=row.call_sid,
             status=row.status,
+            cancel_call_sid=row.cancel_call_sid,
         )
         for row in session.scalars(query)
     ]

@@ -70,6 +70,8 @@ class AppointmentInfo:
     phone: str | None
     call_sid: str | None
     status: str
+    cancel_call_sid: str | None = None
+    """The call that cancelled it, if a call did."""
 
 
 @attrs.frozen

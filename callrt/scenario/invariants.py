@@ -10,6 +10,7 @@ import itertools
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from actors.caller_identity import same_line
 from actors.claims import detect_claim
 from store import AppointmentInfo, BusinessSettings
 from store.availability import check_slot
@@ -235,6 +236,30 @@ def check_appointments(
         elif problem in ("too_soon", "in_past"):
             violations.append("appointment_too_soon")
     return sorted(set(violations), key=violations.index)
+
+
+def check_foreign_appointments(
+    call_sid: str,
+    caller_phone: str | None,
+    after: Sequence[AppointmentInfo],
+    linked_appointment_id: int | None,
+    before: Sequence[AppointmentInfo] | None = None,
+) -> list[str]:
+    """No appointment of someone else — not booked by this call, and not of its verified caller line —
+    was cancelled or moved by the call. Read from the database: who cancelled each appointment, the
+    appointment the call's session points at (a move links it), and, for a call that ran alone, any
+    start that changed since `before`."""
+    start_before = {a.id: a.start for a in before or ()}
+    for appointment in after:
+        if appointment.call_sid == call_sid or same_line(appointment.phone, caller_phone):
+            continue
+        cancelled = appointment.cancel_call_sid == call_sid
+        moved = appointment.id == linked_appointment_id or start_before.get(appointment.id, appointment.start) != (
+            appointment.start
+        )
+        if cancelled or moved:
+            return ["foreign_appointment_touched"]
+    return []
 
 
 ANSWER_WITHIN_MS = 10_000.0

@@ -29,14 +29,14 @@ from actors.db import StoreGateway
 from actors.messages import InjectedCrash
 from actors.trace import Trace
 from callrt.net.transport import memory_transport_pair
-from callrt.scenario.invariants import check_appointments, check_trace
+from callrt.scenario.invariants import check_appointments, check_foreign_appointments, check_trace
 from callrt.scenario.model import Scenario, script_duration_ms
 from callrt.scenario.report import build_report
 from callrt.sim.caller import SimulatedCaller
 from callrt.sim.peer_script import SimScript
 from callrt.sim.realtime_peer import InMemoryModelConnector
 from callrt.telephony.media import TwilioCallerLine
-from store import Store
+from store import AppointmentInfo, Store
 
 CALL_GRACE_MS = 120_000.0
 """How long a call may outlive its caller's script before it counts as `call_never_ended`."""
@@ -85,6 +85,7 @@ class ScenarioCall:
         *,
         index: int = 0,
         started_at: dt.datetime | None = None,
+        alone: bool = True,
     ) -> None:
         self.scenario = scenario
         self.store = store
@@ -96,6 +97,8 @@ class ScenarioCall:
         self.started_at = started_at or scenario.now
         self._faults_scope = trio.CancelScope()
         self._t0 = 0.0
+        self._alone = alone
+        self._appointments_before: list[AppointmentInfo] = []
 
     def now(self) -> dt.datetime:
         """The scenario's wall clock: its `now`, advanced by virtual time since the call started."""
@@ -103,6 +106,7 @@ class ScenarioCall:
 
     async def run(self) -> dict[str, Any]:
         self._t0 = trio.current_time()
+        self._appointments_before = self.store.list_appointments(self.business_id, active_only=False)
         self.trace = Trace(self.call_sid, self.trace_path, meta={"scenario": self.scenario.name})
         caller_end, server_end = memory_transport_pair()
         line = TwilioCallerLine(server_end, self.trace)
@@ -173,6 +177,14 @@ class ScenarioCall:
         business = self.store.get_business(self.business_id)
         violations = check_trace(events, self.options.config.silence_timeout_ms)
         violations += check_appointments(created, every_active, business, self.started_at)
+        violations += check_foreign_appointments(
+            self.call_sid,
+            self.scenario.caller_phone,
+            self.store.list_appointments(self.business_id, active_only=False),
+            self.store.load_call_state(self.call_sid).appointment_id,
+            # Simultaneous calls move their own callers' appointments: a changed start is only this call's doing alone.
+            self._appointments_before if self._alone else None,
+        )
         if any(e.get("ev") == "caller" and e.get("what") == "wait_timed_out" for e in events):
             violations.append("wait_timed_out")
         return build_report(
@@ -212,7 +224,7 @@ def run_concurrent(scenarios: Sequence[Scenario], options: RunOptions) -> list[d
         try:
             business_id = create_business(store, scenarios[0])
             calls = [
-                ScenarioCall(s, store, business_id, options, index=i, started_at=scenarios[0].now)
+                ScenarioCall(s, store, business_id, options, index=i, started_at=scenarios[0].now, alone=False)
                 for i, s in enumerate(scenarios)
             ]
             reports: list[dict[str, Any]] = [{} for _ in calls]

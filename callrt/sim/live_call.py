@@ -21,7 +21,13 @@ from trio_websocket import open_websocket_url
 
 from callrt.net.transport import WebSocketTransport
 from callrt.scenario import Scenario
-from callrt.scenario.invariants import Event, check_appointments, check_trace, server_note_texts
+from callrt.scenario.invariants import (
+    Event,
+    check_appointments,
+    check_foreign_appointments,
+    check_trace,
+    server_note_texts,
+)
 from callrt.scenario.report import build_report
 from callrt.sim.caller import SimulatedCaller
 from callrt.sim.peer_script import SimScript
@@ -111,6 +117,12 @@ async def live_call(
             appointments = store.list_appointments(business_id, call_sid=call_sid)
             violations += check_appointments(
                 appointments, store.list_appointments(business_id), store.get_business(business_id), started_at
+            )
+            violations += check_foreign_appointments(
+                call_sid,
+                scenario.caller_phone,
+                store.list_appointments(business_id, active_only=False),
+                store.load_call_state(call_sid).appointment_id,
             )
         finally:
             store.dispose()

@@ -12,6 +12,7 @@ from callrt.scenario.invariants import (
     check_caller_answered,
     check_caller_heard,
     check_claims_backed,
+    check_foreign_appointments,
     check_no_audio_after_clear,
     check_noise_never_reaches_nlp,
     check_responses_never_overlap,
@@ -169,4 +170,43 @@ def test_silence_not_ended() -> None:
     assert check_silence_ends_the_call([*greeting, prompt, goodbye, ended], 15_000) == []
     assert check_silence_ends_the_call([*greeting, prompt, ev(184_000, "call_end", by="caller")], 15_000) == [
         "silence_not_ended"
+    ]
+
+
+def test_foreign_appointment_touched() -> None:
+    def appointment(id_: int, phone: str | None, **changes: Any) -> AppointmentInfo:
+        fields: dict[str, Any] = {
+            "start": NOW + dt.timedelta(days=1),
+            "minutes": 30,
+            "name": "x",
+            "call_sid": None,
+            "status": "booked",
+        }
+        return AppointmentInfo(id=id_, phone=phone, **{**fields, **changes})
+
+    stranger, own_line, booked_here = (
+        appointment(1, "+972529876543"),
+        appointment(2, "0501234567"),
+        appointment(3, "+972529876543", call_sid="CA1"),
+    )
+    before = [stranger, own_line, booked_here]
+    caller = "+972501234567"
+    assert check_foreign_appointments("CA1", caller, before, None, before) == []
+    # The caller's own line (said in another form) and what this call booked may be cancelled and moved.
+    later = NOW + dt.timedelta(days=2)
+    mine = [
+        stranger,
+        appointment(2, "0501234567", status="cancelled", cancel_call_sid="CA1"),
+        appointment(3, "+972529876543", call_sid="CA1", start=later),
+    ]
+    assert check_foreign_appointments("CA1", caller, mine, 2, before) == []
+    cancelled = appointment(1, "+972529876543", status="cancelled", cancel_call_sid="CA1")
+    assert check_foreign_appointments("CA1", caller, [cancelled], None) == ["foreign_appointment_touched"]
+    assert check_foreign_appointments("CA2", caller, [cancelled], None) == []  # another call did it
+    assert check_foreign_appointments("CA1", caller, [stranger], 1) == ["foreign_appointment_touched"]  # moved, linked
+    moved = appointment(1, "+972529876543", start=later)
+    assert check_foreign_appointments("CA1", caller, [moved], None, before) == ["foreign_appointment_touched"]
+    # A withheld line owns nothing but what the call booked.
+    assert check_foreign_appointments("CA1", None, [appointment(2, "0501234567", cancel_call_sid="CA1")], None) == [
+        "foreign_appointment_touched"
     ]
