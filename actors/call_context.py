@@ -16,12 +16,14 @@ from .config import CallConfig
 from .db import StoreGateway
 from .mailbox import Mailbox
 from .messages import AudioControl, BookingInbox, CallerFrame, NlpInbox, RealtimeInbox, SupervisorInbox
+from .text_safety import escape_for_log
 from .trace import Trace
 
 if TYPE_CHECKING:
     from store import Store
 
 logger = logging.getLogger("callrt.call")
+LOG_LINE_LIMIT = 1000
 
 Language = Literal["he", "en"]
 
@@ -83,6 +85,7 @@ class CallContext:
         return self.instances[actor]
 
     def log(self, actor: str, line: str) -> None:
-        """A human-readable call-log line (the spec's `[TURN] …`, `[GUARD] …`), traced and logged."""
+        """A human-readable call-log line (the spec's `[TURN] …`, `[GUARD] …`), traced and logged; the log
+        line escaped and bounded, since names and words in it are the caller's."""
         self.trace.record("log", actor=actor, msg=line)
-        logger.info("%s %s: %s", self.call_sid, actor, line)
+        logger.info("%s %s: %s", escape_for_log(self.call_sid, 64), actor, escape_for_log(line, LOG_LINE_LIMIT))

@@ -4,6 +4,10 @@ event and external I/O of one call, with call-relative time.
 `Trace` writes it (cheaply: lines are buffered and written in batches); `read_trace`
 and `TraceEvent` read it back for the viewer, the scenario runner and tests.
 The format is documented in docs/trace-format.md.
+
+A trace file is never reached through a symlink (O_NOFOLLOW); a server's trace is created exclusively
+(a second call with the same CallSid never replaces the first one's) and capped in size: past
+`max_bytes` one `trace_truncated` event says so, and only `trace_end` follows it.
 """
 
 from __future__ import annotations
@@ -21,6 +25,10 @@ import trio
 
 TRACE_VERSION = 1
 _FLUSH_EVERY = 512
+_END_RESERVE_BYTES = 512
+"""Room kept under `max_bytes` for the `trace_truncated` and `trace_end` lines."""
+_FILE_MODE = 0o600
+"""Traces hold what callers said: readable by the server's own user only."""
 _STDLIB_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
@@ -87,7 +95,11 @@ class Trace:
         *,
         keep_in_memory: bool = True,
         meta: Mapping[str, Any] | None = None,
+        max_bytes: int | None = None,
+        exclusive: bool = False,
     ) -> None:
+        """`max_bytes` caps the events written and kept (None: no cap). With `exclusive` the file is
+        created at once and must not exist yet: `FileExistsError` otherwise."""
         self.call_sid = call_sid
         self.path = Path(path) if path is not None else None
         self.events: list[dict[str, Any]] = []
@@ -99,6 +111,11 @@ class Trace:
         self._t0 = trio.current_time()
         self._seq = 0
         self.closed = False
+        self._max_bytes = max_bytes
+        self._bytes = 0
+        self.truncated = False
+        if exclusive and self.path is not None:
+            self._file = _open_trace_file(self.path, os.O_EXCL)
         header: dict[str, Any] = {
             "ev": "trace_start",
             "version": TRACE_VERSION,
@@ -130,19 +147,40 @@ class Trace:
     def _write(self, event: dict[str, Any]) -> None:
         if self.closed:
             return
+        line = _encode(event) if self.path is not None or self._max_bytes is not None else ""
+        if self._max_bytes is not None and not self._fits(line, event["ev"]):
+            return
         if self._keep:
             self.events.append(event)
         if self.path is not None:
-            self._pending.append(_encode(event))
+            self._pending.append(line)
             if len(self._pending) >= _FLUSH_EVERY:
                 self.flush()
+
+    def _fits(self, line: str, ev: str) -> bool:
+        """Whether an event still fits under `max_bytes`; the first that does not is replaced by
+        `trace_truncated`, and after it only `trace_end` is let through."""
+        assert self._max_bytes is not None
+        if self.truncated:
+            return ev == "trace_end"
+        self._bytes += len(line.encode("utf-8")) + 1
+        if self._bytes <= self._max_bytes - _END_RESERVE_BYTES:
+            return True
+        self.truncated = True
+        self._seq += 1
+        notice = {"t": self.now_ms(), "seq": self._seq, "ev": "trace_truncated", "limit_bytes": self._max_bytes}
+        if self._keep:
+            self.events.append(notice)
+        if self.path is not None:
+            self._pending.append(_encode(notice))
+        return False
 
     def flush(self) -> None:
         if self.path is None or not self._pending:
             return
         if self._file is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = self.path.open("w", encoding="utf-8")
+            self._file = _open_trace_file(self.path, os.O_TRUNC)
         self._file.write("\n".join(self._pending) + "\n")
         self._file.flush()
         self._pending.clear()
@@ -157,6 +195,13 @@ class Trace:
         if self._file is not None:
             self._file.close()
             self._file = None
+
+
+def _open_trace_file(path: Path, mode_flag: int) -> IO[str]:
+    """`path` for writing, never through a symlink; `mode_flag` is O_EXCL (must be new) or O_TRUNC."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | mode_flag, _FILE_MODE)
+    return os.fdopen(fd, "w", encoding="utf-8")
 
 
 @attrs.frozen
@@ -174,7 +219,7 @@ class TraceEvent:
 
 def iter_trace(path: str | os.PathLike[str]) -> Iterator[TraceEvent]:
     """Events of a trace file in order; a malformed line is skipped (traces may be cut short)."""
-    with Path(path).open(encoding="utf-8") as lines:
+    with os.fdopen(os.open(path, os.O_RDONLY | os.O_NOFOLLOW), encoding="utf-8") as lines:
         for line in lines:
             try:
                 raw = json.loads(line)

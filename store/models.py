@@ -159,3 +159,14 @@ class CallbackRequest(Base):
     reason: Mapped[str] = mapped_column(sa.String(64))
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     done_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+
+
+class StreamToken(Base):
+    """A media stream the server accepted: one per CallSid, ever, whichever process accepted it."""
+
+    __tablename__ = "stream_tokens"
+
+    call_sid: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    token_digest: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    claimed_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 
-from . import availability, bookings, callbacks, calls, leads
+from . import availability, bookings, callbacks, calls, leads, streams
 from .businesses import business_ids, create_business, find_business, load_settings
 from .engine import Transactions, make_engine, translate_error
 from .records import AppointmentInfo, BookingOutcome, BusinessSettings, CallbackInfo, CallState, SlotCheck
@@ -202,6 +202,14 @@ class Store:
         """True when it was open (and, given `business_id`, that business's) and is now done."""
         now = dt.datetime.now(dt.UTC)
         return self._tx.write(lambda s: callbacks.mark_done(s, request_id, business_id, now))
+
+    # -- media streams -----------------------------------------------------------
+
+    def claim_stream(self, call_sid: str, token: str, *, expires_at: dt.datetime) -> bool:
+        """Whether this stream may serve the call: the first with its token, and the call has no session yet
+        (the answer is the same for every process on this database)."""
+        now = dt.datetime.now(dt.UTC)
+        return self._tx.write(lambda s: streams.claim(s, call_sid, token, expires_at, now))
 
     # -- call sessions -----------------------------------------------------------
 

@@ -305,12 +305,13 @@ async def run_load(
             logger.warning("bench call %s could not connect: %r", call_sid, exc)
             result.failed += 1
             return
+        line = f"+1555{index:07d}"
         caller = LoadCaller(
             ws,
             steps,
             call_sid=call_sid,
             stream_sid=f"MZbench{index:05d}",
-            parameters={"token": tokens.issue(call_sid), "caller": f"+1555{index:07d}", "sim_script": sim.to_json()},
+            parameters={"token": tokens.issue(call_sid, line), "caller": line, "sim_script": sim.to_json()},
             clock=clock,
             floor_seed=index,
         )

@@ -199,12 +199,19 @@ class MeteredTrace(Trace):
         meta: Mapping[str, Any] | None = None,
         *,
         keep_in_memory: bool | None = None,
+        max_bytes: int | None = None,
+        exclusive: bool = False,
     ) -> None:
         self.metrics = metrics
         # A live call's events go to its file only: memory stays flat however long the call. Without a file
         # and without memory (`keep_in_memory=False`) the events only feed the counters.
         super().__init__(
-            call_sid, path, keep_in_memory=path is None if keep_in_memory is None else keep_in_memory, meta=meta
+            call_sid,
+            path,
+            keep_in_memory=path is None if keep_in_memory is None else keep_in_memory,
+            meta=meta,
+            max_bytes=max_bytes,
+            exclusive=exclusive,
         )
 
     def _write(self, event: dict[str, Any]) -> None:

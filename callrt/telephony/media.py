@@ -4,6 +4,8 @@ over any `TextTransport` (a real websocket, or an in-memory pipe in scenarios).
 
 Bad input never raises out of here: malformed JSON, unknown events, bad base64 and
 frames of the wrong size are counted (`LineStats.bad`, by reason), logged and skipped.
+Strings the peer controls are bounded where they are parsed (a mark name we could have sent,
+one DTMF key, a SID of sane length) and escaped in log lines (callrt.logsafe).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from actors.codec import FRAME_BYTES, FRAME_MS
 from actors.messages import CallerDtmf, CallerFrame, MarkPlayed
 from actors.ports import CallerLineEvent, LineClosed
 from actors.trace import Trace
+from callrt.logsafe import escape_for_log
 from callrt.net.transport import TextTransport, TransportClosed
 from store.errors import CallrtError
 
@@ -30,6 +33,11 @@ logger = logging.getLogger("callrt.telephony.media")
 
 _TRACED_BAD_PER_REASON = 20
 """Bad messages traced one by one per reason (a flood is still counted, not traced)."""
+MAX_MARK_NAME = 256
+"""Longer than any mark name the AudioActor sends: a longer one was never ours."""
+MAX_SID = 128
+"""Twilio's SIDs are 34 characters; a scenario's call ids are longer, never this long."""
+DTMF_KEYS = frozenset("0123456789*#ABCD")
 
 
 class BadMessage(CallrtError, ValueError):
@@ -108,6 +116,13 @@ def _string(obj: Mapping[str, Any], key: str, where: str) -> str:
     return value
 
 
+def _sid(obj: Mapping[str, Any], key: str, where: str) -> str:
+    value = _string(obj, key, where)
+    if not value or len(value) > MAX_SID:
+        raise BadMessage("bad_sid", f"{where}.{key} is empty or longer than {MAX_SID} characters")
+    return value
+
+
 def _int(obj: Mapping[str, Any], key: str, where: str, default: int | None = None) -> int:
     # Twilio sends timestamp and chunk as decimal strings.
     value = obj.get(key, default)
@@ -126,9 +141,9 @@ def _parse_start(msg: Mapping[str, Any]) -> StreamStart:
     fmt = _object(fmt, "start.mediaFormat")
     tracks = start.get("tracks") or ["inbound"]
     return StreamStart(
-        stream_sid=_string(start, "streamSid", "start") if "streamSid" in start else _string(msg, "streamSid", ""),
-        call_sid=_string(start, "callSid", "start"),
-        account_sid=str(start.get("accountSid", "")),
+        stream_sid=_sid(start, "streamSid", "start") if "streamSid" in start else _sid(msg, "streamSid", ""),
+        call_sid=_sid(start, "callSid", "start"),
+        account_sid=str(start.get("accountSid", ""))[:MAX_SID],
         tracks=tuple(str(t) for t in tracks) if isinstance(tracks, list) else ("inbound",),
         custom_parameters={str(k): str(v) for k, v in params.items()},
         media_format=MediaFormat(
@@ -164,10 +179,16 @@ def parse_event(text: str) -> InboundEvent:
     if event == "media":
         return _parse_media(msg)
     if event == "mark":
-        return Mark(name=_string(_object(msg.get("mark"), "mark"), "name", "mark"))
+        name = _string(_object(msg.get("mark"), "mark"), "name", "mark")
+        if len(name) > MAX_MARK_NAME:
+            raise BadMessage("bad_mark", f"a mark name of {len(name)} characters")
+        return Mark(name=name)
     if event == "dtmf":
         dtmf = _object(msg.get("dtmf"), "dtmf")
-        return Dtmf(digit=_string(dtmf, "digit", "dtmf"), track=str(dtmf.get("track", "inbound_track")))
+        digit = _string(dtmf, "digit", "dtmf")
+        if digit not in DTMF_KEYS:
+            raise BadMessage("bad_dtmf", f"not a key: {digit[:8]!r}")
+        return Dtmf(digit=digit, track=str(dtmf.get("track", "inbound_track"))[:32])
     if event == "start":
         return _parse_start(msg)
     if event == "connected":
@@ -175,7 +196,7 @@ def parse_event(text: str) -> InboundEvent:
     if event == "stop":
         stop = msg.get("stop")
         return Stop(call_sid=str(stop.get("callSid", "")) if isinstance(stop, dict) else "")
-    raise BadMessage("unknown_event", f"event={event!r}")
+    raise BadMessage("unknown_event", f"event={str(event)[:64]!r}")
 
 
 # --------------------------------------------------------------------------
@@ -305,7 +326,7 @@ class TwilioCallerLine:
     def _bad(self, reason: str, detail: str) -> None:
         self.stats.bad[reason] += 1
         if self.stats.bad[reason] <= _TRACED_BAD_PER_REASON:
-            logger.warning("skipping bad media-stream message (%s): %s", reason, detail[:200])
+            logger.warning("skipping bad media-stream message (%s): %s", reason, escape_for_log(detail))
             self._record("bad_message", reason=reason, detail=detail[:200])
 
     def _record(self, kind: str, **fields: Any) -> None:

@@ -4,8 +4,9 @@ a media websocket to a webhook request we actually answered.
 
 Why a token: the media websocket is public and Twilio does not sign it, so without
 one anyone could open `/media` and spend model minutes. `/twiml` is signed; it hands
-out an HMAC over (callSid, expiry) as a `<Parameter>`, and `/media` accepts a
-stream only if its `start` carries a valid token for its own callSid.
+out an HMAC over (callSid, caller, expiry) as a `<Parameter>`, and `/media` accepts a
+stream only if its `start` carries a valid token for its own callSid and caller: the caller
+line a call acts for is the `From` of the signed webhook, never a parameter a client chose.
 """
 
 from __future__ import annotations
@@ -91,7 +92,13 @@ def validate_signature(auth_token: str, signature: str | None, url: str, params:
 
 
 class StreamTokens:
-    """Issues and checks `<expiry>.<HMAC-SHA256(secret, callSid|expiry)>` tokens (wall clock, seconds)."""
+    """Issues and checks `<expiry>.<HMAC-SHA256(secret, callSid|caller|expiry)>` tokens (wall clock, seconds).
+
+    A token names its expiry, but one that claims to live longer than `ttl_s` from now is refused
+    (a token from a configuration with a longer TTL, or clocks far apart, is not honoured for long)."""
+
+    CLOCK_SKEW_S = 5.0
+    """How far apart the clocks of the processes sharing a secret may be."""
 
     def __init__(self, secret: bytes, ttl_s: float = 120.0, clock: Callable[[], float] = time.time) -> None:
         if len(secret) < 16:
@@ -100,22 +107,26 @@ class StreamTokens:
         self.ttl_s = ttl_s
         self._clock = clock
 
-    def _mac(self, call_sid: str, expiry: int) -> str:
-        digest = hmac.new(self._secret, f"{call_sid}|{expiry}".encode(), hashlib.sha256).digest()
+    def _mac(self, call_sid: str, caller: str, expiry: int) -> str:
+        message = f"{len(call_sid)}:{call_sid}|{caller}|{expiry}"  # length-prefixed: no two fields run together
+        digest = hmac.new(self._secret, message.encode(), hashlib.sha256).digest()
         return base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")
 
-    def issue(self, call_sid: str) -> str:
+    def issue(self, call_sid: str, caller: str = "") -> str:
         expiry = int(self._clock() + self.ttl_s)
-        return f"{expiry}.{self._mac(call_sid, expiry)}"
+        return f"{expiry}.{self._mac(call_sid, caller, expiry)}"
 
-    def expiry(self, call_sid: str, token: str | None) -> int | None:
-        """The token's expiry (unix seconds) if it is genuine, for this call, and not expired; else None."""
+    def expiry(self, call_sid: str, token: str | None, caller: str = "") -> int | None:
+        """The token's expiry (unix seconds) if it is genuine, for this call and caller, not expired, and
+        not claiming to outlive its TTL; else None."""
         if not token:
             return None
         expiry_text, _, mac = token.partition(".")
         if not (expiry_text.isascii() and expiry_text.isdigit()) or len(expiry_text) > 12:
             return None
         expiry = int(expiry_text)
-        if not hmac.compare_digest(self._mac(call_sid, expiry).encode("ascii"), mac.encode("utf-8", "replace")):
+        expected = self._mac(call_sid, caller, expiry).encode("ascii")
+        if not hmac.compare_digest(expected, mac.encode("utf-8", "replace")):
             return None
-        return expiry if self._clock() <= expiry else None
+        now = self._clock()
+        return expiry if now <= expiry <= now + self.ttl_s + self.CLOCK_SKEW_S else None

@@ -293,3 +293,19 @@ async def test_sending_to_a_vanished_peer_is_line_closed() -> None:
     await twilio_side.aclose()
     with pytest.raises(LineClosed):
         await line.send_audio(b"\xff", mark="m")
+
+
+def test_peer_strings_are_bounded_where_they_are_parsed() -> None:
+    from callrt.telephony.media import MAX_MARK_NAME, BadMessage, Dtmf, Mark, parse_event
+
+    assert parse_event(json.dumps({"event": "mark", "mark": {"name": "m" * MAX_MARK_NAME}})) == Mark("m" * MAX_MARK_NAME)
+    assert parse_event(json.dumps({"event": "dtmf", "dtmf": {"digit": "#"}})) == Dtmf("#")
+    refused = {
+        "bad_mark": {"event": "mark", "mark": {"name": "m" * (MAX_MARK_NAME + 1)}},
+        "bad_dtmf": {"event": "dtmf", "dtmf": {"digit": "1\r\nINFO forged"}},
+        "bad_sid": {"event": "start", "start": {"streamSid": "MZ1", "callSid": "CA" * 100}},
+    }
+    for reason, message in refused.items():
+        with pytest.raises(BadMessage) as caught:
+            parse_event(json.dumps(message))
+        assert caught.value.reason == reason
