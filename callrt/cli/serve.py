@@ -4,12 +4,17 @@ With `--workers N` (N > 1) the parent prepares the database once, then starts N
 processes that each bind the same port with SO_REUSEPORT (the kernel spreads new
 connections across them); they share the stream-token secret, so a webhook answered
 by one worker is honoured by whichever worker receives the media stream.
+
+It fails closed: on an address other than loopback it refuses to start without
+TWILIO_AUTH_TOKEN (anyone could then ask /twiml for stream tokens), unless started
+with `--insecure`, which it warns about at every start.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import ipaddress
 import logging
 import multiprocessing
 import signal
@@ -42,6 +47,17 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--db", dest="db_url", default=None, help="database URL (default $CALLRT_DB_URL)")
     parser.add_argument("--business-id", type=int, default=None, help="business the calls are for (default: first)")
     parser.add_argument("--public-url", default=None, help="base URL Twilio reaches us at (default $CALLRT_PUBLIC_URL)")
+    parser.add_argument(
+        "--forwarded-allow-ips",
+        default=None,
+        help="proxies whose X-Forwarded-Proto/Host are believed, comma-separated addresses or networks, "
+        "* for any (default $CALLRT_FORWARDED_ALLOW_IPS or 127.0.0.1)",
+    )
+    parser.add_argument(
+        "--insecure",
+        action="store_true",
+        help="serve a non-loopback address without TWILIO_AUTH_TOKEN (unsigned webhooks accepted)",
+    )
     parser.add_argument("--max-calls", type=int, default=None, help="concurrent calls per worker (default 100)")
     parser.add_argument("--workers", type=int, default=1, help="server processes sharing the port (default 1)")
     parser.add_argument(
@@ -70,6 +86,8 @@ def run(args: argparse.Namespace) -> int:
         db_url=args.db_url,
         business_id=args.business_id,
         public_url=args.public_url,
+        forwarded_allow_ips=args.forwarded_allow_ips,
+        insecure=args.insecure or None,
         max_calls=args.max_calls,
         workers=args.workers,
         realtime_url=args.realtime_url,
@@ -78,6 +96,9 @@ def run(args: argparse.Namespace) -> int:
     )
     if config.workers < 1 or config.max_calls < 1:
         raise SystemExit("--workers and --max-calls must be at least 1")
+    refusal = unsigned_webhook_refusal(config)
+    if refusal is not None:
+        raise SystemExit(refusal)
     business_id = prepare_database(config)
     config = attrs.evolve(config, business_id=business_id)
     logger.warning(
@@ -94,6 +115,31 @@ def run(args: argparse.Namespace) -> int:
         trio.run(serve_process, config, None)
         return 0
     return run_workers(config)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name other than localhost, or "" (every address)
+
+
+def unsigned_webhook_refusal(config: ServerConfig) -> str | None:
+    """Why the server must not start (one line), or None. Warns when `--insecure` lets it start open."""
+    if config.auth_token or is_loopback(config.host):
+        return None
+    if config.insecure:
+        logger.warning(
+            "--insecure: serving %s without TWILIO_AUTH_TOKEN; /twiml accepts unsigned requests from anyone",
+            config.host,
+        )
+        return None
+    return (
+        f"callrt serve: refusing to serve {config.host} without TWILIO_AUTH_TOKEN "
+        "(anyone could start calls); set it, or pass --insecure"
+    )
 
 
 def prepare_database(config: ServerConfig) -> int:
@@ -171,7 +217,9 @@ def run_workers(config: ServerConfig) -> int:
     context = multiprocessing.get_context("fork")
     log_level = logging.getLogger().level
     workers = [
-        context.Process(target=_worker_main, args=(config, log_level), name=f"callrt-worker-{i}")
+        context.Process(
+            target=_worker_main, args=(attrs.evolve(config, worker=i + 1), log_level), name=f"callrt-worker-{i}"
+        )
         for i in range(config.workers)
     ]
     signal.signal(signal.SIGTERM, _interrupt)

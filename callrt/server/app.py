@@ -3,9 +3,12 @@
 
     POST /twiml    Twilio's voice webhook: answers `<Connect><Stream>` TwiML carrying a
                    short-lived stream token (403 on a bad X-Twilio-Signature when an
-                   auth token is configured)
+                   auth token is configured; the URL signed is `callrt.server.proxy`'s)
     WS   /media    Twilio Media Streams: one `run_call` per stream whose `start` carries
-                   a valid token; anything else is closed without a word
+                   a valid token, once per CallSid in the whole deployment (the database
+                   remembers it); anything else is closed without a word. A call slot is
+                   taken only then: connections still waiting for `start` have their own
+                   small pool (callrt.server.admission)
     GET  /health   liveness and load, as JSON
     GET  /metrics  Prometheus counters (see callrt.server.metrics)
     /traces...     the trace viewer over `trace_dir`
@@ -19,19 +22,17 @@ With `relay` each call is a bare relay (callrt.loadtest.relay), the benchmark's 
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import re
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import parse_qsl, urlsplit, urlunsplit
+from urllib.parse import parse_qsl
 
 import attrs
-import openai
 import trio
 from hypercorn.config import Config as HypercornConfig
 from starlette.applications import Starlette
@@ -40,20 +41,22 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
-from actors.appointment_nlp import Extractor, RuleExtractor
 from actors.call_supervisor import run_call
 from actors.config import CallConfig
 from actors.db import StoreGateway
-from actors.ports import LineClosed, ModelConnector
+from actors.ports import LineClosed
 from callrt.loadtest.relay import relay_call
-from callrt.model.llm_extractor import LlmExtractor
-from callrt.model.realtime import OPENAI_REALTIME_URL, OpenAIRealtimeConnector
+from callrt.logsafe import escape_for_log
 from callrt.net.asgi_transport import StarletteTransport
 from callrt.net.websocket import HandshakeFailed, SansIOWebSocket, accept_websocket
+from callrt.server.admission import Admission
 from callrt.server.front_door import open_listeners, serve_front_door
+from callrt.server.http_limits import BodyDeadline, BodyTooLarge, ClientDisconnect, limited_body
 from callrt.server.metrics import MeteredTrace, Metrics
-from callrt.sim.peer_script import ScriptError, SimScript
-from callrt.sim.realtime_peer import CALL_HEADER, SCRIPT_HEADER, InMemoryModelConnector
+from callrt.server.plan import CallPlan, plan_call
+from callrt.server.proxy import TrustedProxies, external_url
+from callrt.server.retention import keep_pruning
+from callrt.server.stream_claims import StreamClaims
 from callrt.telephony.media import StreamStart, TwilioCallerLine
 from callrt.telephony.webhook import StreamTokens, stream_twiml, validate_signature
 
@@ -70,6 +73,7 @@ MAX_WEBHOOK_BODY = 64 * 1024
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9_-]")
 
 Dialect = Literal["beta", "ga"]
+MediaTransport = StarletteTransport | SansIOWebSocket
 
 
 @attrs.frozen
@@ -80,19 +84,34 @@ class ServerConfig:
     public_url: str | None = None
     """The base URL Twilio uses to reach us (e.g. `https://calls.example.com`); overrides the request's
     own URL and any X-Forwarded-Proto/Host headers."""
+    forwarded_allow_ips: str = "127.0.0.1"
+    """Proxies whose X-Forwarded-Proto/Host (right-most value) and Host are believed: comma-separated
+    addresses or networks, `*` for any (uvicorn's `--forwarded-allow-ips`)."""
     business_id: int | None = None
     """The business every call is for; None: the first business in the store."""
     max_calls: int = 100
     """Concurrent calls per server process; streams beyond it are closed with 1013 (try again later)."""
+    max_pending: int = 32
+    """Media connections per process still waiting for their `start`; the oldest is dropped beyond it."""
     max_message_bytes: int = 64 * 1024
     """Largest inbound websocket message; the stream is closed (1009) beyond it."""
     auth_token: str | None = None
     """TWILIO_AUTH_TOKEN: when set, /twiml requires a valid X-Twilio-Signature."""
+    insecure: bool = False
+    """Serve a non-loopback address without an auth token (`callrt serve --insecure`)."""
     stream_secret: bytes = attrs.field(factory=lambda: secrets.token_bytes(32), repr=False)
     token_ttl_s: float = 120.0
-    start_timeout_s: float = 10.0
-    """How long a new media stream may take to send its `start` message."""
+    start_timeout_s: float = 5.0
+    """How long a new media connection may take to complete its handshake and send its `start` message."""
+    body_timeout_s: float = 10.0
+    """How long an HTTP request's body may take to arrive whole (408 beyond it)."""
     trace_dir: Path = Path("traces")
+    trace_max_bytes: int = 64 * 1024 * 1024
+    """A call's trace file stops (with a `trace_truncated` event) at this size."""
+    trace_retention_days: float | None = None
+    """CALLRT_TRACE_RETENTION_DAYS: traces older than this are deleted (at start, then hourly); None keeps them."""
+    worker: int = 0
+    """This process's number among `workers` (1…N), 0 for a single process; /health shows it."""
     workers: int = 1
     openai_api_key: str | None = attrs.field(default=None, repr=False)
     openai_model: str | None = None
@@ -109,9 +128,9 @@ class ServerConfig:
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> ServerConfig:
-        """Defaults from the environment (CALLRT_DB_URL, OPENAI_API_KEY, TWILIO_AUTH_TOKEN,
-        CALLRT_TRACE_DIR; plus CALLRT_PUBLIC_URL, CALLRT_STREAM_SECRET, CALLRT_OPENAI_MODEL, CALLRT_DIALECT,
-        CALLRT_REALTIME_URL, CALLRT_TRACES)."""
+        """Defaults from the environment (CALLRT_DB_URL, OPENAI_API_KEY, TWILIO_AUTH_TOKEN, CALLRT_TRACE_DIR,
+        CALLRT_PUBLIC_URL, CALLRT_FORWARDED_ALLOW_IPS, CALLRT_STREAM_SECRET, CALLRT_OPENAI_MODEL, CALLRT_DIALECT,
+        CALLRT_REALTIME_URL, CALLRT_TRACES, CALLRT_TRACE_RETENTION_DAYS)."""
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {
             "db_url": env.get("CALLRT_DB_URL", "sqlite:///callrt.db"),
@@ -123,65 +142,18 @@ class ServerConfig:
             "dialect": env.get("CALLRT_DIALECT", "ga"),
             "realtime_url": env.get("CALLRT_REALTIME_URL") or None,
             "write_traces": env.get("CALLRT_TRACES", "on").lower() not in ("0", "off", "false", "no"),
+            "forwarded_allow_ips": env.get("CALLRT_FORWARDED_ALLOW_IPS", "127.0.0.1"),
         }
+        if env.get("CALLRT_TRACE_RETENTION_DAYS"):
+            values["trace_retention_days"] = float(env["CALLRT_TRACE_RETENTION_DAYS"])
         if env.get("CALLRT_STREAM_SECRET"):
             values["stream_secret"] = env["CALLRT_STREAM_SECRET"].encode("utf-8")
         values.update({key: value for key, value in overrides.items() if value is not None})
         return cls(**values)
 
 
-@attrs.frozen
-class CallPlan:
-    """What one accepted stream runs with: its model connector, language and booking extractor."""
-
-    model: ModelConnector
-    language: Literal["he", "en"]
-    extractor: Extractor | None = None
-    """None: the offline rule extractor."""
-
-
-SIM_PEER_KEY = "callrt-sim-peer"
-"""The bearer token sent to a simulated peer (it wants one, and checks nothing else)."""
-
-
-def plan_call(config: ServerConfig, start: StreamStart) -> CallPlan:
-    """The real Realtime API when a key is configured (at `realtime_url` when one is set); otherwise the
-    simulated peer playing the stream's `sim_script` parameter (an empty script when there is none or it is
-    unusable): over a websocket at `realtime_url` when one is set, else in-process."""
-    url = config.realtime_url or OPENAI_REALTIME_URL
-    if config.openai_api_key:
-        connector = OpenAIRealtimeConnector(config.openai_api_key, config.openai_model, config.dialect, url=url)
-        extractor = LlmExtractor(_nlp_client(config.openai_api_key), fallback=RuleExtractor())
-        return CallPlan(connector, config.language, extractor)
-    script = _sim_script(start)
-    if config.realtime_url:
-        headers = {SCRIPT_HEADER: script.to_json(), CALL_HEADER: start.call_sid}
-        peer = OpenAIRealtimeConnector(
-            SIM_PEER_KEY, config.openai_model, config.dialect, url=url, extra_headers=headers
-        )
-        return CallPlan(peer, script.language)
-    return CallPlan(InMemoryModelConnector(script, config.dialect), script.language)
-
-
-@functools.cache
-def _nlp_client(api_key: str) -> openai.AsyncOpenAI:
-    """One HTTP connection pool per process for the booking extractor's chat completions."""
-    return openai.AsyncOpenAI(api_key=api_key)
-
-
-def _sim_script(start: StreamStart) -> SimScript:
-    raw = start.custom_parameters.get("sim_script")
-    script = SimScript()
-    if raw:
-        try:
-            script = SimScript.from_json(raw)
-        except ScriptError as exc:
-            logger.warning("call %s: unusable sim_script parameter (%s); playing an empty script", start.call_sid, exc)
-    return script
-
-
 class TelephonyServer:
-    """The routes' shared state: configuration, store, tokens, counters, call slots."""
+    """The routes' shared state: configuration, store, tokens, counters, admission."""
 
     def __init__(
         self,
@@ -201,9 +173,9 @@ class TelephonyServer:
         self.tokens = StreamTokens(config.stream_secret, ttl_s=config.token_ttl_s, clock=wall_clock)
         self.metrics = Metrics()
         self.db_limiter = trio.CapacityLimiter(8)
-        self._slots = 0
-        self._used_tokens: dict[str, int] = {}
-        self._wall_clock = wall_clock
+        self.admission = Admission(max_pending=config.max_pending, max_calls=config.max_calls)
+        self.proxies = TrustedProxies.parse(config.forwarded_allow_ips)
+        self.claims = StreamClaims(self.tokens, store, self.db_limiter, wall_clock)
 
     # -- HTTP ----------------------------------------------------------------
 
@@ -223,36 +195,33 @@ class TelephonyServer:
     def app(self) -> Starlette:
         return Starlette(routes=self.routes())
 
+    def asgi(self) -> BodyDeadline:
+        """The app as served: request bodies under a deadline."""
+        return BodyDeadline(self.app(), self.config.body_timeout_s)
+
     def external_url(self, request: Request, path: str, *, websocket: bool = False) -> str:
-        """The URL Twilio uses for `path`: the configured public URL, else the proxy's
-        X-Forwarded-Proto/Host, else the request's own scheme and host."""
-        if self.config.public_url:
-            base = urlsplit(self.config.public_url.rstrip("/"))
-            scheme, netloc, prefix = base.scheme, base.netloc, base.path
-        else:
-            scheme = request.headers.get("x-forwarded-proto", request.url.scheme).split(",")[0].strip()
-            netloc = request.headers.get("x-forwarded-host", request.headers.get("host", request.url.netloc))
-            netloc, prefix = netloc.split(",")[0].strip(), ""
-        if websocket:
-            scheme = {"https": "wss", "http": "ws"}.get(scheme, scheme)
-        query = "" if websocket else request.url.query
-        return urlunsplit((scheme, netloc, prefix + path, query, ""))
+        """The URL Twilio uses for `path` (see callrt.server.proxy)."""
+        return external_url(request, path, public_url=self.config.public_url, proxies=self.proxies, websocket=websocket)
 
     async def twiml(self, request: Request) -> Response:
-        body = await _limited_body(request, MAX_WEBHOOK_BODY)
-        if body is None:
+        try:
+            body = await limited_body(request, MAX_WEBHOOK_BODY)
+        except BodyTooLarge:
             return PlainTextResponse("request too large", status_code=413)
+        except ClientDisconnect:
+            return Response(status_code=408)  # BodyDeadline has answered already; this goes nowhere
         params = parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True)
         if self.config.auth_token:
             url = self.external_url(request, "/twiml")
             if not validate_signature(self.config.auth_token, request.headers.get("x-twilio-signature"), url, params):
-                logger.warning("rejected /twiml: bad X-Twilio-Signature for %s", url)
+                logger.warning("rejected /twiml: bad X-Twilio-Signature for %s", escape_for_log(url))
                 return PlainTextResponse("invalid signature", status_code=403)
         form = dict(params)
         call_sid = form.get("CallSid", "")
         if not call_sid:
             return PlainTextResponse("missing CallSid", status_code=400)
-        stream_params = {"token": self.tokens.issue(call_sid), "caller": form.get("From", "")}
+        caller = form.get("From", "")
+        stream_params = {"token": self.tokens.issue(call_sid, caller), "caller": caller}
         if form.get("sim_script"):
             stream_params["sim_script"] = form["sim_script"]
         xml = stream_twiml(self.external_url(request, "/media", websocket=True), stream_params)
@@ -264,9 +233,11 @@ class TelephonyServer:
                 "status": "ok",
                 "calls_active": self.metrics.calls_active,
                 "max_calls": self.config.max_calls,
+                "streams_pending": self.admission.pending,
+                "max_pending": self.config.max_pending,
                 "model": "openai" if self.config.openai_api_key else "simulated",
                 "business_id": self.business_id,
-                "pid": os.getpid(),
+                "worker": self.config.worker,
             }
         )
 
@@ -275,80 +246,100 @@ class TelephonyServer:
 
     # -- media stream ---------------------------------------------------------
 
-    def _token_ok(self, start: StreamStart) -> bool:
-        """Valid, for this very call, and never used before (Twilio opens one stream per `<Stream>`)."""
-        token = start.custom_parameters.get("token")
-        expiry = self.tokens.expiry(start.call_sid, token)
-        if expiry is None or token is None or token in self._used_tokens:
-            return False
-        now = self._wall_clock()
-        self._used_tokens = {used: until for used, until in self._used_tokens.items() if until >= now}
-        self._used_tokens[token] = expiry
-        return True
-
     async def media(self, websocket: WebSocket) -> None:
         """/media through Starlette: a keep-alive HTTP connection that upgrades in a later request."""
-        await websocket.accept()
-        await self.media_stream(StarletteTransport(websocket))
+
+        async def accept() -> StarletteTransport:
+            await websocket.accept()
+            return StarletteTransport(websocket)
+
+        await self.media_stream(accept)
 
     async def media_connection(self, stream: trio.SocketStream) -> None:
         """/media straight off the socket (callrt.server.front_door): the fast path of every call."""
-        try:
-            websocket, _request = await accept_websocket(stream, max_message_bytes=self.config.max_message_bytes)
-        except (HandshakeFailed, trio.TooSlowError, trio.BrokenResourceError, trio.ClosedResourceError) as exc:
-            logger.info("media connection without a websocket handshake: %s", exc)
-            await trio.aclose_forcefully(stream)
-            return
-        await self.media_stream(websocket)
 
-    async def media_stream(self, transport: StarletteTransport | SansIOWebSocket) -> None:
-        """One Twilio media stream: a call slot, the `start` with its token, then the call (or the relay)."""
-        if self._slots >= self.config.max_calls:
-            self.metrics.calls_refused["capacity"] += 1
-            logger.warning("refusing a media stream: %d calls already running", self._slots)
-            await transport.aclose(CLOSE_TRY_AGAIN)
-            return
-        self._slots += 1
-        line = TwilioCallerLine(transport)
-        self.metrics.line_opened(line.stats)
+        async def handshake() -> SansIOWebSocket | None:
+            try:
+                websocket, _request = await accept_websocket(stream, max_message_bytes=self.config.max_message_bytes)
+            except (HandshakeFailed, trio.TooSlowError, trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+                logger.info("media connection without a websocket handshake: %s", escape_for_log(str(exc)))
+                await trio.aclose_forcefully(stream)
+                return None
+            return websocket
+
+        await self.media_stream(handshake)
+
+    async def media_stream(self, open_transport: Callable[[], Awaitable[MediaTransport | None]]) -> None:
+        """One Twilio media stream: the handshake and `start` in the waiting pool, then its token, a call
+        slot and the deployment-wide claim of its CallSid, then the call (or the relay)."""
+        transport: MediaTransport | None = None
+        line: TwilioCallerLine | None = None
+        start: StreamStart | None = None
         try:
-            start: StreamStart | None = None
-            with trio.move_on_after(self.config.start_timeout_s):
+            with self.admission.waiting(self.config.start_timeout_s):
+                transport = await open_transport()
+                if transport is None:
+                    return
+                line = TwilioCallerLine(transport)
+                self.metrics.line_opened(line.stats)
                 start = await line.read_start()
-            if start is None or not self._token_ok(start):
-                self.metrics.calls_refused["token"] += 1
-                logger.warning("closing a media stream without a valid token (call %s)", start and start.call_sid)
+            if transport is None or line is None:
+                return  # dropped from the waiting pool before its handshake was through
+            if start is None or not self.claims.genuine(start):
+                self._refuse("token", start, "without a valid token")
                 await transport.aclose(CLOSE_POLICY)
                 return
-            if self.config.relay:
-                await self._relay_call(line, start)
-            else:
-                await self._run_call(line, start)
+            if not self.admission.take_call_slot():
+                self._refuse("capacity", start, f"{self.admission.calls} calls already running")
+                await transport.aclose(CLOSE_TRY_AGAIN)
+                return
+            try:
+                if not await self.claims.claim(start):
+                    self._refuse("duplicate", start, "its CallSid has streamed before")
+                    await transport.aclose(CLOSE_POLICY)
+                elif self.config.relay:
+                    await self._relay_call(line, start)
+                else:
+                    await self._run_call(line, start)
+            finally:
+                self.admission.release_call_slot()
         except LineClosed:
             pass  # hung up before the call started
         finally:
-            self._slots -= 1
-            self.metrics.line_closed(line.stats)
-            await transport.aclose()
+            if line is not None:
+                self.metrics.line_closed(line.stats)
+            if transport is not None:
+                await transport.aclose()
+
+    def _refuse(self, reason: str, start: StreamStart | None, why: str) -> None:
+        self.metrics.calls_refused[reason] += 1
+        call = escape_for_log(start.call_sid, 64) if start is not None else "without a start"
+        logger.warning("closing a media stream (call %s): %s", call, why)
+
+    def _open_trace(self, start: StreamStart, plan: CallPlan) -> MeteredTrace:
+        """The call's trace: a new file (never one that exists) capped in size, or counters only."""
+        meta = {
+            "stream_sid": start.stream_sid,
+            "business_id": self.business_id,
+            "model": type(plan.model).__name__,
+            "dialect": plan.model.dialect,
+        }
+        if not self.config.write_traces:
+            return MeteredTrace(start.call_sid, None, self.metrics, meta=meta, keep_in_memory=False)
+        path = self.config.trace_dir / f"{_SAFE_NAME.sub('_', start.call_sid)[:64]}.jsonl"
+        return MeteredTrace(
+            start.call_sid, path, self.metrics, meta=meta, max_bytes=self.config.trace_max_bytes, exclusive=True
+        )
 
     async def _run_call(self, line: TwilioCallerLine, start: StreamStart) -> None:
-        trace_path = self.config.trace_dir / f"{_SAFE_NAME.sub('_', start.call_sid)[:64]}.jsonl"
+        call = escape_for_log(start.call_sid)
         self.metrics.calls_total += 1
         self.metrics.calls_active += 1
         ended_by = "error"
         trace: MeteredTrace | None = None
         try:
             plan = self.planner(self.config, start)
-            meta = {
-                "stream_sid": start.stream_sid,
-                "business_id": self.business_id,
-                "model": type(plan.model).__name__,
-                "dialect": plan.model.dialect,
-            }
-            if self.config.write_traces:
-                trace = MeteredTrace(start.call_sid, trace_path, self.metrics, meta=meta)
-            else:
-                trace = MeteredTrace(start.call_sid, None, self.metrics, meta=meta, keep_in_memory=False)
+            trace = self._open_trace(start, plan)
             line.trace = trace
             outcome = await run_call(
                 call_sid=start.call_sid,
@@ -364,10 +355,13 @@ class TelephonyServer:
                 gateway=StoreGateway(self.db_limiter),
             )
             ended_by = outcome.ended_by
-            logger.info("call %s ended by %s: %s", start.call_sid, outcome.ended_by, outcome.reason)
+            logger.info("call %s ended by %s: %s", call, outcome.ended_by, outcome.reason)
+        except FileExistsError:
+            ended_by = "refused"
+            self._refuse("duplicate", start, "a trace of its CallSid exists already")
         except Exception:
             # One broken call must never take the server (or the other calls) down with it.
-            logger.exception("call %s failed", start.call_sid)
+            logger.exception("call %s failed", call)
         finally:
             self.metrics.calls_active -= 1
             self.metrics.calls_ended[ended_by] += 1
@@ -382,21 +376,10 @@ class TelephonyServer:
             plan = self.planner(self.config, start)
             ended_by = await relay_call(line, plan.model, self.metrics, language=plan.language, config=self.call_config)
         except Exception:
-            logger.exception("relay call %s failed", start.call_sid)
+            logger.exception("relay call %s failed", escape_for_log(start.call_sid))
         finally:
             self.metrics.calls_active -= 1
             self.metrics.calls_ended[ended_by] += 1
-
-
-async def _limited_body(request: Request, limit: int) -> bytes | None:
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def hypercorn_config(config: ServerConfig) -> HypercornConfig:
@@ -420,11 +403,15 @@ async def serve(
     receives the bound URLs."""
     config = hypercorn_config(server.config)
     listeners = await open_listeners(bind or f"{server.config.host}:{server.config.port}", config.backlog)
-    await serve_front_door(
-        server.app(),
-        server.media_connection,
-        config,
-        listeners,
-        shutdown_trigger=shutdown_trigger,
-        task_status=task_status,
-    )
+    async with trio.open_nursery() as nursery:
+        if server.config.trace_retention_days is not None:
+            nursery.start_soon(keep_pruning, server.config.trace_dir, server.config.trace_retention_days)
+        await serve_front_door(
+            server.asgi(),
+            server.media_connection,
+            config,
+            listeners,
+            shutdown_trigger=shutdown_trigger,
+            task_status=task_status,
+        )
+        nursery.cancel_scope.cancel()

@@ -114,9 +114,11 @@ async def test_health_and_metrics(store: Store, business_id: int, tmp_path: Path
             "status": "ok",
             "calls_active": 0,
             "max_calls": 7,
+            "streams_pending": 0,
+            "max_pending": 32,
             "model": "simulated",
             "business_id": business_id,
-            "pid": os.getpid(),
+            "worker": 0,
         }
         response = await client.get(base + "/metrics")
         assert response.status_code == 200
@@ -161,7 +163,9 @@ async def test_twiml_needs_a_valid_signature_when_a_token_is_set(
         stream_url, stream_params = parse_stream_twiml(response.text)
         assert stream_url == base.replace("http://", "ws://") + "/media"
         assert stream_params["caller"] == "+972501234567"
-        assert server.tokens.expiry("CA1", stream_params["token"]) is not None
+        assert server.tokens.expiry("CA1", stream_params["token"], caller="+972501234567") is not None
+        # The token binds the caller line of the signed webhook: a client cannot claim another one.
+        assert server.tokens.expiry("CA1", stream_params["token"], caller="+972529876543") is None
         assert "sim_script" not in stream_params
 
         stream_url, stream_params = await twiml_for(client, base, "CA2", sim_script='{"l":"en","s":["hi"]}')
@@ -241,24 +245,31 @@ async def test_a_stream_that_never_starts_is_closed(store: Store, business_id: i
 
 
 async def test_concurrent_call_limit(store: Store, business_id: int, tmp_path: Path) -> None:
+    """Slots are taken by calls with a valid `start`; a third such call is refused with 1013."""
     server = make_server(store, business_id, tmp_path, max_calls=2)
-    async with live(server) as base:
-        media = base.replace("http://", "ws://") + "/media"
-        async with open_websocket_url(media) as first, open_websocket_url(media) as second:
-            await first.send_message(json.dumps({"event": "connected"}))
-            await second.send_message(json.dumps({"event": "connected"}))
+    script = SimScript(language="en", business_name="Test salon").to_json()
+    async with live(server) as base, httpx.AsyncClient(timeout=STEP_S) as client:
+        calls = []
+        for call_sid in ("CA20", "CA21", "CA22"):
+            calls.append((call_sid, *(await twiml_for(client, base, call_sid, sim_script=script))))
+        async with contextlib.AsyncExitStack() as running:
+            for call_sid, stream_url, params in calls[:2]:
+                ws = await running.enter_async_context(open_websocket_url(stream_url))
+                await ws.send_message(start_message(call_sid, **params))
             with trio.fail_after(STEP_S):
-                while server._slots < 2:
+                while server.admission.calls < 2:
                     await trio.sleep(0.01)
-            async with open_websocket_url(media) as third:
+            call_sid, stream_url, params = calls[2]
+            async with open_websocket_url(stream_url) as third:
+                await third.send_message(start_message(call_sid, **params))
                 assert await closed_without_a_word(third) == 1013
             assert server.metrics.calls_refused["capacity"] == 1
         with trio.fail_after(STEP_S):
-            while server._slots:
+            while server.admission.calls:
                 await trio.sleep(0.01)
         # The slots are free again: a new stream gets as far as the token check.
-        async with open_websocket_url(media) as fourth:
-            await fourth.send_message(start_message("CA20"))
+        async with open_websocket_url(base.replace("http://", "ws://") + "/media") as fourth:
+            await fourth.send_message(start_message("CA23"))
             assert await closed_without_a_word(fourth) == 1008
 
 
@@ -436,15 +447,15 @@ def test_workers_share_one_port_and_stop_on_sigterm(tmp_path: Path) -> None:
             banner = parent.stdout.readline()
             base = re.search(r"http://[\d.]+:\d+", banner)
             assert base, banner
-            pids: set[int] = set()
+            workers: set[int] = set()
             deadline = time.monotonic() + 20
-            while len(pids) < 2 and time.monotonic() < deadline:
+            while len(workers) < 2 and time.monotonic() < deadline:
                 try:
                     # A fresh connection each time, so the kernel picks a worker each time.
-                    pids.add(httpx.get(base.group(0) + "/health", timeout=STEP_S).json()["pid"])
+                    workers.add(httpx.get(base.group(0) + "/health", timeout=STEP_S).json()["worker"])
                 except httpx.TransportError:
                     time.sleep(0.05)  # a worker is still starting (real processes, real clock)
-            assert len(pids) == 2 and parent.pid not in pids
+            assert workers == {1, 2}  # two worker processes answer; the parent serves nothing
         finally:
             parent.send_signal(signal.SIGTERM)
         assert parent.wait(timeout=20) == 0, parent.stderr.read() if parent.stderr else ""
@@ -463,7 +474,8 @@ async def test_embedding_run_call_in_a_plain_trio_websocket_server(store: Store,
             start = await line.read_start()
         except LineClosed:
             return
-        if tokens.expiry(start.call_sid, start.custom_parameters.get("token")) is None:
+        params = start.custom_parameters  # the token binds the caller line: never trust `caller` alone
+        if tokens.expiry(start.call_sid, params.get("token"), caller=params.get("caller", "")) is None:
             await ws.aclose(code=1008)
             return
         outcome = await run_call(
@@ -484,7 +496,9 @@ async def test_embedding_run_call_in_a_plain_trio_websocket_server(store: Store,
             await ws.send_message(start_message("CAforged", token="1.x"))
             assert await closed_without_a_word(ws) == 1008
         async with open_websocket_url(url) as ws, trio.open_nursery() as call:
-            await ws.send_message(start_message("CAembed", token=tokens.issue("CAembed"), caller="+972501234567"))
+            await ws.send_message(
+                start_message("CAembed", token=tokens.issue("CAembed", "+972501234567"), caller="+972501234567")
+            )
             twilio = TwilioSide(ws)
             call.start_soon(twilio.run)
             with trio.fail_after(STEP_S):

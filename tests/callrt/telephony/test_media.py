@@ -298,7 +298,9 @@ async def test_sending_to_a_vanished_peer_is_line_closed() -> None:
 def test_peer_strings_are_bounded_where_they_are_parsed() -> None:
     from callrt.telephony.media import MAX_MARK_NAME, BadMessage, Dtmf, Mark, parse_event
 
-    assert parse_event(json.dumps({"event": "mark", "mark": {"name": "m" * MAX_MARK_NAME}})) == Mark("m" * MAX_MARK_NAME)
+    assert parse_event(json.dumps({"event": "mark", "mark": {"name": "m" * MAX_MARK_NAME}})) == Mark(
+        "m" * MAX_MARK_NAME
+    )
     assert parse_event(json.dumps({"event": "dtmf", "dtmf": {"digit": "#"}})) == Dtmf("#")
     refused = {
         "bad_mark": {"event": "mark", "mark": {"name": "m" * (MAX_MARK_NAME + 1)}},
