@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 
-import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 

@@ -1,11 +1,12 @@
 """HTTP routes of the trace viewer, for any Starlette app (the telephony server, `callrt trace view`).
 
-    GET /traces                 recent traces in `trace_dir` (newest first)
+    GET /traces[?page=N]        recent traces in `trace_dir` (newest first), a page at a time
     GET /traces/<name>          the viewer page for `<trace_dir>/<name>.jsonl`
-    GET /traces/<name>.jsonl    that trace's JSON lines
+    GET /traces/<name>.jsonl    that trace's JSON lines (streamed)
     GET /traces/_viewer/...     the page's static assets
 
-Every link is relative, so the routes also work when mounted under a prefix.
+Every link is relative, so the routes also work when mounted under a prefix. Files are read in
+worker threads, never on the event loop the calls run on, and never through a symlink.
 """
 
 from __future__ import annotations
@@ -13,7 +14,10 @@ from __future__ import annotations
 import datetime as dt
 import html
 import json
+import os
 import re
+import stat
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -21,21 +25,52 @@ import anyio
 import attrs
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import HTMLResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from callrt.viewer.html import ASSET_URL_PREFIX, STATIC_DIR, served_page
 
-RECENT_LIMIT = 200
+PAGE_SIZE = 50
 TRACE_SUFFIX = ".jsonl"
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,200}")
 """Trace names: no slash and no leading dot, so a name can never leave `trace_dir`."""
 _TAIL_BYTES = 65536
+_CHUNK_BYTES = 65536
+_READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK  # a FIFO planted in trace_dir must not block the open
 
 
 def trace_name_ok(name: str) -> bool:
     return _NAME.fullmatch(name) is not None
+
+
+def is_trace_file(path: Path) -> bool:
+    """A regular file itself, not a symlink to one."""
+    try:
+        return stat.S_ISREG(path.lstat().st_mode)
+    except OSError:
+        return False
+
+
+def open_trace(path: Path) -> int:
+    """A read-only descriptor of a regular trace file, never through a symlink (OSError otherwise)."""
+    fd = os.open(path, _READ_FLAGS)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise IsADirectoryError(f"{path} is not a regular file")
+    return fd
+
+
+def complete_length(fd: int) -> int:
+    """How many bytes of the file are whole lines: a live call's trace may end in a torn one."""
+    end = os.fstat(fd).st_size
+    while end > 0:
+        start = max(0, end - _CHUNK_BYTES)
+        newline = os.pread(fd, end - start, start).rfind(b"\n")
+        if newline >= 0:
+            return start + newline + 1
+        end = start
+    return 0
 
 
 @attrs.frozen
@@ -52,13 +87,13 @@ class TraceSummary:
 
     @classmethod
     def read(cls, path: Path) -> TraceSummary:
-        stat = path.stat()
         header: dict[str, Any] = {}
         last_t: float | None = None
         ended = ""
-        with path.open("rb") as raw:
-            first = raw.readline()
-            raw.seek(max(0, stat.st_size - _TAIL_BYTES))
+        with os.fdopen(open_trace(path), "rb") as raw:
+            info = os.fstat(raw.fileno())
+            first = raw.readline(_TAIL_BYTES)
+            raw.seek(max(0, info.st_size - _TAIL_BYTES))
             tail = raw.read().decode("utf-8", errors="replace").splitlines()
         header = _json_object(first.decode("utf-8", errors="replace"))
         for line in tail:
@@ -69,8 +104,8 @@ class TraceSummary:
                 ended = f"{event.get('by', '?')}: {event.get('reason', '')}"
         return cls(
             name=path.name[: -len(TRACE_SUFFIX)],
-            size=stat.st_size,
-            modified=dt.datetime.fromtimestamp(stat.st_mtime, dt.UTC),
+            size=info.st_size,
+            modified=dt.datetime.fromtimestamp(info.st_mtime, dt.UTC),
             call_sid=str(header.get("call_sid", "")),
             wall_start=str(header.get("wall_start", "")),
             duration_ms=last_t,
@@ -87,13 +122,30 @@ def _json_object(line: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def recent_traces(trace_dir: Path, limit: int = RECENT_LIMIT) -> list[TraceSummary]:
-    if not trace_dir.is_dir():
+def recent_traces(trace_dir: Path, limit: int = PAGE_SIZE, offset: int = 0) -> list[TraceSummary]:
+    """Summaries of the traces in `trace_dir`, newest first, `limit` of them after the `offset` newest.
+    Blocking file I/O: call it from a worker thread."""
+    try:
+        entries = list(os.scandir(trace_dir))
+    except (FileNotFoundError, NotADirectoryError):
         return []
-    paths = [p for p in trace_dir.iterdir() if p.name.endswith(TRACE_SUFFIX) and p.is_file()]
-    paths = [p for p in paths if trace_name_ok(p.name[: -len(TRACE_SUFFIX)])]
-    paths.sort(key=lambda p: p.stat().st_mtime, reverse=True)
-    return [TraceSummary.read(p) for p in paths[:limit]]
+    dated: list[tuple[float, str]] = []
+    for entry in entries:
+        if not (entry.name.endswith(TRACE_SUFFIX) and trace_name_ok(entry.name[: -len(TRACE_SUFFIX)])):
+            continue
+        try:
+            if entry.is_file(follow_symlinks=False):
+                dated.append((entry.stat(follow_symlinks=False).st_mtime, entry.path))
+        except OSError:
+            continue  # pruned meanwhile
+    dated.sort(reverse=True)
+    summaries = []
+    for _, path in dated[offset : offset + limit]:
+        try:
+            summaries.append(TraceSummary.read(Path(path)))
+        except OSError:
+            continue
+    return summaries
 
 
 def _format_duration(ms: float | None) -> str:
@@ -103,7 +155,7 @@ def _format_duration(ms: float | None) -> str:
     return f"{int(seconds // 60)}:{seconds % 60:06.3f}"
 
 
-def trace_list_html(trace_dir: Path, traces: list[TraceSummary]) -> str:
+def trace_list_html(trace_dir: Path, traces: list[TraceSummary], page: int = 1, more: bool = False) -> str:
     rows = "\n".join(
         "<tr>"
         f'<td><a href="traces/{html.escape(s.name)}">{html.escape(s.name)}</a></td>'
@@ -117,6 +169,15 @@ def trace_list_html(trace_dir: Path, traces: list[TraceSummary]) -> str:
         for s in traces
     )
     empty = "" if traces else '<p class="empty">No traces yet.</p>'
+    pages = " ".join(
+        link
+        for link, shown in (
+            (f'<a href="traces?page={page - 1}" rel="prev">newer</a>', page > 1),
+            (f'<a href="traces?page={page + 1}" rel="next">older</a>', more),
+        )
+        if shown
+    )
+    first = (page - 1) * PAGE_SIZE
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'self'; style-src 'self'; img-src data:">
@@ -125,13 +186,15 @@ def trace_list_html(trace_dir: Path, traces: list[TraceSummary]) -> str:
 <link rel="stylesheet" href="traces/{ASSET_URL_PREFIX}viewer.css">
 </head><body class="trace-list">
 <h1>Recent call traces</h1>
-<p class="hint">{len(traces)} newest traces in <code>{html.escape(trace_dir.name or str(trace_dir))}</code></p>
+<p class="hint">traces {first + 1 if traces else 0}–{first + len(traces)}, newest first, in
+<code>{html.escape(trace_dir.name or str(trace_dir))}</code></p>
 <table id="traces"><thead><tr><th>trace</th><th>call</th><th>started (UTC)</th><th>duration</th>
 <th>ended</th><th>bytes</th><th></th></tr></thead>
 <tbody>
 {rows}
 </tbody></table>
 {empty}
+<p class="pages">{pages}</p>
 </body></html>
 """
 
@@ -142,23 +205,36 @@ def viewer_routes(trace_dir: Path) -> list[BaseRoute]:
     def trace_path(request: Request) -> Path:
         name = str(request.path_params["name"])
         path = trace_dir / f"{name}{TRACE_SUFFIX}"
-        if not trace_name_ok(name) or not path.is_file():
-            raise HTTPException(404, f"no trace named {name!r}")
+        if not trace_name_ok(name) or not is_trace_file(path):
+            raise HTTPException(404, "no such trace")
         return path
 
     async def list_traces(request: Request) -> Response:
-        return HTMLResponse(trace_list_html(trace_dir, recent_traces(trace_dir)))
+        try:
+            page = max(1, min(int(request.query_params.get("page", "1")), 1_000_000))
+        except ValueError:
+            page = 1
+        found = await anyio.to_thread.run_sync(recent_traces, trace_dir, PAGE_SIZE + 1, (page - 1) * PAGE_SIZE)
+        return HTMLResponse(trace_list_html(trace_dir, found[:PAGE_SIZE], page, more=len(found) > PAGE_SIZE))
 
     async def trace_page(request: Request) -> Response:
         path = trace_path(request)
         return HTMLResponse(served_page(path.name, f"{path.name}"))
 
     async def trace_lines(request: Request) -> Response:
+        path = trace_path(request)
+        try:
+            fd = await anyio.to_thread.run_sync(open_trace, path)
+        except OSError:
+            raise HTTPException(404, "no such trace") from None
         # A live call's trace is still growing: serve a snapshot of its complete lines, never a torn one.
-        data = await anyio.Path(trace_path(request)).read_bytes()
-        complete = data[: data.rfind(b"\n") + 1]
+        try:
+            length = await anyio.to_thread.run_sync(complete_length, fd)
+        except BaseException:
+            os.close(fd)
+            raise
         # Served as text (not a download) so the page can fetch it and a person can read it.
-        return Response(complete, media_type="application/x-ndjson; charset=utf-8")
+        return StreamingResponse(_chunks(fd, length), media_type="application/x-ndjson; charset=utf-8")
 
     return [
         Route("/traces", list_traces, methods=["GET"], name="trace_list"),
@@ -166,3 +242,17 @@ def viewer_routes(trace_dir: Path) -> list[BaseRoute]:
         Route("/traces/{name}" + TRACE_SUFFIX, trace_lines, methods=["GET"], name="trace_lines"),
         Route("/traces/{name}", trace_page, methods=["GET"], name="trace_page"),
     ]
+
+
+async def _chunks(fd: int, length: int) -> AsyncIterator[bytes]:
+    """The first `length` bytes of `fd`, read in a worker thread a chunk at a time; closes `fd`."""
+    try:
+        offset = 0
+        while offset < length:
+            data = await anyio.to_thread.run_sync(os.pread, fd, min(_CHUNK_BYTES, length - offset), offset)
+            if not data:
+                return
+            offset += len(data)
+            yield data
+    finally:
+        os.close(fd)

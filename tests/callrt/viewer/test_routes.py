@@ -154,3 +154,46 @@ def test_a_growing_trace_is_served_as_its_complete_lines(tmp_path: Path) -> None
     response = client.get("/traces/live.jsonl")
     assert response.status_code == 200
     assert response.text == '{"t":0,"seq":1,"ev":"trace_start"}\n'
+
+
+def test_symlinks_and_other_special_files_are_never_served_or_listed(tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text('{"ev":"trace_start","call_sid":"stolen"}\n')
+    traces = tmp_path / "traces"
+    traces.mkdir()
+    (traces / "CAlink.jsonl").symlink_to(secret)
+    (traces / "CAdir.jsonl").symlink_to(tmp_path)
+    os.mkfifo(traces / "CAfifo.jsonl")  # opening a FIFO for reading would block the worker thread forever
+    _touch_trace(traces / "CAreal.jsonl", ['{"ev":"trace_start","call_sid":"CAreal"}'], 1_000_000)
+    client = TestClient(Starlette(routes=viewer_routes(traces)))
+    for name in ("CAlink", "CAdir", "CAfifo"):
+        assert client.get(f"/traces/{name}.jsonl").status_code == 404, name
+        assert client.get(f"/traces/{name}").status_code == 404, name
+    listing = client.get("/traces").text
+    assert "CAreal" in listing and "stolen" not in listing and "CAlink" not in listing and "CAfifo" not in listing
+    assert [t.name for t in recent_traces(traces)] == ["CAreal"]
+
+
+def test_the_list_is_paged_newest_first(tmp_path: Path) -> None:
+    from callrt.viewer.routes import PAGE_SIZE
+
+    count = PAGE_SIZE + 7
+    for i in range(count):
+        _touch_trace(tmp_path / f"CA{i:03d}.jsonl", [f'{{"ev":"trace_start","call_sid":"CA{i:03d}"}}'], 1_000_000 + i)
+    client = TestClient(Starlette(routes=viewer_routes(tmp_path)))
+    first, second = client.get("/traces").text, client.get("/traces?page=2").text
+    assert f'href="traces/CA{count - 1:03d}"' in first and 'href="traces/CA006"' not in first
+    assert 'rel="next"' in first and 'rel="prev"' not in first
+    assert 'href="traces/CA006"' in second and 'href="traces/CA000"' in second and 'rel="next"' not in second
+    assert second.count('<tr><td><a href="traces/CA') == 7
+    assert client.get("/traces?page=x").status_code == 200 and client.get("/traces?page=99").status_code == 200
+    assert [t.name for t in recent_traces(tmp_path, limit=2, offset=1)] == [f"CA{count - 2:03d}", f"CA{count - 3:03d}"]
+
+
+def test_a_large_trace_is_streamed_whole(tmp_path: Path) -> None:
+    lines = [json.dumps({"t": i, "seq": i, "ev": "log", "msg": "x" * 200}) for i in range(5000)]
+    (tmp_path / "big.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    client = TestClient(Starlette(routes=viewer_routes(tmp_path)))
+    response = client.get("/traces/big.jsonl")
+    assert response.status_code == 200 and response.content == (tmp_path / "big.jsonl").read_bytes()
+    assert "content-length" not in response.headers  # streamed in chunks, never read whole into memory
