@@ -288,7 +288,7 @@ async def run_load(
     `on_steady(start)` / `on_steady(None)` is awaited when the last call has started and when the
     first one is about to hang up, so the caller can sample the server's CPU over the steady window.
     """
-    tokens = StreamTokens(secret, ttl_s=max(120.0, ramp_s + 60.0))
+    tokens = StreamTokens(secret)  # issued as each call connects: the server honours no longer life than its TTL
     result = LoadResult(calls=calls)
     clock = FrameClock()
     callers: list[LoadCaller] = []

@@ -100,7 +100,16 @@ def run_point(setup: Setup, mode: Mode, calls: int) -> dict[str, Any]:
         media_url = server.url.replace("http://", "ws://") + "/media"
         ramp = setup.ramp_for(calls)
         load: LoadResult = trio.run(
-            lambda: run_load(media_url, secret, calls, setup.seconds, ramp_s=ramp, on_steady=on_steady)
+            lambda: run_load(
+                media_url,
+                secret,
+                calls,
+                setup.seconds,
+                ramp_s=ramp,
+                on_steady=on_steady,
+                # Every point shares the bench database, which lets each CallSid stream once: new ones per point.
+                sid_prefix=f"CAbench-{mode}-{calls}-{secrets.token_hex(4)}-",
+            )
         )
         samples = _drained_metrics(server.url, setup.workers)
     finally:
