@@ -57,6 +57,9 @@ class PlayoutItem:
     sent_bytes: int = 0
     heard_ms: int = 0
     done: bool = False
+    first_mark_seq: int = attrs.field(default=0, eq=False, repr=False)
+    """The sequence number of this item's first mark: an older mark with the same item id belongs to
+    an earlier item of that id, already finished, and says nothing of what was heard of this one."""
 
 
 @attrs.frozen
@@ -148,6 +151,8 @@ class PlayoutClock:
             self._items_taken.add(chunk.item_id)
         item.sent_bytes += len(chunk.payload)
         self._mark_seq += 1
+        if not item.first_mark_seq:
+            item.first_mark_seq = self._mark_seq
         ms = item.sent_bytes // ULAW_BYTES_PER_MS
         self._pending.append(_PendingMark(self._mark_seq, item.item_id, ms))
         return mark_name(item.item_id, ms, self.epoch, self._mark_seq)
@@ -179,7 +184,7 @@ class PlayoutClock:
         while self._pending and self._pending[0].seq <= seq:
             self._pending.popleft()
         item = self.items.get(item_id)
-        if item is None:
+        if item is None or seq < item.first_mark_seq:
             return MarkEcho.HEARD, None
         item.heard_ms = max(item.heard_ms, ms)
         return MarkEcho.HEARD, self._finish_if_played(item)
