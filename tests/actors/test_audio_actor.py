@@ -37,7 +37,8 @@ from actors.messages import (
 from actors.playout_clock import mark_name, parse_mark
 from callrt.server.metrics import MeteredTrace, Metrics
 from callrt.sim.signals import noise_frames, silence_frames, speech_frames
-from tests.support.audio import PlayingLine, StallingLine, drain, feed, make_context, running_actor
+from tests.support.audio import PlayingLine, StallingLine, drain, feed, running_actor
+from tests.support.context import make_context
 
 CHUNK_MS = 130  # marks at 130k ms: a tie with the 20 ms frame grid only every 260 ms
 CHUNK = b"\xff" * (CHUNK_MS * 8)

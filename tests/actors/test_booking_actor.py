@@ -1,5 +1,5 @@
 """BookingActor: requests in, store operations through the gateway, server notes out. Real Store on a
-temporary SQLite file, hand-built CallContext, virtual time (autojump_clock) for the outage backoff."""
+temporary SQLite file, a CallContext from the shared factory, virtual time (autojump_clock) for the outage backoff."""
 
 from __future__ import annotations
 
@@ -13,16 +13,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from actors.booking_actor import BookingActor
-from actors.call_context import CallContext, CallMailboxes
-from actors.config import CallConfig
+from actors.call_context import CallContext
 from actors.db import StoreGateway
 from actors.errors import InjectedFault
 from actors.messages import BookingKind, BookingRequest, InjectedCrash, ServerNote
-from actors.trace import Trace
 from store import Store
+from tests.support.context import PHONE, make_context
 from tests.support.store import ISRAELI_HOURS, NOW, TOMORROW_18, TZ
 
-PHONE = "+972501234567"
+CALL_SID = "CAbook"
 SATURDAY_18 = dt.datetime(2026, 11, 28, 18, 0, tzinfo=TZ)
 
 
@@ -30,29 +29,6 @@ def make_store(path: Path) -> tuple[Store, int]:
     store = Store(f"sqlite:///{path}")
     store.init_schema()
     return store, store.create_business(name="מספרת דנה", opening_hours=ISRAELI_HOURS)
-
-
-def make_context(
-    store: Store,
-    business_id: int,
-    call_sid: str = "CAbook",
-    gateway: StoreGateway | None = None,
-    caller_phone: str | None = PHONE,
-) -> CallContext:
-    config = CallConfig()
-    trace = Trace(call_sid)
-    return CallContext(
-        call_sid=call_sid,
-        business_id=business_id,
-        caller_phone=caller_phone,
-        language="he",
-        config=config,
-        trace=trace,
-        gateway=gateway or StoreGateway(),
-        store=store,
-        now=lambda: NOW,
-        mailboxes=CallMailboxes.create(trace, config),
-    )
 
 
 def request(
@@ -100,11 +76,11 @@ def salon(tmp_path: Path) -> tuple[Store, int]:
 
 async def test_books_and_announces(salon: tuple[Store, int]) -> None:
     store, business = salon
-    ctx = make_context(store, business)
+    ctx = make_context(call_sid=CALL_SID, business_id=business, store=store)
     notes = await run_actor(ctx, [request()])
     [appointment] = store.list_appointments(business)
     assert notes == [f"appointment_created id={appointment.id} start=2026-11-25T18:00+02:00"]
-    assert (appointment.name, appointment.phone, appointment.call_sid) == ("דנה", PHONE, "CAbook")
+    assert (appointment.name, appointment.phone, appointment.call_sid) == ("דנה", PHONE, CALL_SID)
     logs = log_lines(ctx)
     assert "create_appointment_from_realtime(start=2026-11-25T18:00+02:00, name=דנה, phone=+972*****4567)" in logs
     assert f"appointment_created id={appointment.id} start=2026-11-25T18:00+02:00" in logs
@@ -113,14 +89,17 @@ async def test_books_and_announces(salon: tuple[Store, int]) -> None:
 
 async def test_duplicated_requests_book_once_and_announce_once(salon: tuple[Store, int]) -> None:
     store, business = salon
-    notes = await run_actor(make_context(store, business), [request(request_id=f"r{i}") for i in range(5)])
+    notes = await run_actor(
+        make_context(call_sid=CALL_SID, business_id=business, store=store),
+        [request(request_id=f"r{i}") for i in range(5)],
+    )
     assert len(store.list_appointments(business)) == 1
     assert len(notes) == 1 and notes[0].startswith("appointment_created")
 
 
 async def test_without_a_name_a_valid_slot_asks_for_it_and_books_nothing(salon: tuple[Store, int]) -> None:
     store, business = salon
-    notes = await run_actor(make_context(store, business), [request(name=None)])
+    notes = await run_actor(make_context(call_sid=CALL_SID, business_id=business, store=store), [request(name=None)])
     assert notes == ["need_name start=2026-11-25T18:00+02:00"]
     assert store.list_appointments(business) == []
 
@@ -129,7 +108,7 @@ async def test_refusals_carry_reason_and_alternatives(salon: tuple[Store, int]) 
     store, business = salon
     store.add_appointment(business, TOMORROW_18, 30)
     notes = await run_actor(
-        make_context(store, business),
+        make_context(call_sid=CALL_SID, business_id=business, store=store),
         [
             request(SATURDAY_18),
             request(SATURDAY_18, name=None),
@@ -157,7 +136,7 @@ async def test_changed_time_moves_then_reschedule_and_cancel(salon: tuple[Store,
     later = TOMORROW_18 + dt.timedelta(minutes=30)
     friday = dt.datetime(2026, 11, 27, 9, 0, tzinfo=TZ)
     notes = await run_actor(
-        make_context(store, business),
+        make_context(call_sid=CALL_SID, business_id=business, store=store),
         [
             request(),
             request(later),
@@ -179,7 +158,7 @@ async def test_changed_time_moves_then_reschedule_and_cancel(salon: tuple[Store,
 async def test_nothing_to_cancel_or_reschedule_and_bad_requests(salon: tuple[Store, int]) -> None:
     store, business = salon
     notes = await run_actor(
-        make_context(store, business),
+        make_context(call_sid=CALL_SID, business_id=business, store=store),
         [
             request(None, kind="cancel_appointment"),
             request(TOMORROW_18, kind="reschedule_appointment", phone="+972500000000"),
@@ -203,7 +182,7 @@ async def test_outage_is_retried_with_backoff_in_virtual_time(
     store, business = salon
     gateway = StoreGateway()
     gateway.outage_until = trio.current_time() + 2.0
-    ctx = make_context(store, business, gateway=gateway)
+    ctx = make_context(call_sid=CALL_SID, business_id=business, store=store, gateway=gateway)
     started = trio.current_time()
     notes = await run_actor(ctx, [request()])
     assert notes[0].startswith("appointment_created")
@@ -217,14 +196,16 @@ async def test_long_outage_gives_booking_failed(
     store, business = salon
     gateway = StoreGateway()
     gateway.outage_until = trio.current_time() + 60.0
-    notes = await run_actor(make_context(store, business, gateway=gateway), [request()])
+    notes = await run_actor(
+        make_context(call_sid=CALL_SID, business_id=business, store=store, gateway=gateway), [request()]
+    )
     assert notes == ["booking_failed reason=db_unavailable"]
     assert store.list_appointments(business) == []
 
 
 async def test_crash_then_restart_never_books_twice(salon: tuple[Store, int]) -> None:
     store, business = salon
-    ctx = make_context(store, business)
+    ctx = make_context(call_sid=CALL_SID, business_id=business, store=store)
     outbox = ctx.mailboxes.booking.outbox("nlp")
     outbox.send_nowait(request())
     outbox.send_nowait(InjectedCrash("test"))
@@ -241,7 +222,7 @@ async def test_crash_then_restart_never_books_twice(salon: tuple[Store, int]) ->
 
 async def test_two_calls_racing_for_one_slot(salon: tuple[Store, int]) -> None:
     store, business = salon
-    contexts = [make_context(store, business, call_sid=f"CA{i}") for i in range(6)]
+    contexts = [make_context(call_sid=f"CA{i}", business_id=business, store=store) for i in range(6)]
     results: dict[str, list[str]] = {}
 
     async def one(ctx: CallContext) -> None:
@@ -265,7 +246,7 @@ async def test_any_request_sequence_leaves_at_most_one_appointment_per_call(
 ) -> None:
     store, business = make_store(tmp_path_factory.mktemp("prop") / "p.db")
     try:
-        ctx = make_context(store, business)
+        ctx = make_context(call_sid=CALL_SID, business_id=business, store=store)
         starts = {"same": TOMORROW_18, "dup": TOMORROW_18, "other": TOMORROW_18 + dt.timedelta(hours=1)}
         outbox = ctx.mailboxes.booking.outbox("nlp")
         for i, step in enumerate(plan):
@@ -285,7 +266,7 @@ async def test_any_request_sequence_leaves_at_most_one_appointment_per_call(
             except InjectedFault:
                 continue  # restart, as the supervisor would
         notes = drain_notes(ctx)
-        active = store.list_appointments(business, call_sid="CAbook")
+        active = store.list_appointments(business, call_sid=CALL_SID)
         assert len(active) <= 1
         created = [n for n in notes if n.startswith(("appointment_created", "appointment_rescheduled"))]
         if active:

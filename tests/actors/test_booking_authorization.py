@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 
 from actors.caller_identity import may_touch_appointments_of_line, phone_key, same_line
 from store import Store
-from tests.actors.test_booking_actor import PHONE, make_context, make_store, request, run_actor
+from tests.actors.test_booking_actor import make_store, request, run_actor
+from tests.support.context import PHONE, make_context
 from tests.support.store import TOMORROW_18, TZ
 
 VICTIM = "+972529876543"
@@ -42,7 +43,7 @@ async def test_naming_a_strangers_number_cancels_and_moves_nothing(
 ) -> None:
     store, business, victim = salon_with_victim
     notes = await run_actor(
-        make_context(store, business, call_sid="CAattack", caller_phone=caller),
+        make_context(business_id=business, store=store, call_sid="CAattack", caller_phone=caller),
         [
             request(None, kind="cancel_appointment", name=None, phone=VICTIM_SAID),
             request(FRIDAY_10, kind="reschedule_appointment", name=None, phone=VICTIM, request_id="r2"),
@@ -65,7 +66,7 @@ async def test_naming_a_strangers_number_cancels_and_moves_nothing(
 
 async def test_a_withheld_line_without_a_number_is_handed_over_too(salon_with_victim: tuple[Store, int, int]) -> None:
     store, business, victim = salon_with_victim
-    ctx = make_context(store, business, call_sid="CAwithheld", caller_phone=None)
+    ctx = make_context(business_id=business, store=store, call_sid="CAwithheld", caller_phone=None)
     notes = await run_actor(ctx, [request(None, kind="cancel_appointment", name=None)])
     assert notes == ["booking_failed reason=unverified_caller"]
     assert untouched(store, business, victim)
@@ -78,7 +79,7 @@ async def test_the_verified_line_changes_its_own_appointment_however_it_says_its
 ) -> None:
     store, business, victim = salon_with_victim
     notes = await run_actor(
-        make_context(store, business, call_sid="CAowner", caller_phone=VICTIM),
+        make_context(business_id=business, store=store, call_sid="CAowner", caller_phone=VICTIM),
         [
             request(FRIDAY_10, kind="reschedule_appointment", name=None, phone=VICTIM_SAID),
             request(None, kind="cancel_appointment", name=None, request_id="r2"),
@@ -94,7 +95,7 @@ async def test_the_verified_line_changes_its_own_appointment_however_it_says_its
 async def test_a_withheld_caller_may_change_what_this_call_booked(salon_with_victim: tuple[Store, int, int]) -> None:
     store, business, victim = salon_with_victim
     notes = await run_actor(
-        make_context(store, business, call_sid="CAown", caller_phone=None),
+        make_context(business_id=business, store=store, call_sid="CAown", caller_phone=None),
         [
             request(FRIDAY_10, name="דנה", phone=VICTIM_SAID),
             request(FRIDAY_10.replace(hour=11), kind="reschedule_appointment", name=None, request_id="r2"),

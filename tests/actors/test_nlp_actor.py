@@ -1,6 +1,6 @@
 """NlpActor: transcripts in, booking requests or need_… notes out; superseding, dedupe, crash, store outage.
 
-A hand-built CallContext over a real Store on a temporary SQLite file; virtual time (autojump_clock).
+A CallContext over a real Store on a temporary SQLite file; virtual time (autojump_clock).
 """
 
 from __future__ import annotations
@@ -14,13 +14,12 @@ import pytest
 import trio
 
 from actors.appointment_nlp import Action, RuleExtractor
-from actors.call_context import CallContext, CallMailboxes
-from actors.config import CallConfig
-from actors.db import StoreGateway
+from actors.call_context import CallContext
 from actors.errors import InjectedFault
 from actors.messages import BookingRequest, HistoryTurn, InjectedCrash, ServerNote, UserTranscript
 from actors.nlp_actor import NlpActor
 from store import Store
+from tests.support.context import make_context
 
 TZ = ZoneInfo("Asia/Jerusalem")
 NOW = dt.datetime(2026, 11, 24, 10, 0, tzinfo=TZ)  # a Tuesday
@@ -47,29 +46,10 @@ def make_store(tmp_path: Path, timezone: str = "Asia/Jerusalem") -> tuple[Store,
     return store, business_id
 
 
-def make_context(store: Store, business_id: int, now: dt.datetime = NOW) -> CallContext:
-    from actors.trace import Trace
-
-    config = CallConfig()
-    trace = Trace("CAnlp")
-    return CallContext(
-        call_sid="CAnlp",
-        business_id=business_id,
-        caller_phone="+972501234567",
-        language="he",
-        config=config,
-        trace=trace,
-        gateway=StoreGateway(),
-        store=store,
-        now=lambda: now,
-        mailboxes=CallMailboxes.create(trace, config),
-    )
-
-
 @pytest.fixture
 async def ctx(tmp_path: Path) -> AsyncIterator[CallContext]:
     store, business_id = make_store(tmp_path)
-    yield make_context(store, business_id)
+    yield make_context(call_sid="CAnlp", business_id=business_id, store=store)
     store.dispose()
 
 
@@ -246,7 +226,9 @@ async def test_reschedule_after_a_confirmed_booking(ctx: CallContext, autojump_c
 async def test_the_business_time_zone_comes_from_the_store(tmp_path: Path, autojump_clock: object) -> None:
     store, business_id = make_store(tmp_path, timezone="America/New_York")
     # 05:00 in Jerusalem is still the evening before in New York: "tomorrow" is the 24th there.
-    ctx = make_context(store, business_id, now=dt.datetime(2026, 11, 24, 5, 0, tzinfo=TZ))
+    ctx = make_context(
+        call_sid="CAnlp", business_id=business_id, store=store, now=dt.datetime(2026, 11, 24, 5, 0, tzinfo=TZ)
+    )
     await run_actor(ctx, RuleExtractor(), transcript("u1", "I'd like to book tomorrow at 10am"))
     [request], _ = drain(ctx)
     assert request.start is not None and request.start.isoformat() == "2026-11-24T10:00:00-05:00"

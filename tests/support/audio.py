@@ -1,4 +1,4 @@
-"""Test support for the AudioActor: a hand-built CallContext and a CallerLine that plays audio in (virtual) time.
+"""Test support for the AudioActor: a CallerLine that plays audio in (virtual) time.
 
 `PlayingLine` records every call and plays the AI audio through the simulated
 caller's playout buffer, so marks come back once the audio before them has
@@ -7,43 +7,22 @@ played, and a `clear` echoes pending marks the way Twilio does.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any
 
 import attrs
 import trio
 
 from actors.audio_actor import AudioActor
-from actors.call_context import CallContext, CallMailboxes
+from actors.call_context import CallContext
 from actors.config import CallConfig
-from actors.db import StoreGateway
 from actors.mailbox import Mailbox
 from actors.messages import CallerFrame, MarkPlayed
 from actors.ports import CallerLineEvent, LineClosed
 from actors.trace import Trace
 from callrt.sim.playout import Playout
-
-if TYPE_CHECKING:
-    from store import Store
-
-
-def make_context(config: CallConfig | None = None, trace: Trace | None = None) -> CallContext:
-    config = config or CallConfig()
-    trace = trace or Trace("CAtest")
-    return CallContext(
-        call_sid="CAtest",
-        business_id=1,
-        caller_phone=None,
-        language="en",
-        config=config,
-        trace=trace,
-        gateway=StoreGateway(),
-        store=cast("Store", None),  # the AudioActor never touches the store
-        now=lambda: dt.datetime(2026, 11, 24, 10, 0, tzinfo=dt.UTC),
-        mailboxes=CallMailboxes.create(trace, config),
-    )
+from tests.support.context import make_context
 
 
 @attrs.define
@@ -132,7 +111,7 @@ async def running_actor(
     trace: Trace | None = None,
     line_type: type[PlayingLine] = PlayingLine,
 ) -> AsyncIterator[tuple[CallContext, PlayingLine, AudioActor]]:
-    ctx = make_context(config, trace)
+    ctx = make_context(config=config, trace=trace)
     line = line_type(ctx, echo_marks=echo_marks)
     actor = AudioActor(ctx, line)
     async with trio.open_nursery() as nursery:

@@ -11,13 +11,13 @@ from typing import Any
 import trio
 import trio.testing
 
-from actors.call_context import CallContext, CallMailboxes
 from actors.config import CallConfig
 from actors.db import StoreGateway
 from actors.messages import AiAudio, RealtimeInbox, SilenceElapsed
 from actors.realtime_actor import RealtimeActor
 from actors.trace import Trace
 from store import Store
+from tests.support.context import PHONE, make_context
 from tests.support.realtime_wire import Server, WireConnection, WireConnector
 
 HOURS = {day: [("09:00", "19:00")] for day in ("sun", "mon", "tue", "wed", "thu")} | {
@@ -47,22 +47,19 @@ class Harness:
         gateway: StoreGateway | None = None,
     ) -> None:
         self.call_sid = f"CA{next(_call_ids):06d}"
-        store.start_call_session(self.call_sid, business_id, "+972501234567")
+        store.start_call_session(self.call_sid, business_id, PHONE)
         self.store = store
         self.config = config or CallConfig()
         self.trace = Trace(self.call_sid)
-        self.ctx = CallContext(
+        self.ctx = make_context(
             call_sid=self.call_sid,
             business_id=business_id,
-            caller_phone="+972501234567",
-            language="he",
+            store=store,
             config=self.config,
             trace=self.trace,
             # Virtual time: store calls run inline unless a test brings its own (threaded) gateway.
             gateway=gateway or StoreGateway(inline=True),
-            store=store,
-            now=lambda: NOW,
-            mailboxes=CallMailboxes.create(self.trace, self.config),
+            now=NOW,
         )
         self.connector = WireConnector(dialect)
         self.server = Server(dialect)

@@ -19,7 +19,7 @@ from actors.ports import LineClosed
 from callrt.net.transport import memory_transport_pair
 from callrt.sim.caller import CallerReport, SimulatedCaller
 from callrt.telephony.media import TwilioCallerLine
-from tests.support.audio import make_context
+from tests.support.context import make_context
 
 CHUNK = b"\xff" * 800  # 100 ms of AI audio
 
