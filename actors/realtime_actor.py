@@ -90,6 +90,11 @@ class RealtimeActor:
         return self.book.turns
 
     @property
+    def handling(self) -> bool:
+        """Whether a message or a model event is being handled right now (tests wait for a quiet moment)."""
+        return self._lock.locked()
+
+    @property
     def writes_pending(self) -> int:
         """Turn writes queued or in flight (tests wait for 0)."""
         return self._writer.pending

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 import trio
+import trio.testing
 
 from actors.audio_actor import AudioActor
 from actors.call_context import CallContext, CallMailboxes
@@ -86,13 +87,14 @@ async def run(n: int, trace_path: Path) -> dict[str, float]:
     outbox = ctx.mailboxes.audio_frames.outbox("line")
     async with trio.open_nursery() as nursery:
         nursery.start_soon(actor.run)
-        await trio.sleep(0)
+        await trio.testing.wait_all_tasks_blocked()  # the actor waits for its first frame
         cpu_start = time.process_time()
         for first in range(0, n, BATCH):
             for index in range(first, min(n, first + BATCH)):
                 outbox.send_nowait(CallerFrame(next(frames), index * 20, trio.current_time()))
-            while ctx.mailboxes.audio_frames.depth:
-                await trio.sleep(0)
+            # The actor takes the whole batch before it blocks again (the realtime mailbox is unbounded).
+            await trio.testing.wait_all_tasks_blocked()
+            assert not ctx.mailboxes.audio_frames.depth, "the actor stopped before taking its batch"
             while True:  # the RealtimeActor's side: take what the actor sent
                 try:
                     ctx.mailboxes.realtime.receive_nowait()

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import trio
+import trio.testing
 
 from actors.appointment_nlp import Action, RuleExtractor
 from actors.call_context import CallContext
@@ -20,6 +21,7 @@ from actors.messages import BookingRequest, HistoryTurn, InjectedCrash, ServerNo
 from actors.nlp_actor import NlpActor
 from store import Store
 from tests.support.context import make_context
+from tests.support.waiting import WatchedTrace
 
 TZ = ZoneInfo("Asia/Jerusalem")
 NOW = dt.datetime(2026, 11, 24, 10, 0, tzinfo=TZ)  # a Tuesday
@@ -49,7 +51,7 @@ def make_store(tmp_path: Path, timezone: str = "Asia/Jerusalem") -> tuple[Store,
 @pytest.fixture
 async def ctx(tmp_path: Path) -> AsyncIterator[CallContext]:
     store, business_id = make_store(tmp_path)
-    yield make_context(call_sid="CAnlp", business_id=business_id, store=store)
+    yield make_context(call_sid="CAnlp", trace=WatchedTrace("CAnlp"), business_id=business_id, store=store)
     store.dispose()
 
 
@@ -81,8 +83,8 @@ def nlp_logs(ctx: CallContext) -> list[str]:
 
 async def wait_for_logs(ctx: CallContext, count: int) -> None:
     # The store runs in a worker thread, during which the autojump clock moves on: wait on the outcome, not on time.
-    while len(nlp_logs(ctx)) < count:
-        await trio.sleep(0.01)
+    assert isinstance(ctx.trace, WatchedTrace)
+    await ctx.trace.changes.until(lambda: len(nlp_logs(ctx)) >= count)
 
 
 async def run_actor(ctx: CallContext, extractor: RuleExtractor, *messages: UserTranscript, gap_s: float = 0.0) -> None:
@@ -181,8 +183,8 @@ async def test_a_newer_transcript_supersedes_a_slow_extraction(ctx: CallContext,
     async with trio.open_nursery() as nursery:
         nursery.start_soon(actor.run)
         outbox.send_nowait(transcript("u1", "אני רוצה תור מחר בחמש"))
-        while extractor.started < 1:  # the slow extraction is in flight
-            await trio.sleep(0.01)
+        await trio.testing.wait_all_tasks_blocked()
+        assert extractor.started == 1  # the slow extraction is in flight
         await trio.sleep(1.0)
         arrived = trio.current_time()
         outbox.send_nowait(transcript("u2", "אני רוצה תור מחר בחמש", "בעצם בשש"))
@@ -227,7 +229,11 @@ async def test_the_business_time_zone_comes_from_the_store(tmp_path: Path, autoj
     store, business_id = make_store(tmp_path, timezone="America/New_York")
     # 05:00 in Jerusalem is still the evening before in New York: "tomorrow" is the 24th there.
     ctx = make_context(
-        call_sid="CAnlp", business_id=business_id, store=store, now=dt.datetime(2026, 11, 24, 5, 0, tzinfo=TZ)
+        call_sid="CAnlp",
+        trace=WatchedTrace("CAnlp"),
+        business_id=business_id,
+        store=store,
+        now=dt.datetime(2026, 11, 24, 5, 0, tzinfo=TZ),
     )
     await run_actor(ctx, RuleExtractor(), transcript("u1", "I'd like to book tomorrow at 10am"))
     [request], _ = drain(ctx)

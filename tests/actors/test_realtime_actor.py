@@ -46,10 +46,7 @@ async def h(request: pytest.FixtureRequest, store: tuple[Store, int]) -> Harness
 
 
 async def test_the_ai_speaks_first_once_the_session_is_configured(h: Harness, autojump_clock: MockClock) -> None:
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(h.actor.run)
-        await h.new_connection(0)
-        await h.idle()
+    async with h.running(acknowledged=False):
         assert h.wire.types() == ["session.update"]  # nothing before the session is acknowledged
         session = h.wire.sent[0]["session"]
         assert "מספרת דנה" in session["instructions"] and "tools" not in session
@@ -58,12 +55,10 @@ async def test_the_ai_speaks_first_once_the_session_is_configured(h: Harness, au
         assert h.wire.types() == ["session.update", "response.create"]
         assert [e["reason"] for e in h.realtime_events("response_create")] == ["greeting"]
         assert h.actor.has_pending_ai_response
-        nursery.cancel_scope.cancel()
 
 
 async def test_a_response_plays_and_is_stored(h: Harness, autojump_clock: MockClock) -> None:
-    async with trio.open_nursery() as nursery:
-        await h.start(nursery)
+    async with h.running():
         h.push(h.server.response_created("resp_1"), h.server.item_added("resp_1", "item_1"))
         await h.idle()
         assert h.actor.is_ai_speaking and h.actor.last_ai_turn_id == "item_1"
@@ -79,12 +74,11 @@ async def test_a_response_plays_and_is_stored(h: Harness, autojump_clock: MockCl
         assert not h.actor.has_pending_ai_response
         assert h.store.load_call_state(h.call_sid).turns == [("assistant", "שלום!")]
         assert h.realtime_events("ai_turn")[0]["text"] == "שלום!"
-        nursery.cancel_scope.cancel()
 
 
 async def test_an_utterance_is_committed_answered_and_sent_to_nlp(h: Harness, autojump_clock: MockClock) -> None:
-    async with trio.open_nursery() as nursery:
-        await greet(h, nursery)
+    async with h.running():
+        await greet(h)
         h.send(
             CallerAudio(SPEECH),
             CallerAudio(SPEECH),
@@ -104,12 +98,11 @@ async def test_an_utterance_is_committed_answered_and_sent_to_nlp(h: Harness, au
         assert isinstance(transcript, UserTranscript) and transcript.turn_id == "item_u1"
         assert [t.role for t in transcript.history] == ["assistant", "user"]
         assert h.store.load_call_state(h.call_sid).turns[-1] == ("user", "אני רוצה תור מחר בשש")
-        nursery.cancel_scope.cancel()
 
 
 async def test_a_late_transcription_goes_before_the_answer_it_caused(h: Harness, autojump_clock: MockClock) -> None:
-    async with trio.open_nursery() as nursery:
-        await greet(h, nursery)
+    async with h.running():
+        await greet(h)
         h.send(CallerAudio(SPEECH), UtteranceEnded(at_ms=3000, duration_ms=1000, rms=900, silence_ms=600))
         await h.idle()
         h.push(h.server.committed("item_u1"), *h.server.response("resp_2", "item_2", "רגע, אני בודקת"))
@@ -122,12 +115,10 @@ async def test_a_late_transcription_goes_before_the_answer_it_caused(h: Harness,
             ("user", "מחר בשש"),
         ]
         assert [t.role for t in h.actor.turns] == ["assistant", "user", "assistant"]
-        nursery.cancel_scope.cancel()
 
 
 async def test_the_guard_skips_and_then_answers_after_response_done(h: Harness, autojump_clock: MockClock) -> None:
-    async with trio.open_nursery() as nursery:
-        await h.start(nursery)  # the greeting is pending
+    async with h.running():  # the greeting is pending
         h.send(CallerAudio(SPEECH), UtteranceEnded(at_ms=1000, duration_ms=900, rms=900, silence_ms=600))
         await h.idle()
         assert len(h.sent("response.create")) == 1
@@ -137,14 +128,12 @@ async def test_the_guard_skips_and_then_answers_after_response_done(h: Harness, 
         await h.idle()
         assert len(h.sent("response.create")) == 2
         assert [e["reason"] for e in h.realtime_events("response_create")] == ["greeting", "user_turn"]
-        nursery.cancel_scope.cancel()
 
 
 async def test_a_note_is_injected_at_once_and_answered_after_the_pending_response(
     h: Harness, autojump_clock: MockClock
 ) -> None:
-    async with trio.open_nursery() as nursery:
-        await h.start(nursery)
+    async with h.running():
         h.send(ServerNote("appointment_created", "appointment_created id=7 start=2026-11-25T18:00+02:00", 7))
         await h.idle()
         (item,) = h.sent("conversation.item.create")
@@ -159,12 +148,10 @@ async def test_a_note_is_injected_at_once_and_answered_after_the_pending_respons
         assert ("server", "[SERVER] appointment_created id=7 start=2026-11-25T18:00+02:00") in h.store.load_call_state(
             h.call_sid
         ).turns
-        nursery.cancel_scope.cancel()
 
 
 async def test_barge_in_cancels_truncates_and_drops_late_audio(h: Harness, autojump_clock: MockClock) -> None:
-    async with trio.open_nursery() as nursery:
-        await h.start(nursery)
+    async with h.running():
         s = h.server
         h.push(
             s.response_created("resp_g"),
@@ -183,12 +170,11 @@ async def test_barge_in_cancels_truncates_and_drops_late_audio(h: Harness, autoj
         await h.idle()
         assert h.audio_of(lambda m: True) == 8000  # the late delta never reached the caller
         assert not h.actor.has_pending_ai_response
-        nursery.cancel_scope.cancel()
 
 
 async def test_barge_in_after_the_response_finished_only_truncates(h: Harness, autojump_clock: MockClock) -> None:
-    async with trio.open_nursery() as nursery:
-        await greet(h, nursery)  # audio streams faster than real time: done, but still playing
+    async with h.running():
+        await greet(h)  # audio streams faster than real time: done, but still playing
         h.send(BargeIn(item_id="item_g", audio_end_ms=150, speech_at_ms=300))
         await h.idle()
         assert h.sent("response.cancel") == []
@@ -196,14 +182,13 @@ async def test_barge_in_after_the_response_finished_only_truncates(h: Harness, a
         h.push(h.server.error("response_cancel_not_active", "no active response"))
         await h.idle()
         assert not any("[MODEL]" in line for line in h.logs())  # expected and harmless
-        nursery.cancel_scope.cancel()
 
 
 async def test_noise_clears_the_buffer_and_a_false_barge_in_resumes_the_ai(
     h: Harness, autojump_clock: MockClock
 ) -> None:
-    async with trio.open_nursery() as nursery:
-        await greet(h, nursery)
+    async with h.running():
+        await greet(h)
         h.send(CallerAudio(SPEECH), NoiseIgnored(at_ms=100, duration_ms=300, rms=900))
         await h.idle()
         assert h.wire.types()[-1] == "input_audio_buffer.clear"
@@ -217,14 +202,13 @@ async def test_noise_clears_the_buffer_and_a_false_barge_in_resumes_the_ai(
         h.send(UtteranceEnded(at_ms=900, duration_ms=900, rms=900, silence_ms=600))
         await h.idle()
         assert "input_audio_buffer.commit" not in h.wire.types()  # nothing left to commit after a clear
-        nursery.cancel_scope.cancel()
 
 
 async def test_the_silence_ladder_prompts_once_then_says_goodbye_and_hangs_up(
     h: Harness, autojump_clock: MockClock
 ) -> None:
-    async with trio.open_nursery() as nursery:
-        await greet(h, nursery)
+    async with h.running():
+        await greet(h)
         h.send(SilenceElapsed(15_000))
         await h.idle()
         assert len(h.realtime_events("silence_prompt")) == 1
@@ -251,12 +235,11 @@ async def test_the_silence_ladder_prompts_once_then_says_goodbye_and_hangs_up(
         await h.idle()
         assert len(h.realtime_events("silence_prompt")) == 1 and len(h.sent("response.create")) == 3
         assert h.store.load_call_state(h.call_sid).silence_prompt_used
-        nursery.cancel_scope.cancel()
 
 
 async def test_a_caller_who_speaks_during_the_goodbye_is_not_hung_up_on(h: Harness, autojump_clock: MockClock) -> None:
-    async with trio.open_nursery() as nursery:
-        await through_silence_prompt(h, nursery)
+    async with h.running():
+        await through_silence_prompt(h)
         h.send(SilenceElapsed(15_000))
         await h.idle()
         h.push(h.server.response_created("resp_bye"), h.server.item_added("resp_bye", "item_bye"))
@@ -267,19 +250,17 @@ async def test_a_caller_who_speaks_during_the_goodbye_is_not_hung_up_on(h: Harne
         h.push(h.server.response_done("resp_bye", "cancelled"))
         await h.idle()
         assert not any(isinstance(m, HangUpAfterPlayout) for m in h.audio_out)
-        nursery.cancel_scope.cancel()
 
 
 async def test_one_silence_prompt_per_call_across_a_restart(h: Harness, autojump_clock: MockClock) -> None:
-    with pytest.RaisesGroup(InjectedFault, flatten_subgroups=True):
-        async with trio.open_nursery() as nursery:
-            await through_silence_prompt(h, nursery)
+    with pytest.raises(InjectedFault):
+        async with h.running():
+            await through_silence_prompt(h)
             h.send(InjectedCrash("test"))
             await h.idle()
     first_connection = h.wire
-    async with trio.open_nursery() as nursery:
-        h.new_actor()
-        await h.start(nursery)
+    h.new_actor()
+    async with h.running():
         replayed = [e for e in h.wire.sent if e["type"] == "conversation.item.create"]
         assert [(e["item"]["role"], e["item"]["content"][0]["text"][:16]) for e in replayed] == [
             ("assistant", "שלום, כאן העוזרת"),
@@ -294,12 +275,11 @@ async def test_one_silence_prompt_per_call_across_a_restart(h: Harness, autojump
         assert h.wire is not first_connection
         assert len(h.realtime_events("silence_prompt")) == 1
         assert len(h.realtime_events("silence_goodbye")) == 1
-        nursery.cancel_scope.cancel()
 
 
 async def test_a_false_booking_claim_is_cut_before_the_caller_hears_it(h: Harness, autojump_clock: MockClock) -> None:
-    async with trio.open_nursery() as nursery:
-        await greet(h, nursery)
+    async with h.running():
+        await greet(h)
         s = h.server
         h.send(UtteranceEnded(at_ms=3000, duration_ms=1000, rms=900, silence_ms=600), CallerAudio(SPEECH))
         h.send(UtteranceEnded(at_ms=4000, duration_ms=1000, rms=900, silence_ms=600))
@@ -333,15 +313,14 @@ async def test_a_false_booking_claim_is_cut_before_the_caller_hears_it(h: Harnes
         assert h.realtime_events("response_create")[-1]["reason"] == "false_claim_cut"
         assert all("קבעתי" not in text for _, text in h.store.load_call_state(h.call_sid).turns)
         assert h.realtime_events("false_claim_cut")[0]["claim"] == "booking"
-        nursery.cancel_scope.cancel()
 
 
 async def test_a_false_claim_is_truncated_at_what_the_audio_actor_says_was_heard(
     h: Harness, autojump_clock: MockClock
 ) -> None:
     """Mid-playout, only the AudioActor knows how far the caller got: the truncate waits for its answer."""
-    async with trio.open_nursery() as nursery:
-        await greet(h, nursery)
+    async with h.running():
+        await greet(h)
         s = h.server
         h.send(UtteranceEnded(at_ms=3000, duration_ms=1000, rms=900, silence_ms=600), CallerAudio(SPEECH))
         await h.idle()
@@ -359,14 +338,13 @@ async def test_a_false_claim_is_truncated_at_what_the_audio_actor_says_was_heard
         h.send(PlayoutStopped(item_id="item_y", heard_ms=900))  # a second answer changes nothing
         await h.idle()
         assert len(h.sent("conversation.item.truncate")) == 1
-        nursery.cancel_scope.cancel()
 
 
 async def test_a_booking_claim_backed_by_the_server_stands_but_sent_details_never_do(
     h: Harness, autojump_clock: MockClock
 ) -> None:
-    async with trio.open_nursery() as nursery:
-        await greet(h, nursery)
+    async with h.running():
+        await greet(h)
         h.send(ServerNote("appointment_created", "appointment_created id=7 start=2026-11-25T18:00+02:00", 7))
         await h.idle()
         h.push(*h.server.response("resp_ok", "item_ok", "מעולה, קבעתי לך תור למחר בשש"))
@@ -379,14 +357,13 @@ async def test_a_booking_claim_backed_by_the_server_stands_but_sent_details_neve
         await h.idle()
         assert h.actor.claims.false_claims_cut == 1
         assert h.realtime_events("false_claim_cut")[0]["claim"] == "sent_details"
-        nursery.cancel_scope.cancel()
 
 
 async def test_reconnect_replays_the_conversation_and_resumes_an_unfinished_response(
     h: Harness, autojump_clock: MockClock
 ) -> None:
-    async with trio.open_nursery() as nursery:
-        await greet(h, nursery)
+    async with h.running():
+        await greet(h)
         h.send(ServerNote("need_name", "need_name"))
         await h.idle()
         h.push(h.server.response_created("resp_n"), h.server.audio_delta("resp_n", "item_n", b"\x7f" * 800))
@@ -405,12 +382,11 @@ async def test_reconnect_replays_the_conversation_and_resumes_an_unfinished_resp
         await h.idle()
         assert h.wire.types()[-1] == "response.create"  # the interrupted answer is asked for again
         assert h.realtime_events("response_create")[-1]["reason"] == "need_name"
-        nursery.cancel_scope.cancel()
 
 
 async def test_an_utterance_during_the_outage_is_not_lost(h: Harness, autojump_clock: MockClock) -> None:
-    async with trio.open_nursery() as nursery:
-        await greet(h, nursery)
+    async with h.running():
+        await greet(h)
         h.connector.fail_next = 1
         h.wire.server_close()
         h.send(CallerAudio(SPEECH), UtteranceEnded(at_ms=1, duration_ms=900, rms=900, silence_ms=600))
@@ -420,13 +396,12 @@ async def test_an_utterance_during_the_outage_is_not_lost(h: Harness, autojump_c
         h.push(h.server.session_updated())
         await h.idle()
         assert h.wire.types()[-1] == "response.create"
-        nursery.cancel_scope.cancel()
 
 
 async def test_the_actor_gives_up_after_the_reconnect_budget(h: Harness, autojump_clock: MockClock) -> None:
-    with pytest.RaisesGroup(ModelUnavailable, flatten_subgroups=True):
-        async with trio.open_nursery() as nursery:
-            await greet(h, nursery)
+    with pytest.raises(ModelUnavailable):
+        async with h.running():
+            await greet(h)
             h.connector.fail_next = RECONNECT_ATTEMPTS
             h.wire.server_close()
             await trio.sleep(60)
@@ -435,8 +410,7 @@ async def test_the_actor_gives_up_after_the_reconnect_budget(h: Harness, autojum
 
 async def test_an_old_session_is_rotated_at_a_quiet_moment(store: tuple[Store, int], autojump_clock: MockClock) -> None:
     h = Harness(*store, dialect="ga", config=CallConfig(model_max_session_s=60))
-    async with trio.open_nursery() as nursery:
-        await h.start(nursery)
+    async with h.running():
         h.push(h.server.response_created("resp_g"))
         await trio.sleep(61)
         await h.idle()
@@ -446,14 +420,12 @@ async def test_an_old_session_is_rotated_at_a_quiet_moment(store: tuple[Store, i
         assert len(h.connector.connections) == 2
         assert [e["reason"] for e in h.realtime_events("model_disconnected")] == ["session_rotation"]
         assert h.wire.types() == ["session.update", "conversation.item.create"]
-        nursery.cancel_scope.cancel()
 
 
 async def test_bad_events_duplicates_and_store_outages_never_break_the_call(
     h: Harness, autojump_clock: MockClock
 ) -> None:
-    async with trio.open_nursery() as nursery:
-        await h.start(nursery)
+    async with h.running():
         s = h.server
         delta = s.audio_delta("resp_g", "item_g", b"\x7f" * 800)
         h.push({"type": "response.audio.delta", "delta": 5}, {"no": "type"}, {"type": "response.teleport"})
@@ -471,27 +443,22 @@ async def test_bad_events_duplicates_and_store_outages_never_break_the_call(
         h.send(SilenceElapsed(15_000))  # ... and the next tick says goodbye: the call still ends
         await h.idle()
         assert len(h.realtime_events("silence_goodbye")) == 1
-        nursery.cancel_scope.cancel()
 
 
 async def test_a_refused_response_create_does_not_leave_the_call_stuck(h: Harness, autojump_clock: MockClock) -> None:
-    async with trio.open_nursery() as nursery:
-        await h.start(nursery)
+    async with h.running():
         create = h.sent("response.create")[0]
         h.push(h.server.error("invalid_value", "bad response", create["event_id"]))
         await h.idle()
         assert not h.actor.has_pending_ai_response
         assert any(line.startswith("[MODEL] error invalid_value") for line in h.logs())
-        nursery.cancel_scope.cancel()
 
 
 async def test_the_actor_returns_when_its_mailbox_closes(h: Harness, autojump_clock: MockClock) -> None:
-    async with trio.open_nursery() as nursery:
-        await h.start(nursery)
+    async with h.running():
         h.ctx.mailboxes.realtime.close()
         with trio.fail_after(5):
-            while not h.wire.closed:
-                await trio.sleep(0.01)
+            await h.until(lambda: h.wire.closed)
 
 
 async def test_the_session_deadline_never_cuts_an_event_handler_halfway(
@@ -500,8 +467,8 @@ async def test_the_session_deadline_never_cuts_an_event_handler_halfway(
     """The rotation deadline passes while a false claim is being cut over a slow connection: every step
     of the cut still reaches the model (only the wait for the next event is exposed to the deadline)."""
     h = Harness(*store, dialect="ga", config=CallConfig(model_max_session_s=60))
-    async with trio.open_nursery() as nursery:
-        await greet(h, nursery)
+    async with h.running():
+        await greet(h)
         s = h.server
         h.send(UtteranceEnded(at_ms=3000, duration_ms=1000, rms=900, silence_ms=600), CallerAudio(SPEECH))
         await h.idle()
@@ -529,4 +496,3 @@ async def test_the_session_deadline_never_cuts_an_event_handler_halfway(
         h.push(s.response_done("resp_d", "cancelled"))
         await h.idle()
         assert conn.types()[-1] == "response.create"  # the correction, asked for on the same connection
-        nursery.cancel_scope.cancel()

@@ -8,7 +8,6 @@ from collections import deque
 from typing import Any
 
 import pytest
-import trio
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -158,8 +157,7 @@ async def test_invariants_hold_under_any_ordering(
 ) -> None:
     h = Harness(*store, dialect=dialect)
     server = ReactiveServer(h)
-    async with trio.open_nursery() as nursery:
-        await h.start(nursery)
+    async with h.running():
         for step in steps:
             server.react(late_deltas)
             if step in ("server", "dup") and server.queue:
@@ -195,4 +193,3 @@ async def test_invariants_hold_under_any_ordering(
             check_invariants(h, server)
         assert not h.actor.has_pending_ai_response and not h.actor.is_ai_speaking
         assert h.actor.ledger.wanted is None, "a wanted response was never created: the AI went mute"
-        nursery.cancel_scope.cancel()

@@ -62,19 +62,18 @@ def stored(h: Harness) -> list[tuple[str, str]]:
 
 
 async def test_speech_lost_with_a_crashed_instance_is_asked_for_again(h: Harness, autojump_clock: MockClock) -> None:
-    with pytest.RaisesGroup(InjectedFault, flatten_subgroups=True):
-        async with trio.open_nursery() as nursery:
-            await greet(h, nursery)
+    with pytest.raises(InjectedFault):
+        async with h.running():
+            await greet(h)
             await speak(h)
             h.push(h.server.committed("item_u1"), *h.server.response("resp_a", "item_a", "רגע, אני בודקת."))
             await h.idle()
             assert stored(h) == [("assistant", GREETING), ("user", ""), ("assistant", "רגע, אני בודקת.")]
             await crash(h)  # before the transcription: the words die with the model session
     for restart in range(2):
-        with pytest.RaisesGroup(InjectedFault, flatten_subgroups=True):
-            async with trio.open_nursery() as nursery:
-                h.new_actor()
-                await h.start(nursery)
+        with pytest.raises(InjectedFault):
+            h.new_actor()
+            async with h.running():
                 # The placeholder is never replayed; the note is, and a response is asked for once ready.
                 replayed = [
                     e["item"]["content"][0]["text"] for e in h.wire.sent if e["type"] == "conversation.item.create"
@@ -93,28 +92,26 @@ async def test_speech_lost_with_a_crashed_instance_is_asked_for_again(h: Harness
 
 
 async def test_an_unanswered_caller_turn_is_answered_after_a_restart(h: Harness, autojump_clock: MockClock) -> None:
-    with pytest.RaisesGroup(InjectedFault, flatten_subgroups=True):
-        async with trio.open_nursery() as nursery:
-            await greet(h, nursery)
+    with pytest.raises(InjectedFault):
+        async with h.running():
+            await greet(h)
             await speak(h)
             h.push(h.server.committed("item_u1"), h.server.response_created("resp_a"))
             h.push(h.server.user_transcript("item_u1", SAY))
             await h.idle()
             await crash(h)  # the answer never came
-    async with trio.open_nursery() as nursery:
-        h.new_actor()
-        await h.start(nursery)
+    h.new_actor()
+    async with h.running():
         assert stored(h) == [("assistant", GREETING), ("user", SAY)]
         assert [e["reason"] for e in h.realtime_events("response_create")][-1] == "resume"
         assert "caller_unheard" not in notes(h)
-        nursery.cancel_scope.cancel()
 
 
 async def test_a_reconnect_before_the_transcription_commits_the_audio_again(
     h: Harness, autojump_clock: MockClock
 ) -> None:
-    async with trio.open_nursery() as nursery:
-        await greet(h, nursery)
+    async with h.running():
+        await greet(h)
         await speak(h)
         h.push(h.server.committed("item_u1"), h.server.response_created("resp_a"))
         await h.idle()
@@ -138,12 +135,11 @@ async def test_a_reconnect_before_the_transcription_commits_the_audio_again(
         (transcript,) = h.nlp_out
         assert isinstance(transcript, UserTranscript) and transcript.turn_id == "item_u2" and transcript.text == SAY
         assert stored(h) == [("assistant", GREETING), ("user", SAY)]  # the placeholder, filled in place
-        nursery.cancel_scope.cancel()
 
 
 async def test_a_failed_transcription_is_not_sent_again(h: Harness, autojump_clock: MockClock) -> None:
-    async with trio.open_nursery() as nursery:
-        await greet(h, nursery)
+    async with h.running():
+        await greet(h)
         await speak(h)
         h.push(h.server.committed("item_u1"), h.server.user_transcript_failed("item_u1"))
         await h.idle()
@@ -151,11 +147,10 @@ async def test_a_failed_transcription_is_not_sent_again(h: Harness, autojump_clo
         await h.new_connection(1)
         await h.idle()
         assert "input_audio_buffer.commit" not in h.wire.types()
-        nursery.cancel_scope.cancel()
 
 
-async def goodbye_stage(h: Harness, nursery: trio.Nursery) -> None:
-    await through_silence_prompt(h, nursery)
+async def goodbye_stage(h: Harness) -> None:
+    await through_silence_prompt(h)
     h.send(SilenceElapsed(15_000))
     await h.idle()
     assert notes(h)[-1] == "silence_goodbye"
@@ -166,8 +161,8 @@ def hangups(h: Harness) -> int:
 
 
 async def test_a_cough_during_the_goodbye_does_not_cancel_the_hang_up(h: Harness, autojump_clock: MockClock) -> None:
-    async with trio.open_nursery() as nursery:
-        await goodbye_stage(h, nursery)
+    async with h.running():
+        await goodbye_stage(h)
         h.push(h.server.response_created("resp_bye"), h.server.item_added("resp_bye", "item_bye"))
         await h.idle()
         h.send(UtteranceStarted(at_ms=1, rms=2500), NoiseIgnored(at_ms=1, duration_ms=100, rms=2500))
@@ -175,12 +170,11 @@ async def test_a_cough_during_the_goodbye_does_not_cancel_the_hang_up(h: Harness
         h.push(*h.server.response("resp_bye", "item_bye", "תודה, להתראות")[2:])
         await h.idle()
         assert hangups(h) == 1 and not h.realtime_events("silence_goodbye_aborted")
-        nursery.cancel_scope.cancel()
 
 
 async def test_every_later_silence_tick_hangs_up_again(h: Harness, autojump_clock: MockClock) -> None:
-    async with trio.open_nursery() as nursery:
-        await goodbye_stage(h, nursery)
+    async with h.running():
+        await goodbye_stage(h)
         # The goodbye fails on the server's side, with no audio: the call still ends.
         h.push(h.server.response_created("resp_bye"), h.server.response_done("resp_bye", "failed"))
         await h.idle()
@@ -189,12 +183,11 @@ async def test_every_later_silence_tick_hangs_up_again(h: Harness, autojump_cloc
         await h.idle()
         assert hangups(h) == 2 and h.realtime_events("hangup_requested")[-1]["repeat"]
         assert len(h.sent("response.create")) == 3  # greeting, prompt, goodbye: no second goodbye
-        nursery.cancel_scope.cancel()
 
 
 async def test_a_goodbye_asked_for_while_reconnecting_still_hangs_up(h: Harness, autojump_clock: MockClock) -> None:
-    async with trio.open_nursery() as nursery:
-        await through_silence_prompt(h, nursery)
+    async with h.running():
+        await through_silence_prompt(h)
         h.connector.fail_next = 1
         h.wire.server_close()
         h.send(SilenceElapsed(15_000), ServerNote("need_time", "need_time"))  # the note's reason overwrites
@@ -206,27 +199,24 @@ async def test_a_goodbye_asked_for_while_reconnecting_still_hangs_up(h: Harness,
         h.push(*h.server.response("resp_bye", "item_bye", "תודה, להתראות"))
         await h.idle()
         assert hangups(h) == 1
-        nursery.cancel_scope.cancel()
 
 
 async def test_the_goodbye_stage_survives_a_restart(h: Harness, autojump_clock: MockClock) -> None:
-    with pytest.RaisesGroup(InjectedFault, flatten_subgroups=True):
-        async with trio.open_nursery() as nursery:
-            await goodbye_stage(h, nursery)
+    with pytest.raises(InjectedFault):
+        async with h.running():
+            await goodbye_stage(h)
             await crash(h)  # the goodbye was asked for, never said
-    async with trio.open_nursery() as nursery:
-        h.new_actor()
-        await h.start(nursery)
+    h.new_actor()
+    async with h.running():
         assert h.realtime_events("state_loaded")[-1]["silence_stage"] == "goodbye"
         h.push(*h.server.response("resp_bye", "item_bye", "תודה, להתראות"))
         await h.idle()
         assert hangups(h) == 1
-        nursery.cancel_scope.cancel()
 
 
 async def test_a_cancelled_appointment_backs_no_booking_claim(h: Harness, autojump_clock: MockClock) -> None:
-    async with trio.open_nursery() as nursery:
-        await greet(h, nursery)
+    async with h.running():
+        await greet(h)
         h.send(ServerNote("appointment_created", "appointment_created id=7 start=2026-11-25T18:00+02:00", 7))
         await h.idle()
         h.push(*h.server.response("resp_c", "item_c", "קבעתי לך תור למחר בשש."))
@@ -238,14 +228,13 @@ async def test_a_cancelled_appointment_backs_no_booking_claim(h: Harness, autoju
         await h.idle()
         assert [e["claim"] for e in h.realtime_events("false_claim_cut")] == ["booking"]
         assert any(isinstance(m, StopPlayback) for m in h.audio_out)
-        nursery.cancel_scope.cancel()
     await h.new_actor()._load_durable_state()  # a restarted instance reads the same from the store
     assert not h.actor.claims.booking_backed
 
 
 async def test_an_interrupted_answer_is_stored_as_heard(h: Harness, autojump_clock: MockClock) -> None:
-    async with trio.open_nursery() as nursery:
-        await greet(h, nursery)
+    async with h.running():
+        await greet(h)
         text = "יש לנו תורים פנויים מחר בבוקר ובערב, מה מתאים לך"
         h.push(h.server.response_created("resp_a"), h.server.item_added("resp_a", "item_a"))
         h.push(
@@ -260,7 +249,6 @@ async def test_an_interrupted_answer_is_stored_as_heard(h: Harness, autojump_clo
         (turn,) = [e for e in h.realtime_events("ai_turn") if e["response_id"] == "resp_a"]
         assert turn["interrupted"] and turn["text"] == text and turn["heard"] == "יש לנו תורים פנויים"
         assert stored(h)[-1] == ("assistant", "יש לנו תורים פנויים")
-        nursery.cancel_scope.cancel()
 
 
 async def test_a_slow_store_never_stalls_audio_and_an_unconfirmed_claim_never_prompts(
@@ -282,26 +270,19 @@ async def test_a_slow_store_never_stalls_audio_and_an_unconfirmed_claim_never_pr
     slow = SlowStore(store[0].url)
     h = Harness(slow, store[1], gateway=StoreGateway())  # worker threads: a blocked write lets virtual time run
     try:
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(h.actor.run)
-            await h.new_connection(0)
-            h.push(h.server.session_created(), h.server.session_updated())
+        async with h.running():
             h.push(*h.server.response("resp_g", "item_g", GREETING))  # its turn write blocks
-            while not h.realtime_events("ai_turn"):
-                await trio.sleep(0.01)
+            await h.until(lambda: bool(h.realtime_events("ai_turn")))
             assert h.actor.writes_pending == 1
             before = trio.current_time()
             h.send(CallerAudio(SPEECH))
-            while "input_audio_buffer.append" not in h.wire.types():
-                await trio.sleep(0.001)
+            await h.until(lambda: "input_audio_buffer.append" in h.wire.types())
             assert trio.current_time() - before < 0.1  # audio went on while the store was stuck
             h.send(SilenceElapsed(15_000))
-            while not h.realtime_events("silence_prompt_unconfirmed"):
-                await trio.sleep(0.01)
+            await h.until(lambda: bool(h.realtime_events("silence_prompt_unconfirmed")))
             assert trio.current_time() - before >= SILENCE_CLAIM_TIMEOUT_S
             assert not h.realtime_events("silence_prompt")
             release.set()
-            nursery.cancel_scope.cancel()
     finally:
         release.set()
     assert ("assistant", GREETING) in slow.load_call_state(h.call_sid).turns  # flushed on the way out

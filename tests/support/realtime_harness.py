@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +16,11 @@ from actors.config import CallConfig
 from actors.db import StoreGateway
 from actors.messages import AiAudio, RealtimeInbox, SilenceElapsed
 from actors.realtime_actor import RealtimeActor
-from actors.trace import Trace
 from store import Store
 from tests.support.context import PHONE, make_context
+from tests.support.groups import flat_errors
 from tests.support.realtime_wire import Server, WireConnection, WireConnector
+from tests.support.waiting import WatchedTrace
 
 HOURS = {day: [("09:00", "19:00")] for day in ("sun", "mon", "tue", "wed", "thu")} | {
     "fri": [("08:00", "13:00")],
@@ -50,7 +52,10 @@ class Harness:
         store.start_call_session(self.call_sid, business_id, PHONE)
         self.store = store
         self.config = config or CallConfig()
-        self.trace = Trace(self.call_sid)
+        self.connector = WireConnector(dialect)
+        self.changes = self.connector.changes
+        """Notified on every traced event and every wire event: what `until` waits on."""
+        self.trace = WatchedTrace(self.call_sid, self.changes)
         self.ctx = make_context(
             call_sid=self.call_sid,
             business_id=business_id,
@@ -61,7 +66,6 @@ class Harness:
             gateway=gateway or StoreGateway(inline=True),
             now=NOW,
         )
-        self.connector = WireConnector(dialect)
         self.server = Server(dialect)
         self.inbox = self.ctx.mailboxes.realtime.outbox("test")
         self.actor = self.new_actor()
@@ -84,37 +88,57 @@ class Harness:
         self.wire.push(*events)
 
     async def idle(self) -> None:
-        """All tasks blocked, the actor's lock free, its turns written, its inbox and the wire's server queue empty."""
+        """All tasks blocked, the actor not handling anything, its turns written, its inbox and the wire's
+        server queue empty."""
         for _ in range(100_000):
             await trio.testing.wait_all_tasks_blocked()
-            wire_empty = not self.connector.connections or self.wire._to_client.statistics().current_buffer_used == 0
+            wire_empty = not self.connector.connections or self.wire.undelivered() == 0
             if (
                 self.connector.attempts > 0
-                and not self.actor._lock.locked()
+                and not self.actor.handling
                 and self.actor.writes_pending == 0
                 and self.ctx.mailboxes.realtime.depth == 0
                 and wire_empty
             ):
-                self._drain()
+                self.drain()
                 return
+            # Blocked with work left: a timer (the backoff, a store call's thread) has to fire first.
             await trio.sleep(0.0005)
         raise AssertionError("the actor never became idle")
 
-    async def start(self, nursery: trio.Nursery) -> None:
-        """Run the actor, let it connect, and acknowledge its session."""
+    async def start(self, nursery: trio.Nursery, *, acknowledged: bool = True) -> None:
+        """Run the actor and let it connect; `acknowledged`: the server confirms its session too."""
         before = len(self.connector.connections)
         nursery.start_soon(self.actor.run)
         await self.new_connection(before)
         await self.idle()
-        self.push(self.server.session_created(), self.server.session_updated())
-        await self.idle()
+        if acknowledged:
+            self.push(self.server.session_created(), self.server.session_updated())
+            await self.idle()
+
+    @asynccontextmanager
+    async def running(self, *, acknowledged: bool = True) -> AsyncIterator[trio.Nursery]:
+        """Run the actor (see `start`) for the body of the `async with`, and cancel it at the end.
+
+        Errors surface as themselves: a failing assertion in the body, or the actor's own crash, is
+        raised bare rather than inside the nursery's ExceptionGroup (trio's nurseries always wrap).
+        The nursery is yielded for a test that starts a task of its own next to the actor."""
+        with flat_errors():
+            async with trio.open_nursery() as nursery:
+                await self.start(nursery, acknowledged=acknowledged)
+                yield nursery
+                nursery.cancel_scope.cancel()
 
     async def new_connection(self, before: int) -> None:
         """Wait (virtual time) until the actor has opened a connection beyond the first `before`."""
-        while len(self.connector.connections) <= before:
-            await trio.sleep(0.01)
+        await self.changes.until(lambda: len(self.connector.connections) > before)
 
-    def _drain(self) -> None:
+    async def until(self, condition: Callable[[], bool]) -> None:
+        """Wait until `condition()` holds; it is checked on every traced event and wire event."""
+        await self.changes.until(condition)
+
+    def drain(self) -> None:
+        """Move what the actor sent to the audio and NLP mailboxes into `audio_out` and `nlp_out`."""
         for mailbox, sink in ((self.ctx.mailboxes.audio, self.audio_out), (self.ctx.mailboxes.nlp, self.nlp_out)):
             while True:
                 try:
@@ -138,16 +162,15 @@ class Harness:
 GREETING = "שלום, כאן העוזרת של מספרת דנה. איך אפשר לעזור?"
 
 
-async def greet(h: Harness, nursery: trio.Nursery) -> None:
-    """Start the actor, and play the greeting response to its end."""
-    await h.start(nursery)
+async def greet(h: Harness) -> None:
+    """Play the greeting response of a running, acknowledged actor to its end."""
     h.push(*h.server.response("resp_g", "item_g", GREETING))
     await h.idle()
 
 
-async def through_silence_prompt(h: Harness, nursery: trio.Nursery) -> None:
+async def through_silence_prompt(h: Harness) -> None:
     """Greet, then a first silence tick, and play the 'are you still on the line?' it asks for."""
-    await greet(h, nursery)
+    await greet(h)
     h.send(SilenceElapsed(15_000))
     await h.idle()
     h.push(*h.server.response("resp_p", "item_p", "אתה עדיין על הקו?"))

@@ -21,6 +21,7 @@ from openai.types.realtime import RealtimeServerEvent as GaServerEvent
 from pydantic import BaseModel, TypeAdapter
 
 from actors.ports import ModelClosed
+from tests.support.waiting import Changes
 
 CLIENT_EVENTS = {"beta": TypeAdapter(BetaClientEvent), "ga": TypeAdapter(GaClientEvent)}
 SERVER_EVENTS = {"beta": TypeAdapter(BetaServerEvent), "ga": TypeAdapter(GaServerEvent)}
@@ -178,8 +179,10 @@ class Server:
 class WireConnection:
     """One fake websocket session: records what the client sent, delivers what the test pushes."""
 
-    def __init__(self, dialect: str) -> None:
+    def __init__(self, dialect: str, changes: Changes | None = None) -> None:
         self.dialect = dialect
+        self.changes = changes or Changes()
+        """Notified of every event the client sends and of the close, for tests waiting on them."""
         self.sent: list[dict[str, Any]] = []
         self._to_client_send, self._to_client = trio.open_memory_channel[dict[str, Any]](math.inf)
         self.closed = False
@@ -191,6 +194,7 @@ class WireConnection:
         if self.validate:
             validate_client_event(self.dialect, event)
         self.sent.append(dict(event))
+        self.changes.notify()
         await trio.lowlevel.checkpoint()
 
     async def receive(self) -> dict[str, Any]:
@@ -202,6 +206,7 @@ class WireConnection:
     async def aclose(self) -> None:
         self.closed = True
         self._to_client_send.close()
+        self.changes.notify()
         await trio.lowlevel.checkpoint()
 
     def push(self, *events: dict[str, Any]) -> None:
@@ -212,9 +217,14 @@ class WireConnection:
         """The server drops the connection (what the service does at its session limit)."""
         self.closed = True
         self._to_client_send.close()
+        self.changes.notify()
 
     def types(self) -> list[str]:
         return [event["type"] for event in self.sent]
+
+    def undelivered(self) -> int:
+        """Events the test pushed that the client has not received yet."""
+        return self._to_client.statistics().current_buffer_used
 
 
 class WireConnector:
@@ -222,6 +232,8 @@ class WireConnector:
 
     def __init__(self, dialect: str) -> None:
         self.dialect = dialect
+        self.changes = Changes()
+        """Notified of every connection opened and of whatever its connections notify."""
         self.connections: list[WireConnection] = []
         self.fail_next = 0
         self.attempts = 0
@@ -232,8 +244,9 @@ class WireConnector:
         if self.fail_next > 0:
             self.fail_next -= 1
             raise ModelClosed("refused")
-        conn = WireConnection(self.dialect)
+        conn = WireConnection(self.dialect, self.changes)
         self.connections.append(conn)
+        self.changes.notify()
         return conn
 
     @property

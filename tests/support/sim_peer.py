@@ -25,6 +25,8 @@ def _by_type(union: Any) -> dict[str, type[pydantic.BaseModel]]:
     return {typing.get_args(m.model_fields["type"].annotation)[0]: m for m in members}
 
 
+UNTIL_S = 30.0
+"""How long `until` waits for an event: a peer that never sends it fails the test instead of hanging it."""
 SERVER_EVENTS = {"beta": _by_type(beta_server.RealtimeServerEvent), "ga": _by_type(ga_server.RealtimeServerEvent)}
 
 
@@ -109,12 +111,12 @@ class PeerClient:
         self.received_at.append(trio.current_time())
         return event
 
-    async def until(self, event_type: str, timeout: float = 30.0) -> dict[str, Any]:
-        return await self.until_any(event_type, timeout=timeout)
+    async def until(self, event_type: str) -> dict[str, Any]:
+        return await self.until_any(event_type)
 
-    async def until_any(self, *event_types: str, timeout: float = 30.0) -> dict[str, Any]:
-        """Read up to (and including) the next event of one of `event_types`."""
-        with trio.fail_after(timeout):
+    async def until_any(self, *event_types: str) -> dict[str, Any]:
+        """Read up to (and including) the next event of one of `event_types`, within `UNTIL_S`."""
+        with trio.fail_after(UNTIL_S):
             while True:
                 event = await self.receive()
                 if event["type"] in event_types:

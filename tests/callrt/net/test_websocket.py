@@ -17,6 +17,7 @@ from trio_websocket import ConnectionClosed, WebSocketRequest, open_websocket_ur
 
 from callrt.net.transport import TransportClosed
 from callrt.net.websocket import HandshakeFailed, SansIOWebSocket, accept_websocket, connect_websocket
+from tests.support.waiting import NotifyingList
 
 STEP_S = 10
 
@@ -76,7 +77,7 @@ async def test_server_side_text_both_ways_with_a_trio_websocket_client() -> None
 
 
 async def test_fragments_are_assembled_and_pings_answered_between_them() -> None:
-    received: list[str] = []
+    received = NotifyingList[str]()
 
     async def collect(ws: SansIOWebSocket) -> None:
         received.append(await ws.receive())
@@ -96,8 +97,7 @@ async def test_fragments_are_assembled_and_pings_answered_between_them() -> None
             pong = await stream.receive_some(4096)
         assert pong == b"\x8a\x0dare you there"  # unmasked server pong with the ping's payload
         with trio.fail_after(STEP_S):
-            while len(received) < 2:
-                await trio.sleep(0.01)
+            await received.changes.until(lambda: len(received) >= 2)
         assert received == ["שלו world", "second"]
         await stream.aclose()
         nursery.cancel_scope.cancel()
@@ -105,7 +105,7 @@ async def test_fragments_are_assembled_and_pings_answered_between_them() -> None
 
 async def test_closing_while_another_task_receives_completes_the_handshake() -> None:
     """The AI hangs up (aclose) while the line pump is blocked in receive(): both end cleanly."""
-    outcome: list[str] = []
+    outcome = NotifyingList[str]()
 
     async def hang_up(ws: SansIOWebSocket) -> None:
         async def pump() -> None:
@@ -127,8 +127,7 @@ async def test_closing_while_another_task_receives_completes_the_handshake() -> 
                 await client.get_message()
             assert closed.value.reason.code == 4000
         with trio.fail_after(STEP_S):
-            while len(outcome) < 2:
-                await trio.sleep(0.01)
+            await outcome.changes.until(lambda: len(outcome) >= 2)
         nursery.cancel_scope.cancel()
     assert sorted(outcome) == ["closed", "pump: websocket closed (closed with code 4000)"]
 
@@ -153,9 +152,14 @@ async def test_an_oversized_message_closes_with_1009_and_the_reader_is_told() ->
     assert errors == [1009]
 
 
+async def accept_and_return(ws: SansIOWebSocket) -> None:
+    """A handler that never gets called: the handshake refuses the request first."""
+    await trio.lowlevel.checkpoint()
+
+
 async def test_a_plain_http_request_is_refused_by_the_handshake() -> None:
     async with trio.open_nursery() as nursery:
-        port = await sansio_server(nursery, lambda ws: trio.sleep(0))
+        port = await sansio_server(nursery, accept_and_return)
         stream = await trio.open_tcp_stream("127.0.0.1", port)
         await stream.send_all(b"GET /media HTTP/1.1\r\nHost: x\r\n\r\n")
         with trio.fail_after(STEP_S):
@@ -300,7 +304,7 @@ async def test_a_message_larger_than_the_socket_buffer_waits_for_the_reader_and_
 
 
 async def test_sending_to_a_peer_that_reset_the_connection_is_transport_closed() -> None:
-    outcome: list[str] = []
+    outcome = NotifyingList[str]()
 
     async def keep_sending(ws: SansIOWebSocket) -> None:
         try:
@@ -318,7 +322,6 @@ async def test_sending_to_a_peer_that_reset_the_connection_is_transport_closed()
         stream.socket.setsockopt(trio.socket.SOL_SOCKET, trio.socket.SO_LINGER, struct.pack("ii", 1, 0))
         await stream.aclose()  # an RST: the server's next writes fail with a reset or a broken pipe
         with trio.fail_after(STEP_S):
-            while not outcome:
-                await trio.sleep(0.01)
+            await outcome.changes.until(lambda: bool(outcome))
         nursery.cancel_scope.cancel()
     assert outcome[0].startswith("send failed")

@@ -17,7 +17,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from functools import partial
 from pathlib import Path
@@ -36,12 +36,14 @@ from actors.trace import read_trace
 from callrt.cli.serve import stop_workers
 from callrt.net.transport import WebSocketTransport
 from callrt.server.app import ServerConfig, TelephonyServer, serve
+from callrt.server.metrics import Metrics
 from callrt.sim.peer_script import SimScript
 from callrt.sim.realtime_peer import InMemoryModelConnector
 from callrt.sim.signals import silence_frames, speech_frames
-from callrt.telephony.media import TwilioCallerLine
+from callrt.telephony.media import LineStats, TwilioCallerLine
 from callrt.telephony.webhook import StreamTokens, compute_signature, parse_stream_twiml
 from store import Store
+from tests.support.waiting import Changes, NotifyingList
 
 TOKEN = "twilio-auth-token"
 STEP_S = 5.0
@@ -69,9 +71,42 @@ async def live(server: TelephonyServer) -> AsyncIterator[str]:
         nursery.cancel_scope.cancel()
 
 
+class WatchedMetrics(Metrics):
+    """The server's metrics, notifying `changes` when a line opens or closes or a call starts or ends."""
+
+    def __init__(self) -> None:
+        self.changes = Changes()
+        super().__init__()
+
+    @property
+    def calls_active(self) -> int:
+        return self._calls_active
+
+    @calls_active.setter
+    def calls_active(self, value: int) -> None:
+        self._calls_active = value
+        self.changes.notify()
+
+    def line_opened(self, stats: LineStats) -> None:
+        super().line_opened(stats)
+        self.changes.notify()
+
+    def line_closed(self, stats: LineStats) -> None:
+        super().line_closed(stats)
+        self.changes.notify()
+
+
 def make_server(store: Store, business_id: int, tmp_path: Path, **overrides: Any) -> TelephonyServer:
     config = ServerConfig(trace_dir=tmp_path / "traces", **overrides)
-    return TelephonyServer(config, store, business_id)
+    server = TelephonyServer(config, store, business_id)
+    server.metrics = WatchedMetrics()
+    return server
+
+
+async def server_until(server: TelephonyServer, condition: Callable[[], bool]) -> None:
+    """Wait until `condition()` holds; checked on every line and call the server opens or ends."""
+    assert isinstance(server.metrics, WatchedMetrics)
+    await server.metrics.changes.until(condition)
 
 
 def start_message(call_sid: str, **params: str) -> str:
@@ -257,16 +292,14 @@ async def test_concurrent_call_limit(store: Store, business_id: int, tmp_path: P
                 ws = await running.enter_async_context(open_websocket_url(stream_url))
                 await ws.send_message(start_message(call_sid, **params))
             with trio.fail_after(STEP_S):
-                while server.admission.calls < 2:
-                    await trio.sleep(0.01)
+                await server_until(server, lambda: server.admission.calls == 2)
             call_sid, stream_url, params = calls[2]
             async with open_websocket_url(stream_url) as third:
                 await third.send_message(start_message(call_sid, **params))
                 assert await closed_without_a_word(third) == 1013
             assert server.metrics.calls_refused["capacity"] == 1
         with trio.fail_after(STEP_S):
-            while server.admission.calls:
-                await trio.sleep(0.01)
+            await server_until(server, lambda: server.admission.calls == 0)
         # The slots are free again: a new stream gets as far as the token check.
         async with open_websocket_url(base.replace("http://", "ws://") + "/media") as fourth:
             await fourth.send_message(start_message("CA23"))
@@ -368,8 +401,7 @@ class TwilioSide:
 
     async def hang_up(self, server: TelephonyServer) -> None:
         await self.ws.send_message(json.dumps({"event": "stop", "stop": {}}))
-        while server.metrics.calls_active:
-            await trio.sleep(0.01)
+        await server_until(server, lambda: server.metrics.calls_active == 0)
 
 
 @asynccontextmanager
@@ -463,7 +495,7 @@ def test_workers_share_one_port_and_stop_on_sigterm(tmp_path: Path) -> None:
 
 async def test_embedding_run_call_in_a_plain_trio_websocket_server(store: Store, business_id: int) -> None:
     """What docs/telephony.md shows: TwilioCallerLine over trio-websocket, run_call, no ASGI at all."""
-    outcomes: list[CallOutcome] = []
+    outcomes = NotifyingList[CallOutcome]()
     tokens = StreamTokens(b"the same secret your webhook uses")
     limiter = trio.CapacityLimiter(8)
 
@@ -504,8 +536,7 @@ async def test_embedding_run_call_in_a_plain_trio_websocket_server(store: Store,
             with trio.fail_after(STEP_S):
                 await twilio.send_frames(silence_frames(600))
                 await ws.send_message(json.dumps({"event": "stop", "stop": {}}))
-                while not outcomes:
-                    await trio.sleep(0.01)
+                await outcomes.changes.until(lambda: bool(outcomes))
             call.cancel_scope.cancel()
         nursery.cancel_scope.cancel()
     assert twilio.received_bytes > 0

@@ -25,13 +25,15 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Store, int]:
     return make_store(tmp_path_factory.mktemp("realtime_sim"))
 
 
-async def until(h: Harness, condition: Callable[[], bool], seconds: float = 60) -> None:
-    with trio.fail_after(seconds):
-        while True:
-            h._drain()
-            if condition():
-                return
-            await trio.sleep(0.05)
+async def until(h: Harness, condition: Callable[[], bool]) -> None:
+    """Wait (at most a virtual minute) until `condition` holds over what the actor has sent so far."""
+
+    def holds() -> bool:
+        h.drain()
+        return condition()
+
+    with trio.fail_after(60):
+        await h.until(holds)
 
 
 def done_count(h: Harness) -> int:
