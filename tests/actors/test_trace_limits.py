@@ -3,7 +3,6 @@ trace that exists, never writing or reading through a symlink."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -61,4 +60,4 @@ async def test_traces_are_never_written_or_read_through_a_symlink(tmp_path: Path
     assert victim.read_text() == "precious\n"
     with pytest.raises(OSError):
         read_trace(link)
-    assert os.path.islink(link)
+    assert link.is_symlink()
