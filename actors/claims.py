@@ -71,8 +71,10 @@ def _compile(patterns: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
     return tuple(re.compile(pattern, re.IGNORECASE) for pattern in patterns)
 
 
-_BOOKING = _compile(_BOOKING_PATTERNS)
-_SENT = _compile(_SENT_PATTERNS)
+BOOKING_CLAIMS = _compile(_BOOKING_PATTERNS)
+"""The booking claims, compiled; `affirmed` reads them (tests check each pattern on its own)."""
+SENT_CLAIMS = _compile(_SENT_PATTERNS)
+"""The 'details sent' claims, compiled."""
 
 
 def _any_of(patterns: tuple[str, ...]) -> re.Pattern[str]:
@@ -101,7 +103,7 @@ _NEGATION_REACH = 24
 farther words belong to other clauses."""
 
 
-def _affirmed(patterns: tuple[re.Pattern[str], ...], text: str, first_start: int = 0) -> bool:
+def affirmed(patterns: tuple[re.Pattern[str], ...], text: str, first_start: int = 0) -> bool:
     """Whether a match starting at `first_start` or later is not negated."""
     for pattern in patterns:
         for match in pattern.finditer(text, first_start):
@@ -119,9 +121,9 @@ def detect_claim(text: str, first_start: int = 0) -> Claim | None:
     clean = normalise(text)
     if _ANY_CLAIM.search(clean, first_start) is None:
         return None
-    if _affirmed(_BOOKING, clean, first_start):
+    if affirmed(BOOKING_CLAIMS, clean, first_start):
         return "booking"
-    if _affirmed(_SENT, clean, first_start):
+    if affirmed(SENT_CLAIMS, clean, first_start):
         return "sent_details"
     return None
 

@@ -100,7 +100,7 @@ class RealtimeActor:
         return self._writer.pending
 
     async def run(self) -> None:
-        await self._load_durable_state()
+        await self.load_durable_state()
         business = await self._load_business()
         self.conversation.instructions = build_instructions(business, self.ctx.language, self.ctx.now())
         try:
@@ -119,7 +119,9 @@ class RealtimeActor:
 
     # ------------------------------------------------------------------ durable state
 
-    async def _load_durable_state(self) -> None:
+    async def load_durable_state(self) -> None:
+        """Restore the turns, the claim backing and the silence stage from the store: what an instance
+        does first, so a restarted one carries on where its predecessor stopped."""
         try:
             state = await self.ctx.gateway.run(self.ctx.store.load_call_state, self.ctx.call_sid)
         except StoreError as exc:

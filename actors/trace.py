@@ -86,7 +86,7 @@ class Trace:
     """
 
     counted_events: frozenset[str] = frozenset()
-    """Events a subclass reads in `_write` even when they are neither kept nor written."""
+    """Events a subclass reads in `write` even when they are neither kept nor written."""
 
     def __init__(
         self,
@@ -124,7 +124,7 @@ class Trace:
         }
         if meta:
             header["meta"] = summarise(dict(meta))
-        self._write(header)
+        self.write(header)
 
     def now_ms(self) -> float:
         """Call-relative time in milliseconds, to the microsecond (virtual under MockClock).
@@ -142,9 +142,10 @@ class Trace:
         if not self.detailed and ev not in self.counted_events:
             return  # a call without a trace records dozens of events a second that nobody would read
         self._seq += 1
-        self._write({"t": self.now_ms(), "seq": self._seq, "ev": ev, **fields})
+        self.write({"t": self.now_ms(), "seq": self._seq, "ev": ev, **fields})
 
-    def _write(self, event: dict[str, Any]) -> None:
+    def write(self, event: dict[str, Any]) -> None:
+        """Keep and/or write one built event: the hook a subclass overrides to read every event (metrics)."""
         if self.closed:
             return
         line = _encode(event) if self.path is not None or self._max_bytes is not None else ""

@@ -214,11 +214,11 @@ class MeteredTrace(Trace):
             exclusive=exclusive,
         )
 
-    def _write(self, event: dict[str, Any]) -> None:
+    def write(self, event: dict[str, Any]) -> None:
         # Every event passes here (about a hundred a second in a talkative call); few are counted.
         if event["ev"] in self.counted_events:
             self._meter(event)
-        super()._write(event)
+        super().write(event)
 
     def _meter(self, event: dict[str, Any]) -> None:
         ev = event["ev"]

@@ -59,24 +59,25 @@ class MemoryModelConnection:
     """The client's end of an in-memory peer connection, as `actors.ports.ModelConnection`."""
 
     def __init__(self, transport: MemoryTransport) -> None:
-        self._transport = transport
+        self.transport = transport
+        """The text transport under the JSON events (tests send malformed text through it)."""
 
     async def send(self, event: Mapping[str, Any]) -> None:
         try:
-            await self._transport.send(json.dumps(event, ensure_ascii=False))
+            await self.transport.send(json.dumps(event, ensure_ascii=False))
         except TransportClosed as exc:
             raise ModelClosed(str(exc)) from exc
 
     async def receive(self) -> dict[str, Any]:
         try:
-            text = await self._transport.receive()
+            text = await self.transport.receive()
         except TransportClosed as exc:
             raise ModelClosed(str(exc)) from exc
         event: dict[str, Any] = json.loads(text)
         return event
 
     async def aclose(self) -> None:
-        await self._transport.aclose()
+        await self.transport.aclose()
 
 
 class InMemoryModelConnector:

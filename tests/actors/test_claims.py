@@ -139,9 +139,9 @@ def _word_pieces() -> list[str]:
 def _every_pattern_decides(text: str) -> Claim | None:
     """`detect_claim` without its first, combined scan: each pattern on its own."""
     clean = normalise(text)
-    if claims._affirmed(claims._BOOKING, clean):
+    if claims.affirmed(claims.BOOKING_CLAIMS, clean):
         return "booking"
-    if claims._affirmed(claims._SENT, clean):
+    if claims.affirmed(claims.SENT_CLAIMS, clean):
         return "sent_details"
     return None
 
@@ -153,6 +153,6 @@ def _every_pattern_decides(text: str) -> Claim | None:
 )
 def test_the_combined_scan_never_hides_a_claim_one_pattern_finds(text: str) -> None:
     clean = normalise(text)
-    found_by_one = any(pattern.search(clean) for pattern in (*claims._BOOKING, *claims._SENT))
+    found_by_one = any(pattern.search(clean) for pattern in (*claims.BOOKING_CLAIMS, *claims.SENT_CLAIMS))
     assert (claims._ANY_CLAIM.search(clean) is not None) == found_by_one
     assert detect_claim(text) == _every_pattern_decides(text)

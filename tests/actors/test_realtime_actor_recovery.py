@@ -228,7 +228,7 @@ async def test_a_cancelled_appointment_backs_no_booking_claim(h: Harness, autoju
         await h.idle()
         assert [e["claim"] for e in h.realtime_events("false_claim_cut")] == ["booking"]
         assert any(isinstance(m, StopPlayback) for m in h.audio_out)
-    await h.new_actor()._load_durable_state()  # a restarted instance reads the same from the store
+    await h.new_actor().load_durable_state()  # a restarted instance reads the same from the store
     assert not h.actor.claims.booking_backed
 
 

@@ -152,8 +152,19 @@ async def test_cancelled_call_is_never_a_crash_and_leaves_no_task(autojump_clock
     assert trio.lowlevel.current_statistics().tasks_living == tasks_before
 
 
-def test_is_cancellation_sees_through_groups() -> None:
-    cancelled = trio.Cancelled._create()
+async def a_cancellation() -> trio.Cancelled:
+    """A real Cancelled, caught on its way out of a cancelled scope."""
+    with trio.CancelScope() as scope:
+        scope.cancel()
+        try:
+            await trio.lowlevel.checkpoint()
+        except trio.Cancelled as exc:
+            return exc
+    raise AssertionError("a cancelled scope let a checkpoint through")
+
+
+async def test_is_cancellation_sees_through_groups() -> None:
+    cancelled = await a_cancellation()
     assert is_cancellation(cancelled)
     assert is_cancellation(BaseExceptionGroup("g", [cancelled, KeyboardInterrupt()]))
     assert not is_cancellation(BaseExceptionGroup("g", [cancelled, ValueError()]))

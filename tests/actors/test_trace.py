@@ -70,16 +70,16 @@ async def test_a_trace_with_neither_file_nor_memory_builds_no_event() -> None:
             self.written: list[str] = []
             super().__init__(call_sid, keep_in_memory=False)
 
-        def _write(self, event: dict[str, Any]) -> None:
+        def write(self, event: dict[str, Any]) -> None:
             self.written.append(event["ev"])
-            super()._write(event)
+            super().write(event)
 
     trace = Counting("CA-quiet")
     assert not trace.detailed
     trace.record("recv", mailbox="audio")
     trace.record("counted", n=1)
     trace.close()
-    # The header is always built; of the rest, only what the subclass counts reaches `_write`.
+    # The header is always built; of the rest, only what the subclass counts reaches `write`.
     assert trace.written == ["trace_start", "counted"] and trace.events == []
     assert Trace("CA-kept").detailed and Trace("CA-file", "t.jsonl", keep_in_memory=False).detailed
 

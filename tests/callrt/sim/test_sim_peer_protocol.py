@@ -240,9 +240,9 @@ async def test_truncate(dialect: str, autojump_clock: trio.abc.Clock) -> None:
 @pytest.mark.parametrize("dialect", DIALECTS)
 async def test_invalid_client_events_get_the_service_error(dialect: str, autojump_clock: trio.abc.Clock) -> None:
     client = await PeerClient.open(InMemoryModelConnector(HE_SCRIPT, dialect))
-    await client.connection._transport.send("{not json")
+    await client.connection.transport.send("{not json")
     assert (await client.until("error"))["error"]["type"] == "invalid_request_error"
-    await client.connection._transport.send(json.dumps([1, 2]))
+    await client.connection.transport.send(json.dumps([1, 2]))
     assert (await client.until("error"))["error"]["code"] == "invalid_type"
     await client.send({"type": "response.explode", "event_id": "evt_x"})
     error = (await client.until("error"))["error"]
