@@ -5,9 +5,11 @@ sends `session.created`, then answers each client event as the Realtime API
 does (see peer_dialect for the spellings and the validation), streams replies
 faster than real time in the documented order, transcribes committed audio
 with the script's next line, and emits the real service's errors for invalid
-requests. A new connection is a new session with an empty conversation; what
-outlives a connection (the script cursor, the faults already played) lives in
-`PeerCall`, shared by every connection of one call.
+requests. This module is the event loop and the sending; the parts it drives
+have their own modules: the items (`peer_conversation`), a response's pacing
+and audio plan (`peer_response`), and what outlives a connection, the script
+cursor and the faults already played (`peer_call`, shared by every connection
+of one call). A new connection is a new session with an empty conversation.
 """
 
 from __future__ import annotations
@@ -18,28 +20,24 @@ import hashlib
 import itertools
 import json
 import logging
-import math
-import re
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-import attrs
 import orjson
 import trio
 
 from actors.locks import QuickLock
 from callrt.net.transport import TransportClosed
+from callrt.sim.peer_call import PeerCall
+from callrt.sim.peer_conversation import Item, PeerConversation, item_doc
 from callrt.sim.peer_dialect import Dialect, PeerError, validate_strict
-from callrt.sim.peer_replies import FALSE_CLAIM, Speaker, Turn, plan_reply
-from callrt.sim.peer_script import PeerFault, SimScript
-from callrt.sim.peer_voice import bytes_per_ms, speech_audio, speech_duration_ms
+from callrt.sim.peer_replies import FALSE_CLAIM, plan_reply
+from callrt.sim.peer_response import ActiveResponse, audio_plan, text_pieces
+from callrt.sim.peer_script import PeerFault
+from callrt.sim.peer_voice import bytes_per_ms, speech_duration_ms
 
 log = logging.getLogger(__name__)
 
-CHUNK_MS = 100
-"""Audio per `*.audio.delta`."""
-CHUNK_INTERVAL_S = 0.010
-"""Pause between deltas: 100 ms of audio every 10 ms, ten times real time, as the service streams."""
 MIN_COMMIT_MS = 100.0
 TRANSCRIBE_BASE_S = 0.30
 TRANSCRIBE_PER_CHAR_S = 0.008
@@ -51,88 +49,6 @@ SendText = Callable[[str], Awaitable[None]]
 ReceiveText = Callable[[], Awaitable[str]]
 
 
-@attrs.define
-class PeerCall:
-    """What the peer keeps across the connections of one call: the script cursor and the faults played."""
-
-    script: SimScript
-    origin: float | None = None
-    """trio time of the first connection: fault `at_ms` counts from here."""
-    next_say: int = 0
-    fired: set[int] = attrs.field(factory=set)
-    ids: itertools.count[int] = attrs.field(factory=lambda: itertools.count(1))
-    orphaned: dict[bytes, str | None] = attrs.field(factory=dict)
-    """Transcripts of committed audio a closed session never delivered, by the audio's digest: the same
-    audio committed again in a later session transcribes the same (as the service would)."""
-
-    def connected(self) -> None:
-        if self.origin is None:
-            self.origin = trio.current_time()
-
-    def elapsed_ms(self) -> float:
-        return 0.0 if self.origin is None else (trio.current_time() - self.origin) * 1000
-
-    def new_id(self, prefix: str) -> str:
-        """Ids unique across the call's sessions, shaped like the service's (`item_…`, `resp_…`)."""
-        return f"{prefix}_sim{next(self.ids):06d}"
-
-    def take_say(self) -> str | None:
-        """The transcript of the next committed utterance (None once the script is exhausted)."""
-        index = self.next_say
-        self.next_say += 1
-        return self.script.says[index] if index < len(self.script.says) else None
-
-    def duplicating(self) -> bool:
-        return any(f.kind == "duplicate_events" and f.at_ms <= self.elapsed_ms() for f in self.script.faults)
-
-    def take_due(self, kind: str) -> PeerFault | None:
-        """The first unplayed fault of `kind` whose time has come, marked as played."""
-        for index, fault in enumerate(self.script.faults):
-            if fault.kind == kind and index not in self.fired and fault.at_ms <= self.elapsed_ms():
-                self.fired.add(index)
-                return fault
-        return None
-
-    def disconnect_deadline(self) -> tuple[float, int | None]:
-        """(trio deadline, fault index) of the next unplayed `realtime_disconnect`, or (inf, None)."""
-        assert self.origin is not None
-        pending = [
-            (self.origin + fault.at_ms / 1000, index)
-            for index, fault in enumerate(self.script.faults)
-            if fault.kind == "realtime_disconnect" and index not in self.fired
-        ]
-        return min(pending) if pending else (math.inf, None)
-
-
-@attrs.define
-class Item:
-    """A conversation item as the peer keeps it."""
-
-    id: str
-    role: Speaker
-    content: list[dict[str, Any]]
-    text: str = ""
-    """What the planner reads: transcript, input text, or the assistant's full reply."""
-    audio_ms: int = 0
-    """Assistant items: milliseconds of audio generated (after any truncation)."""
-
-
-@attrs.define
-class ActiveResponse:
-    id: str
-    cancel_requested: trio.Event = attrs.field(factory=trio.Event)
-
-    @property
-    def cancelled(self) -> bool:
-        return self.cancel_requested.is_set()
-
-    async def pause(self) -> bool:
-        """Wait one delta interval; True when a cancel arrived meanwhile (or before)."""
-        with trio.move_on_after(CHUNK_INTERVAL_S):
-            await self.cancel_requested.wait()
-        return self.cancelled
-
-
 class PeerSession:
     def __init__(self, send_text: SendText, call: PeerCall, dialect: Dialect, model: str | None = None) -> None:
         self._send_text = send_text
@@ -140,7 +56,7 @@ class PeerSession:
         self.dialect = dialect
         self.model = model or dialect.default_model
         self.session = dialect.default_session(call.new_id("sess"), self.model, int(trio.current_time()))
-        self.items: list[Item] = []
+        self.conversation = PeerConversation()
         self._buffer_ms = 0.0
         self._buffer_digest = hashlib.sha256()
         self._untranscribed: dict[str, tuple[bytes, str | None]] = {}
@@ -231,14 +147,14 @@ class PeerSession:
         }
         await self.emit("error", error=body)
 
-    async def _emit_item_added(self, item_doc: dict[str, Any], previous_item_id: str | None) -> None:
+    async def _emit_item_added(self, doc: dict[str, Any], previous_item_id: str | None) -> None:
         """beta: `conversation.item.created`; GA: `conversation.item.added` (+ `.done` for complete items)."""
         if self.dialect.is_ga:
-            await self.emit("conversation.item.added", previous_item_id=previous_item_id, item=item_doc)
-            if item_doc.get("status") == "completed":
-                await self.emit("conversation.item.done", previous_item_id=previous_item_id, item=item_doc)
+            await self.emit("conversation.item.added", previous_item_id=previous_item_id, item=doc)
+            if doc.get("status") == "completed":
+                await self.emit("conversation.item.done", previous_item_id=previous_item_id, item=doc)
         else:
-            await self.emit("conversation.item.created", previous_item_id=previous_item_id, item=item_doc)
+            await self.emit("conversation.item.created", previous_item_id=previous_item_id, item=doc)
 
     # --- session and input audio ---------------------------------------------------------------
 
@@ -269,10 +185,9 @@ class PeerSession:
         self._buffer_ms = 0.0
         digest, self._buffer_digest = self._buffer_digest.digest(), hashlib.sha256()
         item = Item(self.call.new_id("item"), "user", [{"type": "input_audio", "transcript": None}])
-        previous = self.items[-1].id if self.items else None
-        self.items.append(item)
+        previous = self.conversation.append(item)
         await self.emit("input_audio_buffer.committed", item_id=item.id, previous_item_id=previous)
-        await self._emit_item_added(self._item_doc(item), previous)
+        await self._emit_item_added(item_doc(item), previous)
         if self.dialect.transcription_model(self.session) is not None:
             late = self.call.take_due("late_transcription")
             assert self._nursery is not None
@@ -320,33 +235,12 @@ class PeerSession:
             raise PeerError("invalid_value", "The simulated peer only keeps message items.", "item.type")
         content = [dict(part) for part in raw.get("content") or []]
         text = " ".join(str(part.get("text") or part.get("transcript") or "") for part in content).strip()
-        item_id = raw.get("id") or self.call.new_id("item")
-        if any(existing.id == item_id for existing in self.items):
-            raise PeerError("invalid_value", f"Item with id '{item_id}' already exists.", "item.id")
-        index = self._insert_index(event.get("previous_item_id"))
-        item = Item(item_id, role, content, text=text)
-        previous = self.items[index - 1].id if index > 0 else None
-        self.items.insert(index, item)
-        await self._emit_item_added(self._item_doc(item), previous)
-
-    def _insert_index(self, previous_item_id: str | None) -> int:
-        if previous_item_id is None:
-            return len(self.items)
-        if previous_item_id == "root":
-            return 0
-        for index, item in enumerate(self.items):
-            if item.id == previous_item_id:
-                return index + 1
-        raise PeerError("invalid_value", f"Previous item with id '{previous_item_id}' not found.", "previous_item_id")
-
-    def _find(self, item_id: str) -> Item:
-        for item in self.items:
-            if item.id == item_id:
-                return item
-        raise PeerError("invalid_value", f"Item with id '{item_id}' not found.", "item_id")
+        item = Item(raw.get("id") or self.call.new_id("item"), role, content, text=text)
+        previous = self.conversation.insert(item, event.get("previous_item_id"))
+        await self._emit_item_added(item_doc(item), previous)
 
     async def _truncate(self, event: dict[str, Any]) -> None:
-        item = self._find(event["item_id"])
+        item = self.conversation.find(event["item_id"])
         if item.role != "assistant" or not item.audio_ms:
             raise PeerError("invalid_value", "Only model output audio messages can be truncated", "item_id")
         if event["content_index"] != 0:
@@ -369,22 +263,12 @@ class PeerSession:
         await self.emit("conversation.item.truncated", item_id=item.id, content_index=0, audio_end_ms=end_ms)
 
     async def _item_delete(self, event: dict[str, Any]) -> None:
-        item = self._find(event["item_id"])
-        self.items.remove(item)
+        item = self.conversation.find(event["item_id"])
+        self.conversation.remove(item)
         await self.emit("conversation.item.deleted", item_id=item.id)
 
     async def _item_retrieve(self, event: dict[str, Any]) -> None:
-        await self.emit("conversation.item.retrieved", item=self._item_doc(self._find(event["item_id"])))
-
-    def _item_doc(self, item: Item, status: str = "completed") -> dict[str, Any]:
-        return {
-            "id": item.id,
-            "object": "realtime.item",
-            "type": "message",
-            "role": item.role,
-            "status": status,
-            "content": [dict(part) for part in item.content],
-        }
+        await self.emit("conversation.item.retrieved", item=item_doc(self.conversation.find(event["item_id"])))
 
     # --- responses -----------------------------------------------------------------------------
 
@@ -398,8 +282,7 @@ class PeerSession:
         response = ActiveResponse(self.call.new_id("resp"))
         self._response = response
         script = self.call.script
-        turns = [Turn(item.role, item.text) for item in self.items]
-        text = plan_reply(turns, script.language, script.business_name)
+        text = plan_reply(self.conversation.turns(), script.language, script.business_name)
         if self.call.take_due("ai_false_claim"):
             text = FALSE_CLAIM[script.language]
         modalities = self.dialect.modalities(self.session, event.get("response") or {})
@@ -419,16 +302,15 @@ class PeerSession:
         self._response_started.set()
         self._response_started = trio.Event()
         item = Item(self.call.new_id("item"), "assistant", [], text=text)
-        previous = self.items[-1].id if self.items else None
-        self.items.append(item)
+        previous = self.conversation.append(item)
         ids = {"response_id": response.id, "item_id": item.id, "output_index": 0, "content_index": 0}
         await self.emit(
             "response.output_item.added",
             response_id=response.id,
             output_index=0,
-            item=self._item_doc(item, "in_progress"),
+            item=item_doc(item, "in_progress"),
         )
-        await self._emit_item_added(self._item_doc(item, "in_progress"), previous)
+        await self._emit_item_added(item_doc(item, "in_progress"), previous)
         part_type = "audio" if with_audio else "text"
         empty_part = {"type": part_type, "transcript": ""} if with_audio else {"type": "text", "text": ""}
         await self.emit("response.content_part.added", **ids, part=empty_part)
@@ -437,7 +319,7 @@ class PeerSession:
             said = await self._stream_audio(response, item, text, ids)
         else:
             said = ""
-            for piece in _pieces(text):
+            for piece in text_pieces(text):
                 await self.emit(d.text_delta, **ids, delta=piece)
                 said += piece
                 if await response.pause():
@@ -453,56 +335,28 @@ class PeerSession:
             part = {"type": "text", "text": said}
             item.content = [{"type": d.text_content, "text": said}]
         await self.emit("response.content_part.done", **ids, part=part)
-        item_doc = self._item_doc(item, "completed" if status == "completed" else "incomplete")
-        await self.emit("response.output_item.done", response_id=response.id, output_index=0, item=item_doc)
+        final = item_doc(item, "completed" if status == "completed" else "incomplete")
+        await self.emit("response.output_item.done", response_id=response.id, output_index=0, item=final)
         if d.is_ga:
-            await self.emit("conversation.item.done", previous_item_id=previous, item=item_doc)
-        done = d.response_object(response.id, self.session, status, [item_doc])
+            await self.emit("conversation.item.done", previous_item_id=previous, item=final)
+        done = d.response_object(response.id, self.session, status, [final])
         if status == "cancelled":
             done["status_details"] = {"type": "cancelled", "reason": "client_cancelled"}
-        done["usage"] = self._usage(said, item.audio_ms)
+        done["usage"] = self.conversation.usage(said, item.audio_ms)
         self._response = None
         await self.emit("response.done", response=done)
 
     async def _stream_audio(self, response: ActiveResponse, item: Item, text: str, ids: Mapping[str, Any]) -> str:
-        """Audio deltas (100 ms each, 10 ms apart) with the transcript a little ahead; returns what was said."""
+        """Audio deltas with the transcript a little ahead (see `audio_plan`); returns what was said."""
         fmt = self.dialect.output_format(self.session)
-        audio = speech_audio(text, fmt)
-        chunk_bytes = CHUNK_MS * bytes_per_ms(fmt)
-        pieces = _pieces(text)
-        # Each transcript piece is due when the audio reaches the first character it covers.
-        starts = list(itertools.accumulate((len(p) for p in pieces), initial=0))[:-1]
-        total_ms = speech_duration_ms(text)
-        due_ms = [start / max(len(text), 1) * total_ms for start in starts]
         said = ""
-        next_piece = 0
         self._voice_used = True
-        for offset in range(0, len(audio), chunk_bytes):
-            chunk_end_ms = (offset + chunk_bytes) / bytes_per_ms(fmt)
-            while next_piece < len(pieces) and due_ms[next_piece] < chunk_end_ms:
-                await self.emit(self.dialect.transcript_delta, **ids, delta=pieces[next_piece])
-                said += pieces[next_piece]
-                next_piece += 1
-            chunk = audio[offset : offset + chunk_bytes]
+        for due_pieces, chunk in audio_plan(text, fmt):
+            for piece in due_pieces:
+                await self.emit(self.dialect.transcript_delta, **ids, delta=piece)
+                said += piece
             await self.emit(self.dialect.audio_delta, **ids, delta=base64.b64encode(chunk).decode("ascii"))
             item.audio_ms += round(len(chunk) / bytes_per_ms(fmt))
             if await response.pause():
                 break
         return said
-
-    def _usage(self, said: str, audio_ms: int) -> dict[str, Any]:
-        input_text = sum(len(item.text) for item in self.items) // 4
-        output_text = len(said) // 4
-        output_audio = audio_ms // 50  # the service counts ~20 audio tokens per second
-        return {
-            "total_tokens": input_text + output_text + output_audio,
-            "input_tokens": input_text,
-            "output_tokens": output_text + output_audio,
-            "input_token_details": {"text_tokens": input_text, "audio_tokens": 0, "cached_tokens": 0},
-            "output_token_details": {"text_tokens": output_text, "audio_tokens": output_audio},
-        }
-
-
-def _pieces(text: str) -> list[str]:
-    """Transcript deltas: each word with the whitespace before it, as the service streams them."""
-    return re.findall(r"\s*\S+", text) or [text]

@@ -29,10 +29,11 @@ from websockets.http11 import Request
 from actors.ports import ModelClosed
 from callrt.net.transport import MemoryTransport, TextTransport, TransportClosed, memory_transport_pair
 from callrt.net.websocket import HandshakeFailed, Refusal, accept_websocket
+from callrt.sim.peer_call import PeerCall
 from callrt.sim.peer_dialect import Dialect
 from callrt.sim.peer_dialect import dialect as lookup_dialect
 from callrt.sim.peer_script import ScriptError, SimScript
-from callrt.sim.peer_session import PeerCall, PeerSession
+from callrt.sim.peer_session import PeerSession
 
 log = logging.getLogger(__name__)
 
