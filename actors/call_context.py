@@ -16,6 +16,7 @@ from .config import CallConfig
 from .db import StoreGateway
 from .mailbox import Mailbox
 from .messages import AudioControl, BookingInbox, CallerFrame, NlpInbox, RealtimeInbox, SupervisorInbox
+from .redact import mask_phone_numbers
 from .trace import Trace
 
 if TYPE_CHECKING:
@@ -85,4 +86,4 @@ class CallContext:
     def log(self, actor: str, line: str) -> None:
         """A human-readable call-log line (the spec's `[TURN] …`, `[GUARD] …`), traced and logged."""
         self.trace.record("log", actor=actor, msg=line)
-        logger.info("%s %s: %s", self.call_sid, actor, line)
+        logger.info("%s %s: %s", self.call_sid, actor, mask_phone_numbers(line))
