@@ -7,8 +7,14 @@
     WS   /media    Twilio Media Streams: one `run_call` per stream whose `start` carries
                    a valid token; anything else is closed without a word
     GET  /health   liveness and load, as JSON
-    GET  /metrics  Prometheus counters (see callrt.server.metrics)
-    /traces...     the trace viewer over `trace_dir`
+    GET  /metrics  Prometheus counters (see callrt.server.metrics), for `Authorization: Bearer
+                   $CALLRT_METRICS_TOKEN` only (403 without it, 404 when no token is configured)
+    /traces...     the trace viewer over `trace_dir`, for users logged in to the console
+    /admin/...     the business console (callrt.console)
+
+A call reaches the business that owns the number Twilio says was called (`To`); with a configured
+`business_id` every call goes to that business. A number no business owns gets a short spoken
+apology and a hang-up.
 
 The model is the OpenAI Realtime API when an API key is configured, otherwise the
 simulated model peer in-process, so `callrt serve` works offline end to end. With a
@@ -29,6 +35,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
+from xml.sax.saxutils import escape
 
 import attrs
 import openai
@@ -56,8 +63,10 @@ from callrt.sim.peer_script import ScriptError, SimScript
 from callrt.sim.realtime_peer import CALL_HEADER, SCRIPT_HEADER, InMemoryModelConnector
 from callrt.telephony.media import StreamStart, TwilioCallerLine
 from callrt.telephony.webhook import StreamTokens, stream_twiml, validate_signature
+from callrt.viewer.routes import trace_name
 
 if TYPE_CHECKING:
+    from callrt.console import Console
     from store import Store
 
 logger = logging.getLogger("callrt.server.app")
@@ -67,7 +76,8 @@ CLOSE_POLICY = 1008
 CLOSE_TRY_AGAIN = 1013
 """Websocket close code when the server is at its concurrent-call limit."""
 MAX_WEBHOOK_BODY = 64 * 1024
-_SAFE_NAME = re.compile(r"[^A-Za-z0-9_-]")
+_NOT_DIGITS = re.compile(r"[^0-9+]")
+UNKNOWN_NUMBER_SAY = "Sorry, this number is not in service. Goodbye."
 
 Dialect = Literal["beta", "ga"]
 
@@ -81,7 +91,7 @@ class ServerConfig:
     """The base URL Twilio uses to reach us (e.g. `https://calls.example.com`); overrides the request's
     own URL and any X-Forwarded-Proto/Host headers."""
     business_id: int | None = None
-    """The business every call is for; None: the first business in the store."""
+    """The business every call is for, whatever number was called; None: route by the called number."""
     max_calls: int = 100
     """Concurrent calls per server process; streams beyond it are closed with 1013 (try again later)."""
     max_message_bytes: int = 64 * 1024
@@ -106,6 +116,8 @@ class ServerConfig:
     """CALLRT_TRACES=off: no per-call trace files (the events still feed /metrics); e.g. under load tests."""
     relay: bool = False
     """Serve every call as a bare relay (no actors, no VAD, no trace): the benchmark's baseline."""
+    metrics_token: str | None = attrs.field(default=None, repr=False)
+    """CALLRT_METRICS_TOKEN: the bearer token /metrics requires; None: /metrics is not served."""
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> ServerConfig:
@@ -123,6 +135,7 @@ class ServerConfig:
             "dialect": env.get("CALLRT_DIALECT", "ga"),
             "realtime_url": env.get("CALLRT_REALTIME_URL") or None,
             "write_traces": env.get("CALLRT_TRACES", "on").lower() not in ("0", "off", "false", "no"),
+            "metrics_token": env.get("CALLRT_METRICS_TOKEN") or None,
         }
         if env.get("CALLRT_STREAM_SECRET"):
             values["stream_secret"] = env["CALLRT_STREAM_SECRET"].encode("utf-8")
@@ -135,7 +148,8 @@ class CallPlan:
     """What one accepted stream runs with: its model connector, language and booking extractor."""
 
     model: ModelConnector
-    language: Literal["he", "en"]
+    language: Literal["he", "en"] | None
+    """None: the business's language (a simulated peer plays its script's own)."""
     extractor: Extractor | None = None
     """None: the offline rule extractor."""
 
@@ -152,7 +166,7 @@ def plan_call(config: ServerConfig, start: StreamStart) -> CallPlan:
     if config.openai_api_key:
         connector = OpenAIRealtimeConnector(config.openai_api_key, config.openai_model, config.dialect, url=url)
         extractor = LlmExtractor(_nlp_client(config.openai_api_key), fallback=RuleExtractor())
-        return CallPlan(connector, config.language, extractor)
+        return CallPlan(connector, None, extractor)
     script = _sim_script(start)
     if config.realtime_url:
         headers = {SCRIPT_HEADER: script.to_json(), CALL_HEADER: start.call_sid}
@@ -187,7 +201,7 @@ class TelephonyServer:
         self,
         config: ServerConfig,
         store: Store,
-        business_id: int,
+        business_id: int | None,
         *,
         call_config: CallConfig | None = None,
         planner: Callable[[ServerConfig, StreamStart], CallPlan] = plan_call,
@@ -204,6 +218,7 @@ class TelephonyServer:
         self._slots = 0
         self._used_tokens: dict[str, int] = {}
         self._wall_clock = wall_clock
+        self.console = _console(config, store)
 
     # -- HTTP ----------------------------------------------------------------
 
@@ -214,11 +229,11 @@ class TelephonyServer:
             Route("/health", self.health),
             Route("/metrics", self.prometheus),
         ]
-        try:
-            from callrt.viewer.routes import viewer_routes
-        except ImportError:  # the viewer is optional: a trimmed install still serves calls
+        if self.console is None:  # transcripts are private: no console login, no trace viewer
             return routes
-        return routes + viewer_routes(self.config.trace_dir)
+        from callrt.viewer.routes import viewer_routes
+
+        return routes + self.console.routes() + viewer_routes(self.config.trace_dir, self.console.trace_access)
 
     def app(self) -> Starlette:
         return Starlette(routes=self.routes())
@@ -252,25 +267,39 @@ class TelephonyServer:
         call_sid = form.get("CallSid", "")
         if not call_sid:
             return PlainTextResponse("missing CallSid", status_code=400)
-        stream_params = {"token": self.tokens.issue(call_sid), "caller": form.get("From", "")}
+        business_id = await self._business_called(form.get("To", ""))
+        if business_id is None:
+            logger.warning("call %s to %r: no business has this number; said sorry, hung up", call_sid, form.get("To"))
+            self.metrics.calls_refused["unknown_number"] += 1
+            return Response(unknown_number_twiml(), media_type="application/xml")
+        stream_params = {
+            "token": self.tokens.issue(token_subject(call_sid, business_id)),
+            "caller": form.get("From", ""),
+            "business": str(business_id),
+        }
         if form.get("sim_script"):
             stream_params["sim_script"] = form["sim_script"]
         xml = stream_twiml(self.external_url(request, "/media", websocket=True), stream_params)
         return Response(xml, media_type="application/xml")
 
-    async def health(self, _request: Request) -> Response:
-        return JSONResponse(
-            {
-                "status": "ok",
-                "calls_active": self.metrics.calls_active,
-                "max_calls": self.config.max_calls,
-                "model": "openai" if self.config.openai_api_key else "simulated",
-                "business_id": self.business_id,
-                "pid": os.getpid(),
-            }
-        )
+    async def _business_called(self, to: str) -> int | None:
+        """The business the call is for: the configured one, else the owner of the number called."""
+        if self.business_id is not None:
+            return self.business_id
+        number = _NOT_DIGITS.sub("", to)[:32]
+        if not number:
+            return None
+        return await trio.to_thread.run_sync(self.store.business_for_number, number, limiter=self.db_limiter)
 
-    async def prometheus(self, _request: Request) -> Response:
+    async def health(self, _request: Request) -> Response:
+        return JSONResponse({"status": "ok", "calls_active": self.metrics.calls_active})
+
+    async def prometheus(self, request: Request) -> Response:
+        if not self.config.metrics_token:
+            return PlainTextResponse("not found", status_code=404)
+        given = request.headers.get("authorization", "").removeprefix("Bearer ").strip().encode("utf-8", "replace")
+        if not secrets.compare_digest(given, self.config.metrics_token.encode("utf-8")):
+            return PlainTextResponse("forbidden", status_code=403, headers={"WWW-Authenticate": "Bearer"})
         return PlainTextResponse(self.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
     # -- media stream ---------------------------------------------------------
@@ -278,7 +307,7 @@ class TelephonyServer:
     def _token_ok(self, start: StreamStart) -> bool:
         """Valid, for this very call, and never used before (Twilio opens one stream per `<Stream>`)."""
         token = start.custom_parameters.get("token")
-        expiry = self.tokens.expiry(start.call_sid, token)
+        expiry = self.tokens.expiry(token_subject(start.call_sid, self._business_of(start)), token)
         if expiry is None or token is None or token in self._used_tokens:
             return False
         now = self._wall_clock()
@@ -331,17 +360,25 @@ class TelephonyServer:
             self.metrics.line_closed(line.stats)
             await transport.aclose()
 
+    def _business_of(self, start: StreamStart) -> int | None:
+        """The business the webhook chose (its id is covered by the token), else the configured one."""
+        chosen = start.custom_parameters.get("business", "")
+        return int(chosen) if chosen.isascii() and chosen.isdigit() and len(chosen) < 12 else self.business_id
+
     async def _run_call(self, line: TwilioCallerLine, start: StreamStart) -> None:
-        trace_path = self.config.trace_dir / f"{_SAFE_NAME.sub('_', start.call_sid)[:64]}.jsonl"
+        trace_path = self.config.trace_dir / f"{trace_name(start.call_sid)}.jsonl"
+        business_id = self._business_of(start)
         self.metrics.calls_total += 1
         self.metrics.calls_active += 1
         ended_by = "error"
         trace: MeteredTrace | None = None
         try:
+            assert business_id is not None  # `_token_ok` accepted only a stream with a business
             plan = self.planner(self.config, start)
+            language = plan.language or await self._language_of(business_id)
             meta = {
                 "stream_sid": start.stream_sid,
-                "business_id": self.business_id,
+                "business_id": business_id,
                 "model": type(plan.model).__name__,
                 "dialect": plan.model.dialect,
             }
@@ -352,12 +389,12 @@ class TelephonyServer:
             line.trace = trace
             outcome = await run_call(
                 call_sid=start.call_sid,
-                business_id=self.business_id,
+                business_id=business_id,
                 line=line,
                 model=plan.model,
                 store=self.store,
                 caller_phone=start.custom_parameters.get("caller") or None,
-                language=plan.language,
+                language=language,
                 extractor=plan.extractor,
                 config=self.call_config,
                 trace=trace,
@@ -374,18 +411,49 @@ class TelephonyServer:
             if trace is not None:
                 trace.close()
 
+    async def _language_of(self, business_id: int) -> Literal["he", "en"]:
+        """The business's language, read as the call starts (a change saved later is for the next call)."""
+        try:
+            settings = await trio.to_thread.run_sync(self.store.get_business, business_id, limiter=self.db_limiter)
+        except Exception as exc:  # the call still goes on, in the server's default language
+            logger.warning("business %d: language unavailable (%s); using %s", business_id, exc, self.config.language)
+            return self.config.language
+        return "en" if settings.language == "en" else "he"
+
     async def _relay_call(self, line: TwilioCallerLine, start: StreamStart) -> None:
         self.metrics.calls_total += 1
         self.metrics.calls_active += 1
         ended_by = "error"
         try:
             plan = self.planner(self.config, start)
-            ended_by = await relay_call(line, plan.model, self.metrics, language=plan.language, config=self.call_config)
+            language = plan.language or self.config.language
+            ended_by = await relay_call(line, plan.model, self.metrics, language=language, config=self.call_config)
         except Exception:
             logger.exception("relay call %s failed", start.call_sid)
         finally:
             self.metrics.calls_active -= 1
             self.metrics.calls_ended[ended_by] += 1
+
+
+def _console(config: ServerConfig, store: Store) -> Console | None:
+    try:
+        from callrt.console import Console as BusinessConsole
+    except ImportError:  # the console is optional (jinja2, argon2): a trimmed install still serves calls
+        logger.warning("the business console is not installed: /admin and /traces are not served")
+        return None
+    return BusinessConsole(store, trace_dir=config.trace_dir, public_url=config.public_url)
+
+
+def token_subject(call_sid: str, business_id: int | None) -> str:
+    """What a stream token is issued for: the call, and the business the webhook routed it to."""
+    return call_sid if business_id is None else f"{call_sid}|{business_id}"
+
+
+def unknown_number_twiml() -> str:
+    """For a number no business owns: a short polite message, then the line is closed."""
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?><Response><Say>{escape(UNKNOWN_NUMBER_SAY)}</Say><Hangup/></Response>'
+    )
 
 
 async def _limited_body(request: Request, limit: int) -> bytes | None:

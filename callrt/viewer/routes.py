@@ -5,7 +5,10 @@
     GET /traces/<name>.jsonl    that trace's JSON lines
     GET /traces/_viewer/...     the page's static assets
 
-Every link is relative, so the routes also work when mounted under a prefix.
+Every link is relative, so the routes also work when mounted under a prefix. Given an `access`
+check (the telephony server passes the business console's login), each route asks it first: a
+response from it (a redirect to the login) is returned as is, and a business id limits the list
+and the files to that business's calls.
 """
 
 from __future__ import annotations
@@ -14,10 +17,12 @@ import datetime as dt
 import html
 import json
 import re
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.to_thread
 import attrs
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -32,10 +37,20 @@ TRACE_SUFFIX = ".jsonl"
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,200}")
 """Trace names: no slash and no leading dot, so a name can never leave `trace_dir`."""
 _TAIL_BYTES = 65536
+_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+
+TraceAccess = Callable[[Request], Awaitable["Response | int | None"]]
+"""Who may read traces: a `Response` refuses (e.g. a redirect to a login), an int allows only that
+business's calls, None allows every trace."""
 
 
 def trace_name_ok(name: str) -> bool:
     return _NAME.fullmatch(name) is not None
+
+
+def trace_name(call_sid: str) -> str:
+    """The name of a call's trace (its file is `<name>.jsonl`): the call id, made safe for a file name."""
+    return _UNSAFE.sub("_", call_sid)[:64]
 
 
 @attrs.frozen
@@ -49,6 +64,7 @@ class TraceSummary:
     wall_start: str
     duration_ms: float | None
     ended: str
+    business_id: int | None = None
 
     @classmethod
     def read(cls, path: Path) -> TraceSummary:
@@ -61,6 +77,8 @@ class TraceSummary:
             raw.seek(max(0, stat.st_size - _TAIL_BYTES))
             tail = raw.read().decode("utf-8", errors="replace").splitlines()
         header = _json_object(first.decode("utf-8", errors="replace"))
+        meta = header.get("meta")
+        business_id = meta.get("business_id") if isinstance(meta, dict) else None
         for line in tail:
             event = _json_object(line)
             if isinstance(event.get("t"), int | float):
@@ -75,6 +93,7 @@ class TraceSummary:
             wall_start=str(header.get("wall_start", "")),
             duration_ms=last_t,
             ended=ended,
+            business_id=business_id if isinstance(business_id, int) else None,
         )
 
 
@@ -136,26 +155,50 @@ def trace_list_html(trace_dir: Path, traces: list[TraceSummary]) -> str:
 """
 
 
-def viewer_routes(trace_dir: Path) -> list[BaseRoute]:
+def _business_of_trace(path: Path) -> int | None:
+    with path.open("rb") as raw:
+        meta = _json_object(raw.readline(_TAIL_BYTES).decode("utf-8", errors="replace")).get("meta")
+    business_id = meta.get("business_id") if isinstance(meta, dict) else None
+    return business_id if isinstance(business_id, int) else None
+
+
+def viewer_routes(trace_dir: Path, access: TraceAccess | None = None) -> list[BaseRoute]:
     """The viewer's routes over the traces in `trace_dir` (see the module docstring)."""
 
-    def trace_path(request: Request) -> Path:
+    async def allowed(request: Request) -> Response | int | None:
+        return None if access is None else await access(request)
+
+    async def trace_path(request: Request, business_id: int | None) -> Path:
         name = str(request.path_params["name"])
         path = trace_dir / f"{name}{TRACE_SUFFIX}"
-        if not trace_name_ok(name) or not path.is_file():
+        if not trace_name_ok(name) or not await anyio.Path(path).is_file():
             raise HTTPException(404, f"no trace named {name!r}")
+        if business_id is not None and await anyio.to_thread.run_sync(_business_of_trace, path) != business_id:
+            raise HTTPException(404, f"no trace named {name!r}")  # another business's call: not even its name
         return path
 
     async def list_traces(request: Request) -> Response:
-        return HTMLResponse(trace_list_html(trace_dir, recent_traces(trace_dir)))
+        scope = await allowed(request)
+        if isinstance(scope, Response):
+            return scope
+        traces = await anyio.to_thread.run_sync(recent_traces, trace_dir)
+        if scope is not None:
+            traces = [summary for summary in traces if summary.business_id == scope]
+        return HTMLResponse(trace_list_html(trace_dir, traces))
 
     async def trace_page(request: Request) -> Response:
-        path = trace_path(request)
+        scope = await allowed(request)
+        if isinstance(scope, Response):
+            return scope
+        path = await trace_path(request, scope)
         return HTMLResponse(served_page(path.name, f"{path.name}"))
 
     async def trace_lines(request: Request) -> Response:
+        scope = await allowed(request)
+        if isinstance(scope, Response):
+            return scope
         # A live call's trace is still growing: serve a snapshot of its complete lines, never a torn one.
-        data = await anyio.Path(trace_path(request)).read_bytes()
+        data = await anyio.Path(await trace_path(request, scope)).read_bytes()
         complete = data[: data.rfind(b"\n") + 1]
         # Served as text (not a download) so the page can fetch it and a person can read it.
         return Response(complete, media_type="application/x-ndjson; charset=utf-8")
