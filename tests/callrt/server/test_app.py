@@ -35,7 +35,7 @@ from actors.ports import LineClosed
 from actors.trace import read_trace
 from callrt.cli.serve import stop_workers
 from callrt.net.transport import WebSocketTransport
-from callrt.server.app import ServerConfig, TelephonyServer, serve
+from callrt.server.app import ServerConfig, TelephonyServer, serve, token_subject
 from callrt.sim.peer_script import SimScript
 from callrt.sim.realtime_peer import InMemoryModelConnector
 from callrt.sim.signals import silence_frames, speech_frames
@@ -44,6 +44,7 @@ from callrt.telephony.webhook import StreamTokens, compute_signature, parse_stre
 from store import Store
 
 TOKEN = "twilio-auth-token"
+METRICS_TOKEN = "metrics-bearer-token"
 STEP_S = 5.0
 """Upper bound for any single network step on loopback."""
 
@@ -107,18 +108,14 @@ async def twiml_for(client: httpx.AsyncClient, base: str, call_sid: str, **extra
 
 
 async def test_health_and_metrics(store: Store, business_id: int, tmp_path: Path) -> None:
-    server = make_server(store, business_id, tmp_path, max_calls=7)
+    server = make_server(store, business_id, tmp_path, max_calls=7, metrics_token=METRICS_TOKEN)
     async with live(server) as base, httpx.AsyncClient(timeout=STEP_S) as client:
         health = (await client.get(base + "/health")).json()
-        assert health == {
-            "status": "ok",
-            "calls_active": 0,
-            "max_calls": 7,
-            "model": "simulated",
-            "business_id": business_id,
-            "pid": os.getpid(),
-        }
-        response = await client.get(base + "/metrics")
+        assert health == {"status": "ok", "calls_active": 0}  # nothing about the process or its business
+        assert (await client.get(base + "/metrics")).status_code == 403
+        wrong = await client.get(base + "/metrics", headers={"Authorization": "Bearer not-the-token"})
+        assert wrong.status_code == 403
+        response = await client.get(base + "/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
         samples = {
@@ -161,7 +158,9 @@ async def test_twiml_needs_a_valid_signature_when_a_token_is_set(
         stream_url, stream_params = parse_stream_twiml(response.text)
         assert stream_url == base.replace("http://", "ws://") + "/media"
         assert stream_params["caller"] == "+972501234567"
-        assert server.tokens.expiry("CA1", stream_params["token"]) is not None
+        assert stream_params["business"] == str(business_id)
+        assert server.tokens.expiry(token_subject("CA1", business_id), stream_params["token"]) is not None
+        assert server.tokens.expiry("CA1", stream_params["token"]) is None  # bound to the business it was routed to
         assert "sim_script" not in stream_params
 
         stream_url, stream_params = await twiml_for(client, base, "CA2", sim_script='{"l":"en","s":["hi"]}')
@@ -427,9 +426,13 @@ async def test_live_barge_in_clears_the_caller_and_is_counted(store: Store, busi
 
 
 def test_workers_share_one_port_and_stop_on_sigterm(tmp_path: Path) -> None:
-    command = [sys.executable, "-m", "callrt", "serve", "--port", "0", "--workers", "2"]
-    command += ["--db", f"sqlite:///{tmp_path / 'workers.db'}"]
-    env = {**os.environ, "CALLRT_TRACE_DIR": str(tmp_path / "traces")}
+    db_url = f"sqlite:///{tmp_path / 'workers.db'}"
+    command = [sys.executable, "-m", "callrt", "serve", "--port", "0", "--workers", "2", "--db", db_url]
+    seeded = Store(db_url)
+    seeded.init_schema()
+    seeded.create_business(name="Workers", opening_hours={"sun": [["09:00", "19:00"]]}, phones=["+97231234567"])
+    seeded.dispose()
+    env = {**os.environ, "CALLRT_TRACE_DIR": str(tmp_path / "traces"), "CALLRT_METRICS_TOKEN": METRICS_TOKEN}
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) as parent:
         try:
             assert parent.stdout is not None
@@ -441,7 +444,10 @@ def test_workers_share_one_port_and_stop_on_sigterm(tmp_path: Path) -> None:
             while len(pids) < 2 and time.monotonic() < deadline:
                 try:
                     # A fresh connection each time, so the kernel picks a worker each time.
-                    pids.add(httpx.get(base.group(0) + "/health", timeout=STEP_S).json()["pid"])
+                    scrape = httpx.get(
+                        base.group(0) + "/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}, timeout=STEP_S
+                    )
+                    pids.add(int(re.search(r'callrt_process_info\{pid="(\d+)"\}', scrape.text).group(1)))  # type: ignore[union-attr]
                 except httpx.TransportError:
                     time.sleep(0.05)  # a worker is still starting (real processes, real clock)
             assert len(pids) == 2 and parent.pid not in pids
