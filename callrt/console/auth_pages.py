@@ -66,7 +66,7 @@ def routes(console: Console) -> list[BaseRoute]:
         if not await console.run(passwords.verify, user.password_hash if user else None, password) or user is None:
             console.limiter.failed(address, username)
             logger.warning("console login failed for %r from %s", username[:64], address)
-            return await login_form(request, error="login_failed", status_code=401)
+            return await login_form(request, error="login_failed")  # 200: a browser logs any 4xx as an error
         console.limiter.succeeded(username)
         if passwords.needs_rehash(user.password_hash):
             await console.run(console.store.set_console_password_hash, user.id, passwords.hash_password(password))

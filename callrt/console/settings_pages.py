@@ -79,7 +79,7 @@ def routes(console: Console) -> list[BaseRoute]:
             else:
                 logger.info("business %d settings changed by %s", business.id, viewer.user.username)
                 return RedirectResponse(f"/admin/b/{business.id}/settings?saved=1", status_code=303)
-        return render(request, viewer, business, form, status_code=400)
+        return render(request, viewer, business, form)  # the form again, errors by their fields
 
     async def to_bookings(request: Request) -> Response:
         return RedirectResponse(f"/admin/b/{request.path_params['business_id']}/bookings", status_code=303)
