@@ -307,8 +307,8 @@ class TelephonyServer:
     def _token_ok(self, start: StreamStart) -> bool:
         """Valid, for this very call, and never used before (Twilio opens one stream per `<Stream>`)."""
         token = start.custom_parameters.get("token")
-        expiry = self.tokens.expiry(token_subject(start.call_sid, self._business_of(start)), token)
-        if expiry is None or token is None or token in self._used_tokens:
+        expiry = self.tokens.expiry(token_subject(start.call_sid, _chosen_business(start)), token)
+        if expiry is None or token is None or token in self._used_tokens or self._business_of(start) is None:
             return False
         now = self._wall_clock()
         self._used_tokens = {used: until for used, until in self._used_tokens.items() if until >= now}
@@ -362,8 +362,8 @@ class TelephonyServer:
 
     def _business_of(self, start: StreamStart) -> int | None:
         """The business the webhook chose (its id is covered by the token), else the configured one."""
-        chosen = start.custom_parameters.get("business", "")
-        return int(chosen) if chosen.isascii() and chosen.isdigit() and len(chosen) < 12 else self.business_id
+        chosen = _chosen_business(start)
+        return chosen if chosen is not None else self.business_id
 
     async def _run_call(self, line: TwilioCallerLine, start: StreamStart) -> None:
         trace_path = self.config.trace_dir / f"{trace_name(start.call_sid)}.jsonl"
@@ -442,6 +442,12 @@ def _console(config: ServerConfig, store: Store) -> Console | None:
         logger.warning("the business console is not installed: /admin and /traces are not served")
         return None
     return BusinessConsole(store, trace_dir=config.trace_dir, public_url=config.public_url)
+
+
+def _chosen_business(start: StreamStart) -> int | None:
+    """The `business` stream parameter the webhook set, if any."""
+    chosen = start.custom_parameters.get("business", "")
+    return int(chosen) if chosen.isascii() and chosen.isdigit() and len(chosen) < 12 else None
 
 
 def token_subject(call_sid: str, business_id: int | None) -> str:
