@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from .errors import CallrtError
 from .hours import parse_opening_hours, parse_special_days
 
 LANGUAGES = ("he", "en")
@@ -18,7 +19,7 @@ NAME_LIMIT = 200
 _E164 = re.compile(r"\+[1-9]\d{6,14}")
 
 
-class InvalidSettings(ValueError):
+class InvalidSettings(CallrtError, ValueError):
     """Settings that break the rules; `errors` maps each bad field to what is wrong with it."""
 
     def __init__(self, errors: Mapping[str, str]) -> None:
