@@ -2,14 +2,15 @@
 `callrt serve` subprocess, with live simulated calls (`callrt call`) in between: what an owner does
 in the console changes what the next caller gets, and what callers did shows up in the console.
 
-Playwright never downloads a browser: /usr/bin/chromium is installed by the system. Screenshots for
-docs/console.md are written to docs/img/.
+Playwright never downloads a browser: /usr/bin/chromium is installed by the system. Screenshots go to
+test-artifacts/, or to docs/img/ (the ones docs/console.md shows) with CALLRT_UPDATE_SCREENSHOTS=1.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,12 +21,12 @@ import pytest
 from callrt.console.passwords import hash_password
 from store import Store
 from tests.support.live_server import OWNER, OWNER_PASSWORD, LiveServer, prepare_database, run_call, running_server
-from tests.support.paths import REPO_ROOT
+from tests.support.paths import ARTIFACTS_DIR, REPO_ROOT
 
 pytestmark = pytest.mark.browser
 
 CHROMIUM = Path("/usr/bin/chromium")
-SCREENSHOTS = REPO_ROOT / "docs" / "img"
+SCREENSHOTS = REPO_ROOT / "docs" / "img" if os.environ.get("CALLRT_UPDATE_SCREENSHOTS") == "1" else ARTIFACTS_DIR
 TZ = ZoneInfo("Asia/Jerusalem")
 PHONE_VIEWPORT = {"width": 390, "height": 844}
 DESK_VIEWPORT = {"width": 1100, "height": 900}
@@ -54,6 +55,12 @@ def next_monday() -> dt.date:
     """The date the NLP gives "Monday" (the next one, never today), in the salon's time zone."""
     today = dt.datetime.now(TZ).date()
     return today + dt.timedelta(days=(0 - today.weekday()) % 7 or 7)
+
+
+@pytest.fixture(scope="module")
+def screenshots() -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS
 
 
 @pytest.fixture(scope="module")
@@ -126,7 +133,7 @@ class Console:
 
 
 @pytest.fixture
-def console(browser: Any, server: LiveServer) -> Iterator[Console]:
+def console(browser: Any, server: LiveServer, screenshots: Path) -> Iterator[Console]:
     page = Console(browser, server)
     yield page
     page.check_clean()
@@ -245,7 +252,7 @@ def test_a_user_of_one_business_cannot_open_another(console: Console, server: Li
     console.errors.clear()
 
 
-def test_english_pages_run_left_to_right_and_fit_a_phone(browser: Any, server: LiveServer) -> None:
+def test_english_pages_run_left_to_right_and_fit_a_phone(browser: Any, server: LiveServer, screenshots: Path) -> None:
     phone = Console(browser, server, PHONE_VIEWPORT)
     try:
         phone.log_in()
