@@ -16,6 +16,7 @@ from .config import CallConfig
 from .db import StoreGateway
 from .mailbox import Mailbox
 from .messages import AudioControl, BookingInbox, CallerFrame, NlpInbox, RealtimeInbox, SupervisorInbox
+from .redact import mask_phone_numbers
 from .text_safety import escape_for_log
 from .trace import Trace
 
@@ -88,4 +89,9 @@ class CallContext:
         """A human-readable call-log line (the spec's `[TURN] …`, `[GUARD] …`), traced and logged; the log
         line escaped and bounded, since names and words in it are the caller's."""
         self.trace.record("log", actor=actor, msg=line)
-        logger.info("%s %s: %s", escape_for_log(self.call_sid, 64), actor, escape_for_log(line, LOG_LINE_LIMIT))
+        logger.info(
+            "%s %s: %s",
+            escape_for_log(self.call_sid, 64),
+            actor,
+            escape_for_log(mask_phone_numbers(line), LOG_LINE_LIMIT),
+        )

@@ -63,6 +63,30 @@ def format_hours(business: BusinessSettings, language: Language) -> str:
     return "\n".join(lines)
 
 
+SPECIAL_DAYS_AHEAD = 60
+"""Special dates (holidays, short days) this many days ahead are listed in the prompt."""
+
+
+def format_special_days(business: BusinessSettings, language: Language, today: dt.date) -> str:
+    """The coming dates whose hours differ from their weekday's, one line each (empty when none)."""
+    closed = "סגור" if language == "he" else "closed"
+    last = today + dt.timedelta(days=min(SPECIAL_DAYS_AHEAD, business.horizon_days))
+    lines = []
+    for iso, ranges in sorted(business.special_days.items()):
+        day = dt.date.fromisoformat(iso)
+        if today <= day <= last:
+            spans = ", ".join(f"{start}–{end}" for start, end in ranges) if ranges else closed
+            lines.append(f"- {_DAY_NAMES[language][WEEKDAY_KEYS[day.weekday()]]} {iso}: {spans}")
+    if not lines:
+        return ""
+    heading = (
+        "תאריכים מיוחדים (גוברים על השעות הרגילות):"
+        if language == "he"
+        else "Special dates (these override the usual hours):"
+    )
+    return "\n" + heading + "\n" + "\n".join(lines)
+
+
 def _date_line(timezone: str, now: dt.datetime, language: Language) -> str:
     local = now.astimezone(ZoneInfo(timezone))
     day = _DAY_NAMES[language][WEEKDAY_KEYS[local.weekday()]]
@@ -89,7 +113,9 @@ def build_instructions(business: BusinessSettings | None, language: Language, no
         name, hours = _UNKNOWN_BUSINESS[language]
         hours, timezone, slot = hours.format(handoff=handoff), DEFAULT_TIMEZONE, 30
     else:
-        name, hours = business.name, format_hours(business, language)
+        today = now.astimezone(ZoneInfo(business.timezone)).date()
+        name = business.spoken_name
+        hours = format_hours(business, language) + format_special_days(business, language, today)
         timezone, slot = business.timezone, business.slot_size_min
     return template.format(
         name=name,

@@ -23,6 +23,8 @@ import attrs
 import orjson
 import trio
 
+from .redact import TEXT_KEYS, mask_phone_numbers
+
 TRACE_VERSION = 1
 _FLUSH_EVERY = 512
 _END_RESERVE_BYTES = 512
@@ -58,7 +60,9 @@ def summarise(value: Any, key: str = "") -> Any:
     if value is None or isinstance(value, bool | int | float):
         return value
     if isinstance(value, str):
-        return mask_phone(value) if "phone" in key and value else value
+        if "phone" in key and value:
+            return mask_phone(value)
+        return mask_phone_numbers(value) if key in TEXT_KEYS else value
     if isinstance(value, bytes | bytearray | memoryview):
         return {"bytes": len(value)}
     if isinstance(value, dt.datetime | dt.date | dt.time):
@@ -142,6 +146,10 @@ class Trace:
         if not self.detailed and ev not in self.counted_events:
             return  # a call without a trace records dozens of events a second that nobody would read
         self._seq += 1
+        for key in TEXT_KEYS:  # what a caller said may hold their (or someone's) phone number
+            value = fields.get(key)
+            if isinstance(value, str):
+                fields[key] = mask_phone_numbers(value)
         self.write({"t": self.now_ms(), "seq": self._seq, "ev": ev, **fields})
 
     def write(self, event: dict[str, Any]) -> None:

@@ -10,11 +10,16 @@ from .records import (
     AppointmentInfo,
     BookingOutcome,
     BusinessSettings,
+    BusinessSummary,
     CallbackInfo,
     CallState,
+    CallSummary,
+    ConsoleUserInfo,
     OpeningHours,
     SlotCheck,
+    SpecialDays,
 )
+from .settings import InvalidSettings
 from .store import Store
 
 __all__ = [
@@ -23,12 +28,17 @@ __all__ = [
     "AppointmentInfo",
     "BookingOutcome",
     "BusinessSettings",
+    "BusinessSummary",
     "CallState",
+    "CallSummary",
     "CallbackInfo",
     "CallrtError",
+    "ConsoleUserInfo",
     "InvalidHours",
+    "InvalidSettings",
     "OpeningHours",
     "SlotCheck",
+    "SpecialDays",
     "Store",
     "StoreError",
     "StoreUnavailable",

@@ -59,7 +59,7 @@ def open_ranges(settings: BusinessSettings, day: dt.date) -> list[Interval]:
     tz = ZoneInfo(settings.timezone)
     return [
         (_local_instant(day, opens, tz), _local_instant(day, closes, tz))
-        for opens, closes in ranges_on(settings.opening_hours, day)
+        for opens, closes in ranges_on(settings.opening_hours, day, settings.special_days)
     ]
 
 

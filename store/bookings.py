@@ -247,13 +247,48 @@ def cancel(session: Session, *, business_id: int, call_sid: str, phone: str | No
             target = _next_of_phone(session, business_id, phone, now)
     if target is None:
         return _refused(settings, None, "no_appointment", [])
+    _cancel(session, target, call_sid)
+    link_appointment(session, call_sid, None)
+    return _done(settings, target)
+
+
+def _cancel(session: Session, target: Appointment, call_sid: str | None) -> None:
     target.status = CANCELLED
     target.cancel_call_sid = call_sid
     _release(session, target.id)
     if target.lead_id is not None:
         session.get_one(Lead, target.lead_id).status = "cancelled"
-    link_appointment(session, call_sid, None)
+
+
+def _active_by_id(session: Session, business_id: int, appointment_id: int) -> Appointment | None:
+    return session.scalars(
+        sa.select(Appointment)
+        .where(Appointment.id == appointment_id, Appointment.business_id == business_id, Appointment.status == ACTIVE)
+        .with_for_update()
+    ).one_or_none()
+
+
+def cancel_by_id(session: Session, *, business_id: int, appointment_id: int) -> BookingOutcome:
+    """Cancel one appointment of this business (the console's cancel): its slot is free at once."""
+    settings = load_settings(session, business_id)
+    target = _active_by_id(session, business_id, appointment_id)
+    if target is None:
+        return _refused(settings, None, "no_appointment", [])
+    _cancel(session, target, None)
     return _done(settings, target)
+
+
+def move_by_id(
+    session: Session, *, business_id: int, appointment_id: int, new_start: dt.datetime, now: dt.datetime
+) -> BookingOutcome:
+    """Move one appointment of this business (the console's move) by the rules a caller's move follows."""
+    settings = load_settings(session, business_id)
+    target = _active_by_id(session, business_id, appointment_id)
+    if target is None:
+        return _refused(settings, None, "no_appointment", [])
+    if target.start_at == new_start.astimezone(UTC):
+        return _done(settings, target, duplicate=True)
+    return _move_or_refuse(session, settings, target, new_start, now)
 
 
 def add_existing(
@@ -284,18 +319,36 @@ def add_existing(
 
 
 def list_appointments(
-    session: Session, business_id: int, *, call_sid: str | None, active_only: bool
+    session: Session,
+    business_id: int,
+    *,
+    call_sid: str | None,
+    active_only: bool,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    search: str | None = None,
+    newest_first: bool = False,
+    limit: int | None = None,
 ) -> list[AppointmentInfo]:
+    """Starting in `[since, until)` when given; `search` matches a part of the name or phone."""
     settings = load_settings(session, business_id)
-    query = (
-        sa.select(Appointment)
-        .where(Appointment.business_id == business_id)
-        .order_by(Appointment.start_at, Appointment.id)
+    order = (
+        (Appointment.start_at.desc(), Appointment.id.desc()) if newest_first else (Appointment.start_at, Appointment.id)
     )
+    query = sa.select(Appointment).where(Appointment.business_id == business_id).order_by(*order).limit(limit)
     if call_sid is not None:
         query = query.where(Appointment.call_sid == call_sid)
     if active_only:
         query = query.where(Appointment.status == ACTIVE)
+    if since is not None:
+        query = query.where(Appointment.start_at >= since)
+    if until is not None:
+        query = query.where(Appointment.start_at < until)
+    if search:
+        pattern = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(
+            sa.or_(Appointment.name.ilike(pattern, escape="\\"), Appointment.phone.ilike(pattern, escape="\\"))
+        )
     return [
         AppointmentInfo(
             id=row.id,

@@ -1,33 +1,29 @@
-"""Businesses and their appointment settings: validated on save, read back as `BusinessSettings`."""
+"""Businesses and their appointment settings: validated on save (store.settings), read back as
+`BusinessSettings`; the Twilio numbers that reach each business."""
 
 from __future__ import annotations
 
 from typing import Any, cast
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from . import settings as rules
 from .engine import Executor
 from .errors import StoreError
-from .hours import effective_hours
-from .models import AppointmentSettings, Business
-from .records import BusinessSettings
+from .hours import effective_hours, parse_special_days
+from .models import AppointmentSettings, Business, BusinessPhone
+from .records import BusinessSettings, BusinessSummary
 
-
-def _validate_settings(
-    timezone: str, slot_size_min: int, min_notice_min: int, horizon_days: int, capacity: int
-) -> None:
-    try:
-        ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"unknown time zone {timezone!r} (use an IANA name such as Asia/Jerusalem)") from exc
-    if not 5 <= slot_size_min <= 24 * 60:
-        raise ValueError(f"slot_size_min must be between 5 and 1440 minutes, got {slot_size_min}")
-    if min_notice_min < 0 or horizon_days < 0:
-        raise ValueError("min_notice_min and horizon_days cannot be negative")
-    if capacity < 1:
-        raise ValueError(f"capacity must be at least 1, got {capacity}")
+_BUSINESS_FIELDS = ("name", "timezone", "language", "greeting_name")
+_SETTINGS_FIELDS = {
+    "opening_hours": "opening_hours_json",
+    "special_days": "special_days_json",
+    "slot_size_min": "slot_size_min",
+    "min_notice_min": "min_notice_min",
+    "horizon_days": "horizon_days",
+    "capacity": "capacity",
+}
 
 
 def create_business(
@@ -41,24 +37,154 @@ def create_business(
     min_notice_min: int,
     horizon_days: int,
     capacity: int,
+    language: str = "he",
+    greeting_name: str | None = None,
+    special_days: Any = None,
+    phones: list[str] | None = None,
 ) -> int:
-    """Validate everything (hours → `InvalidHours`, the rest → `ValueError`) and save the business."""
+    """Validate everything (hours → `InvalidHours`, the rest → `InvalidSettings`) and save the business."""
     effective_hours(opening_hours, working_hours)
-    _validate_settings(timezone, slot_size_min, min_notice_min, horizon_days, capacity)
-    business = Business(name=name, timezone=timezone, working_hours=working_hours)
+    values = rules.validate(
+        {
+            "name": name,
+            "timezone": timezone,
+            "language": language,
+            "greeting_name": greeting_name,
+            "special_days": special_days,
+            "slot_size_min": slot_size_min,
+            "min_notice_min": min_notice_min,
+            "horizon_days": horizon_days,
+            "capacity": capacity,
+            "phones": phones or [],
+        }
+    )
+    business = Business(
+        name=values["name"],
+        timezone=timezone,
+        working_hours=working_hours,
+        language=language,
+        greeting_name=values["greeting_name"],
+    )
     session.add(business)
     session.flush()
     session.add(
         AppointmentSettings(
             business_id=business.id,
             opening_hours_json=opening_hours,
-            slot_size_min=slot_size_min,
-            min_notice_min=min_notice_min,
-            horizon_days=horizon_days,
-            capacity=capacity,
+            special_days_json=special_days,
+            slot_size_min=values["slot_size_min"],
+            min_notice_min=values["min_notice_min"],
+            horizon_days=values["horizon_days"],
+            capacity=values["capacity"],
         )
     )
+    _set_phones(session, business.id, values["phones"])
     return business.id
+
+
+def update_business(session: Session, business_id: int, changes: dict[str, Any]) -> None:
+    """Apply `changes` (fields of `store.settings.VALIDATORS`) all or nothing: any bad field raises
+    `InvalidSettings` naming every bad field, and nothing is written."""
+    business = session.get(Business, business_id)
+    appointment_settings = session.get(AppointmentSettings, business_id)
+    if business is None or appointment_settings is None:
+        raise StoreError(f"no business with id {business_id}")
+    values = rules.validate(changes)
+    if "opening_hours" in values:
+        try:
+            effective_hours(values["opening_hours"], business.working_hours)
+        except ValueError as exc:
+            raise rules.InvalidSettings({"opening_hours": str(exc)}) from None
+    if "phones" in values:
+        _set_phones(session, business_id, values["phones"])
+    for field in _BUSINESS_FIELDS:
+        if field in values:
+            setattr(business, field, values[field])
+    for field, column in _SETTINGS_FIELDS.items():
+        if field in values:
+            setattr(appointment_settings, column, values[field])
+
+
+def _numbers_of_others(session: Session, business_id: int, phones: list[str]) -> list[str]:
+    if not phones:
+        return []
+    return list(
+        session.scalars(
+            sa.select(BusinessPhone.phone).where(
+                BusinessPhone.phone.in_(phones), BusinessPhone.business_id != business_id
+            )
+        )
+    )
+
+
+def _set_phones(session: Session, business_id: int, phones: list[str]) -> None:
+    taken = _numbers_of_others(session, business_id, phones)
+    if taken:
+        raise rules.InvalidSettings({"phones": f"already reaches another business: {', '.join(taken)}"})
+    session.execute(sa.delete(BusinessPhone).where(BusinessPhone.business_id == business_id))
+    session.add_all(BusinessPhone(phone=phone, business_id=business_id) for phone in phones)
+    session.flush()
+
+
+def business_for_number(session: Session, phone: str) -> int | None:
+    return session.scalar(sa.select(BusinessPhone.business_id).where(BusinessPhone.phone == phone.strip()))
+
+
+def phones_of(session: Session, business_id: int) -> list[str]:
+    return list(
+        session.scalars(
+            sa.select(BusinessPhone.phone).where(BusinessPhone.business_id == business_id).order_by(BusinessPhone.phone)
+        )
+    )
+
+
+def summaries(session: Session) -> list[BusinessSummary]:
+    phones: dict[int, list[str]] = {}
+    for phone, owner in session.execute(sa.select(BusinessPhone.phone, BusinessPhone.business_id)):
+        phones.setdefault(owner, []).append(phone)
+    return [
+        BusinessSummary(
+            id=row.id,
+            name=row.name,
+            language=row.language,
+            timezone=row.timezone,
+            phones=tuple(sorted(phones.get(row.id, []))),
+        )
+        for row in session.scalars(sa.select(Business).order_by(Business.id))
+    ]
+
+
+def stored_settings(session: Session, business_id: int) -> dict[str, Any]:
+    """The settings as saved (hours not normalised), for an editor to show what is there."""
+    business = session.get(Business, business_id)
+    appointment_settings = session.get(AppointmentSettings, business_id)
+    if business is None or appointment_settings is None:
+        raise StoreError(f"no business with id {business_id}")
+    return {
+        "name": business.name,
+        "greeting_name": business.greeting_name,
+        "timezone": business.timezone,
+        "language": business.language,
+        "opening_hours": appointment_settings.opening_hours_json,
+        "working_hours": business.working_hours,
+        "special_days": appointment_settings.special_days_json,
+        "slot_size_min": appointment_settings.slot_size_min,
+        "min_notice_min": appointment_settings.min_notice_min,
+        "horizon_days": appointment_settings.horizon_days,
+        "capacity": appointment_settings.capacity,
+        "phones": phones_of(session, business_id),
+    }
+
+
+def settings_problem(session: Session, business_id: int) -> str | None:
+    """What makes a saved business unusable (written by hand, or under older rules); None when it is fine."""
+    try:
+        stored = stored_settings(session, business_id)
+        effective_hours(stored.pop("opening_hours"), stored.pop("working_hours"))
+        rules.validate(stored)
+    except ValueError as exc:
+        return str(exc)
+    return None
 
 
 def find_business(session: Session, name: str) -> int | None:
@@ -77,7 +203,10 @@ _LOAD_SETTINGS = (
         _BUSINESSES.c.name,
         _BUSINESSES.c.timezone,
         _BUSINESSES.c.working_hours,
+        _BUSINESSES.c.language,
+        _BUSINESSES.c.greeting_name,
         _SETTINGS.c.opening_hours_json,
+        _SETTINGS.c.special_days_json,
         _SETTINGS.c.slot_size_min,
         _SETTINGS.c.min_notice_min,
         _SETTINGS.c.horizon_days,
@@ -101,4 +230,7 @@ def load_settings(session: Executor, business_id: int) -> BusinessSettings:
         min_notice_min=row.min_notice_min,
         horizon_days=row.horizon_days,
         capacity=row.capacity,
+        special_days=parse_special_days(row.special_days_json),
+        language=row.language,
+        greeting_name=row.greeting_name,
     )

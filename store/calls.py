@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from .errors import StoreError
 from .leads import ensure_lead
 from .models import Business, CallSession, CallTurn
-from .records import CallState
+from .records import CallState, CallSummary
 
 ROLES = ("user", "assistant", "server")
 
@@ -131,3 +131,45 @@ def link_appointment(session: Session, call_sid: str | None, appointment_id: int
         session.execute(
             sa.update(CallSession).where(CallSession.call_sid == call_sid).values(appointment_id=appointment_id)
         )
+
+
+def list_calls(session: Session, business_id: int, *, offset: int, limit: int) -> tuple[list[CallSummary], int]:
+    """A page of the business's calls, newest first, each with its conversation; and how many calls there are."""
+    total = session.scalar(
+        sa.select(sa.func.count()).select_from(CallSession).where(CallSession.business_id == business_id)
+    )
+    rows = list(
+        session.scalars(
+            sa.select(CallSession)
+            .where(CallSession.business_id == business_id)
+            .order_by(CallSession.started_at.desc(), CallSession.call_sid)
+            .offset(offset)
+            .limit(limit)
+        )
+    )
+    turns: dict[str, list[tuple[str, str]]] = {row.call_sid: [] for row in rows}
+    if rows:
+        for call_sid, role, text in session.execute(
+            sa.select(CallTurn.call_sid, CallTurn.role, CallTurn.text)
+            .where(CallTurn.call_sid.in_(turns))
+            .order_by(CallTurn.call_sid, CallTurn.seq)
+        ):
+            turns[call_sid].append((role, text))
+    calls = [
+        CallSummary(
+            call_sid=row.call_sid,
+            business_id=row.business_id,
+            phone=row.phone,
+            started_at=row.started_at,
+            ended_at=row.ended_at,
+            outcome=row.outcome,
+            appointment_id=row.appointment_id,
+            turns=tuple(turns[row.call_sid]),
+        )
+        for row in rows
+    ]
+    return calls, int(total or 0)
+
+
+def business_of_call(session: Session, call_sid: str) -> int | None:
+    return session.scalar(sa.select(CallSession.business_id).where(CallSession.call_sid == call_sid))

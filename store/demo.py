@@ -1,6 +1,6 @@
 """The demo business: an Israeli hair salon, as the product spec describes it.
 
-Used by `callrt db seed-demo`, by `callrt serve` when the database has no business yet,
+Used by `callrt db seed-demo`, by `callrt bench` for its own server,
 and as the default business of generated test calls.
 """
 

@@ -6,6 +6,8 @@ Pure functions, no database. The accepted shapes are documented in docs/booking-
   weekdays as `sun`…`sat` or full English names, any case; a missing or empty day is closed.
 * `working_hours`: a string of ranges (`"09:00-18:00"`, or `"09:00-13:00,16:00-19:00"`) meaning every
   day but Saturday, or an object in the `opening_hours` shape.
+* `special_days`: an object `"YYYY-MM-DD"` → ranges (as for one weekday) for dates whose hours differ
+  from their weekday's; an empty list closes the date (a holiday).
 
 Everything is normalised to `OpeningHours`: all seven 3-letter keys, sorted ranges, `"HH:MM"` strings.
 """
@@ -19,7 +21,7 @@ import re
 from collections.abc import Mapping
 
 from .errors import InvalidHours
-from .records import OpeningHours
+from .records import OpeningHours, SpecialDays
 
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 """Indexed by `date.weekday()`."""
@@ -128,6 +130,23 @@ def parse_working_hours(raw: object) -> OpeningHours:
     raise InvalidHours(f"working_hours must be a string such as '09:00-18:00' or an object, got {raw!r}")
 
 
+def parse_special_days(raw: object) -> SpecialDays:
+    """Validate and normalise `special_days`: ISO dates (sorted) → their ranges, `[]` meaning closed."""
+    raw = _decode(raw, "special_days")
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise InvalidHours(f"special_days must be an object date → ranges, got {raw!r}")
+    days: SpecialDays = {}
+    for key, value in raw.items():
+        try:
+            day = dt.date.fromisoformat(str(key).strip())
+        except ValueError:
+            raise InvalidHours(f"special_days: {key!r} is not a date YYYY-MM-DD") from None
+        days[day.isoformat()] = _parse_day(value, f"special_days.{day.isoformat()}")
+    return dict(sorted(days.items()))
+
+
 def is_open_at_all(hours: OpeningHours) -> bool:
     return any(hours.values())
 
@@ -146,9 +165,9 @@ def effective_hours(opening_hours: object, working_hours: object) -> OpeningHour
     raise InvalidHours("no opening hours: give opening_hours or working_hours with at least one open range")
 
 
-def ranges_on(hours: OpeningHours, day: dt.date) -> list[tuple[int, int]]:
-    """The open ranges of a local date, as minutes since local midnight."""
-    return [
-        (to_minutes(opens, "opening_hours"), to_minutes(closes, "opening_hours"))
-        for opens, closes in hours.get(WEEKDAYS[day.weekday()], [])
-    ]
+def ranges_on(hours: OpeningHours, day: dt.date, special_days: SpecialDays | None = None) -> list[tuple[int, int]]:
+    """The open ranges of a local date, as minutes since local midnight: the date's own when it is a
+    special day, else its weekday's."""
+    special = special_days.get(day.isoformat()) if special_days else None
+    ranges = special if special is not None else hours.get(WEEKDAYS[day.weekday()], [])
+    return [(to_minutes(opens, "opening_hours"), to_minutes(closes, "opening_hours")) for opens, closes in ranges]

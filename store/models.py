@@ -51,6 +51,10 @@ class Business(Base):
     name: Mapped[str] = mapped_column(sa.String(200))
     timezone: Mapped[str] = mapped_column(sa.String(64), default="Asia/Jerusalem")
     working_hours: Mapped[Any | None] = mapped_column(sa.JSON, nullable=True)
+    language: Mapped[str] = mapped_column(sa.String(8), default="he", server_default="he")
+    """`he` or `en`: the language of the prompt, the transcription hint and the booking NLP."""
+    greeting_name: Mapped[str | None] = mapped_column(sa.String(200))
+    """What the AI calls the business on the phone (default: its name)."""
 
 
 class AppointmentSettings(Base):
@@ -62,6 +66,38 @@ class AppointmentSettings(Base):
     min_notice_min: Mapped[int] = mapped_column(default=60)
     horizon_days: Mapped[int] = mapped_column(default=60)
     capacity: Mapped[int] = mapped_column(default=1)
+    special_days_json: Mapped[Any | None] = mapped_column(sa.JSON, nullable=True)
+    """Dates whose hours differ from their weekday's: `{"YYYY-MM-DD": [ranges]}`, `[]` = closed (holidays)."""
+
+
+class BusinessPhone(Base):
+    """A number Twilio says was called (`To`): the business it reaches. One business per number."""
+
+    __tablename__ = "business_phones"
+
+    phone: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    business_id: Mapped[int] = mapped_column(sa.ForeignKey("businesses.id", ondelete="CASCADE"), index=True)
+
+
+class ConsoleUser(Base):
+    """A person who may log in to the business console; `business_id` None means every business."""
+
+    __tablename__ = "console_users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(sa.String(255))
+    business_id: Mapped[int | None] = mapped_column(sa.ForeignKey("businesses.id", ondelete="CASCADE"))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class ServerSecret(Base):
+    """Secrets every process of a deployment must share (the console's session key), made once."""
+
+    __tablename__ = "server_secrets"
+
+    name: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(sa.String(255))
 
 
 class Lead(Base):
@@ -121,6 +157,7 @@ class AppointmentClaim(Base):
 
 class CallSession(Base):
     __tablename__ = "call_sessions"
+    __table_args__ = (sa.Index("ix_call_sessions_business_started", "business_id", "started_at"),)
 
     call_sid: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
     business_id: Mapped[int] = mapped_column(sa.ForeignKey("businesses.id", ondelete="CASCADE"))

@@ -8,6 +8,8 @@ import attrs
 
 OpeningHours = dict[str, list[tuple[str, str]]]
 """Weekday key (`sun` … `sat`) → ordered, non-overlapping `("HH:MM", "HH:MM")` ranges; `[]` = closed."""
+SpecialDays = dict[str, list[tuple[str, str]]]
+"""ISO date (`YYYY-MM-DD`) → that date's ranges, replacing its weekday's; `[]` = closed (a holiday)."""
 
 
 @attrs.frozen
@@ -22,6 +24,50 @@ class BusinessSettings:
     min_notice_min: int
     horizon_days: int
     capacity: int
+    special_days: SpecialDays = attrs.field(factory=dict)
+    language: str = "he"
+    """`he` or `en`: the prompt's, the transcription hint's and the booking NLP's language."""
+    greeting_name: str | None = None
+    """What the AI calls the business on the phone; None: its name."""
+
+    @property
+    def spoken_name(self) -> str:
+        return self.greeting_name or self.name
+
+
+@attrs.frozen
+class BusinessSummary:
+    """A business as the console and `callrt business list` show it."""
+
+    id: int
+    name: str
+    language: str
+    timezone: str
+    phones: tuple[str, ...]
+
+
+@attrs.frozen
+class ConsoleUserInfo:
+    """A console login; `business_id` None: the user may see every business."""
+
+    id: int
+    username: str
+    password_hash: str
+    business_id: int | None
+
+
+@attrs.frozen
+class CallSummary:
+    """One call as the console lists it, with its conversation (turns in order)."""
+
+    call_sid: str
+    business_id: int
+    phone: str | None
+    started_at: dt.datetime
+    ended_at: dt.datetime | None
+    outcome: str | None
+    appointment_id: int | None
+    turns: tuple[tuple[str, str], ...]
 
 
 @attrs.frozen

@@ -12,10 +12,20 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 
-from . import availability, bookings, callbacks, calls, leads, streams
+from . import availability, bookings, businesses, callbacks, calls, leads, streams, users
 from .businesses import business_ids, create_business, find_business, load_settings
 from .engine import Transactions, make_engine, translate_error
-from .records import AppointmentInfo, BookingOutcome, BusinessSettings, CallbackInfo, CallState, SlotCheck
+from .records import (
+    AppointmentInfo,
+    BookingOutcome,
+    BusinessSettings,
+    BusinessSummary,
+    CallbackInfo,
+    CallState,
+    CallSummary,
+    ConsoleUserInfo,
+    SlotCheck,
+)
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 _MIGRATION_LOCK = 0x63616C6C7274  # "callrt": serialises concurrent `init_schema` on PostgreSQL
@@ -60,6 +70,10 @@ class Store:
         min_notice_min: int = 60,
         horizon_days: int = 60,
         capacity: int = 1,
+        language: str = "he",
+        greeting_name: str | None = None,
+        special_days: Any = None,
+        phones: list[str] | None = None,
     ) -> int:
         return self._tx.write(
             lambda s: create_business(
@@ -72,8 +86,32 @@ class Store:
                 min_notice_min=min_notice_min,
                 horizon_days=horizon_days,
                 capacity=capacity,
+                language=language,
+                greeting_name=greeting_name,
+                special_days=special_days,
+                phones=phones,
             )
         )
+
+    def update_business(self, business_id: int, **changes: Any) -> None:
+        """Change some settings, all or nothing (fields: `store.settings.VALIDATORS`); a bad field raises
+        `InvalidSettings` naming every bad field. Calls already running keep what they started with."""
+        self._tx.write(lambda s: businesses.update_business(s, business_id, changes))
+
+    def stored_settings(self, business_id: int) -> dict[str, Any]:
+        """The business's settings as saved (hours as written, phones), for editors."""
+        return self._tx.read(lambda s: businesses.stored_settings(s, business_id))
+
+    def settings_problem(self, business_id: int) -> str | None:
+        """Why the saved settings cannot be used, or None when they can."""
+        return self._tx.read(lambda s: businesses.settings_problem(s, business_id))
+
+    def list_businesses(self) -> list[BusinessSummary]:
+        return self._tx.read(businesses.summaries)
+
+    def business_for_number(self, phone: str) -> int | None:
+        """The business a called number (Twilio's `To`) reaches, if any."""
+        return self._tx.read(lambda s: businesses.business_for_number(s, phone))
 
     def find_business(self, name: str) -> int | None:
         """The id of the oldest business with this name, if any."""
@@ -144,10 +182,48 @@ class Store:
         return self._tx.write(lambda s: bookings.add_existing(s, business_id, start, minutes, name, phone))
 
     def list_appointments(
-        self, business_id: int, *, call_sid: str | None = None, active_only: bool = True
+        self,
+        business_id: int,
+        *,
+        call_sid: str | None = None,
+        active_only: bool = True,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+        search: str | None = None,
+        newest_first: bool = False,
+        limit: int | None = None,
     ) -> list[AppointmentInfo]:
+        """Oldest first (or newest first); optionally starting in `[since, until)`, or matching `search`
+        in the name or phone."""
         return self._tx.read(
-            lambda s: bookings.list_appointments(s, business_id, call_sid=call_sid, active_only=active_only)
+            lambda s: bookings.list_appointments(
+                s,
+                business_id,
+                call_sid=call_sid,
+                active_only=active_only,
+                since=since,
+                until=until,
+                search=search,
+                newest_first=newest_first,
+                limit=limit,
+            )
+        )
+
+    def cancel_appointment_by_id(self, *, business_id: int, appointment_id: int) -> BookingOutcome:
+        """The console's cancel: this business's appointment, its slot freed in the same transaction."""
+        return self._tx.write(
+            lambda s: bookings.cancel_by_id(s, business_id=business_id, appointment_id=appointment_id)
+        )
+
+    def move_appointment(
+        self, *, business_id: int, appointment_id: int, new_start: dt.datetime, now: dt.datetime | None = None
+    ) -> BookingOutcome:
+        """The console's move, by the rules a caller's move follows (a taken slot is refused with the reason)."""
+        when = now or dt.datetime.now(dt.UTC)
+        return self._tx.write(
+            lambda s: bookings.move_by_id(
+                s, business_id=business_id, appointment_id=appointment_id, new_start=new_start, now=when
+            )
         )
 
     # -- leads -----------------------------------------------------------------
@@ -230,3 +306,25 @@ class Store:
 
     def mark_silence_prompt_used(self, call_sid: str) -> bool:
         return self._tx.write(lambda s: calls.mark_silence_prompt_used(s, call_sid))
+
+    def list_calls(self, business_id: int, *, offset: int = 0, limit: int = 20) -> tuple[list[CallSummary], int]:
+        """A page of the business's calls (newest first, with their conversation) and the number of calls."""
+        return self._tx.read(lambda s: calls.list_calls(s, business_id, offset=offset, limit=limit))
+
+    def business_of_call(self, call_sid: str) -> int | None:
+        return self._tx.read(lambda s: calls.business_of_call(s, call_sid))
+
+    # -- console users and shared secrets ------------------------------------------
+
+    def create_console_user(self, username: str, password_hash: str, business_id: int | None = None) -> int:
+        return self._tx.write(lambda s: users.create_user(s, username, password_hash, business_id))
+
+    def console_user(self, username: str) -> ConsoleUserInfo | None:
+        return self._tx.read(lambda s: users.find_user(s, username))
+
+    def set_console_password_hash(self, user_id: int, password_hash: str) -> None:
+        self._tx.write(lambda s: users.set_password_hash(s, user_id, password_hash))
+
+    def shared_secret(self, name: str) -> str:
+        """A deployment-wide secret, generated and saved the first time it is asked for."""
+        return self._tx.write(lambda s: users.shared_secret(s, name))

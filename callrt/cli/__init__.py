@@ -21,6 +21,8 @@ COMMANDS: dict[str, str] = {
     "sim-peer": "callrt.cli.sim_peer",
     "nlp": "callrt.cli.nlp",
     "db": "callrt.cli.db",
+    "business": "callrt.cli.business",
+    "admin": "callrt.cli.admin",
     "bench": "callrt.cli.bench",
 }
 """Command name -> the module that registers it. Only the module of the command being run is

@@ -1,8 +1,15 @@
-"""`callrt call --server URL --scenario FILE [--json]`: a simulated caller against a live server."""
+"""`callrt call --server URL --scenario FILE [--to NUMBER] [--user NAME] [--json]`: a simulated caller
+against a live server.
+
+The server's traces are private: `--user` (default $CALLRT_CONSOLE_USER) names a business-console
+user, whose password is $CALLRT_CONSOLE_PASSWORD (or prompted for on a terminal); the call logs in
+before it fetches its trace. `--to` is the number called, which picks the business.
+"""
 
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import os
 import sys
@@ -27,13 +34,34 @@ def register(subparsers: Any) -> None:
         default=os.environ.get("TWILIO_AUTH_TOKEN"),
         help="sign the webhook like Twilio (default: TWILIO_AUTH_TOKEN)",
     )
+    call.add_argument("--to", default="", help="the number called (Twilio's To): it picks the business")
+    call.add_argument(
+        "--user",
+        default=os.environ.get("CALLRT_CONSOLE_USER"),
+        help="console user to read the call's trace as (default $CALLRT_CONSOLE_USER; "
+        "password in $CALLRT_CONSOLE_PASSWORD)",
+    )
     call.set_defaults(handler=call_command)
+
+
+def _login(user: str | None) -> tuple[str, str] | None:
+    if not user:
+        return None
+    password = os.environ.get("CALLRT_CONSOLE_PASSWORD")
+    if password is None and sys.stdin.isatty():
+        password = getpass.getpass(f"console password for {user}: ")
+    return user, password or ""
 
 
 def call_command(args: argparse.Namespace) -> int:
     try:
         scenario = load_scenario(args.scenario)
-        report = trio.run(lambda: live_call(args.server, scenario, auth_token=args.auth_token, db_url=args.db))
+        login = _login(args.user)
+        report = trio.run(
+            lambda: live_call(
+                args.server, scenario, auth_token=args.auth_token, db_url=args.db, to=args.to, login=login
+            )
+        )
     except (OSError, ScenarioError, LiveCallError) as exc:
         print(f"callrt call: {exc}", file=sys.stderr)
         return 2

@@ -33,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     callbacks.set_defaults(handler=list_callbacks)
 
 
-def _open(args: argparse.Namespace) -> Store:
+def open_store(args: argparse.Namespace) -> Store:
     store = Store(args.db_url or os.environ.get("CALLRT_DB_URL", DEFAULT_DB_URL))
     store.init_schema()
     return store
@@ -41,7 +41,7 @@ def _open(args: argparse.Namespace) -> Store:
 
 def init(args: argparse.Namespace) -> int:
     try:
-        store = _open(args)
+        store = open_store(args)
     except StoreError as exc:
         print(f"callrt db init: {exc}", file=sys.stderr)
         return 1
@@ -52,7 +52,7 @@ def init(args: argparse.Namespace) -> int:
 
 def seed_demo(args: argparse.Namespace) -> int:
     try:
-        store = _open(args)
+        store = open_store(args)
         business_id = ensure_demo_business(store)
     except StoreError as exc:
         print(f"callrt db seed-demo: {exc}", file=sys.stderr)
@@ -65,7 +65,7 @@ def seed_demo(args: argparse.Namespace) -> int:
 def list_callbacks(args: argparse.Namespace) -> int:
     """One line per request, newest first: id, time, business, status, phone, name, reason, what was asked."""
     try:
-        store = _open(args)
+        store = open_store(args)
     except StoreError as exc:
         print(f"callrt db callbacks: {exc}", file=sys.stderr)
         return 1

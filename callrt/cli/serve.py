@@ -19,6 +19,7 @@ import logging
 import multiprocessing
 import signal
 import socket
+import sys
 import time
 from collections.abc import Sequence
 from functools import partial
@@ -45,7 +46,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8080, help="port to bind (default 8080)")
     parser.add_argument("--db", dest="db_url", default=None, help="database URL (default $CALLRT_DB_URL)")
-    parser.add_argument("--business-id", type=int, default=None, help="business the calls are for (default: first)")
+    parser.add_argument(
+        "--business-id",
+        type=int,
+        default=None,
+        help="send every call to this business, whatever number was called (default: route by the number)",
+    )
     parser.add_argument("--public-url", default=None, help="base URL Twilio reaches us at (default $CALLRT_PUBLIC_URL)")
     parser.add_argument(
         "--forwarded-allow-ips",
@@ -99,11 +105,14 @@ def run(args: argparse.Namespace) -> int:
     refusal = unsigned_webhook_refusal(config)
     if refusal is not None:
         raise SystemExit(refusal)
-    business_id = prepare_database(config)
-    config = attrs.evolve(config, business_id=business_id)
+    try:
+        prepare_database(config)
+    except NoBusiness as exc:
+        print(f"callrt serve: {exc}", file=sys.stderr)
+        return 1
     logger.warning(
-        "callrt serving business %d on %s:%d (%s model%s, %d worker(s)%s)",
-        business_id,
+        "callrt serving %s on %s:%d (%s model%s, %d worker(s)%s)",
+        f"business {config.business_id}" if config.business_id is not None else "calls routed by the number called",
         config.host,
         config.port,
         "OpenAI" if config.openai_api_key else "simulated",
@@ -142,20 +151,38 @@ def unsigned_webhook_refusal(config: ServerConfig) -> str | None:
     )
 
 
-def prepare_database(config: ServerConfig) -> int:
-    """Create the schema on SQLite (PostgreSQL is migrated with `callrt db init`) and make sure
-    there is a business to answer for; returns its id."""
-    from store import Store, ensure_demo_business
+class NoBusiness(Exception):
+    """There is no business to answer calls for: the message says how to create one."""
+
+
+def prepare_database(config: ServerConfig) -> None:
+    """Create the schema on SQLite (PostgreSQL is migrated with `callrt db init`), check that there is a
+    business to answer for, log every business whose saved settings are invalid (ERROR) or that no
+    number reaches (WARNING), and make the console's session secret once, before any worker starts."""
+    from callrt.console.app import SECRET_NAME
+    from store import Store
 
     store = Store(config.db_url)
     try:
         if config.db_url.startswith("sqlite"):
             store.init_schema()
-        if config.business_id is not None:
-            store.get_business(config.business_id)  # fails loudly on an unknown id
-            return config.business_id
-        existing = store.business_ids()
-        return existing[0] if existing else ensure_demo_business(store)
+        businesses = store.list_businesses()
+        if not businesses:
+            raise NoBusiness("no business in the database: create one with `callrt business create --name NAME`")
+        if config.business_id is not None and config.business_id not in {b.id for b in businesses}:
+            raise NoBusiness(f"--business-id {config.business_id}: no such business (see `callrt business list`)")
+        for business in businesses:
+            problem = store.settings_problem(business.id)
+            if problem:
+                logger.error("business %d (%s) has invalid settings: %s", business.id, business.name, problem)
+            if not business.phones and config.business_id is None:
+                logger.warning(
+                    "business %d (%s) has no Twilio number: no call reaches it (`callrt business set %d --phone …`)",
+                    business.id,
+                    business.name,
+                    business.id,
+                )
+        store.shared_secret(SECRET_NAME)
     finally:
         store.dispose()
 
@@ -164,7 +191,6 @@ async def serve_process(config: ServerConfig, bind: str | None) -> None:
     from store import Store
 
     store = Store(config.db_url)
-    assert config.business_id is not None
     try:
         async with trio.open_nursery() as nursery:
             server = TelephonyServer(config, store, config.business_id)

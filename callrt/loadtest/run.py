@@ -21,9 +21,12 @@ import trio
 from actors.config import CallConfig
 from callrt.loadtest import procs, prom
 from callrt.loadtest.load import LoadResult, run_load
+from store import Store, ensure_demo_business
 
 Mode = Literal["actors", "relay"]
 DRAIN_TIMEOUT_S = 15.0
+METRICS_TOKEN = secrets.token_urlsafe(24)
+"""The bearer token the bench's own server takes for /metrics."""
 LAG_TARGET_MS = 20.0
 
 
@@ -51,6 +54,7 @@ def server_env(secret: bytes, trace_dir: Path) -> dict[str, str]:
     env.update(
         {
             "CALLRT_STREAM_SECRET": secret.decode("ascii"),
+            "CALLRT_METRICS_TOKEN": METRICS_TOKEN,
             "CALLRT_TRACE_DIR": str(trace_dir),
             "CALLRT_DIALECT": "ga",
             "OPENAI_API_KEY": "",  # never the real service from a benchmark
@@ -61,14 +65,26 @@ def server_env(secret: bytes, trace_dir: Path) -> dict[str, str]:
     return env
 
 
+def bench_business(db_url: str) -> int:
+    """The business every bench call is for (the demo salon, made once): the load sends no webhook."""
+    store = Store(db_url)
+    try:
+        store.init_schema()
+        return ensure_demo_business(store)
+    finally:
+        store.dispose()
+
+
 def run_point(setup: Setup, mode: Mode, calls: int) -> dict[str, Any]:
     """Start the server, run the load, read its metrics, stop it; the point's figures as a dict."""
     secret = secrets.token_hex(24).encode("ascii")
     trace_dir = setup.workdir / f"traces-{mode}-{calls}"
+    db_url = f"sqlite:///{setup.workdir / 'bench.db'}"
     args = [
         "serve",
         "--port", "0",
-        "--db", f"sqlite:///{setup.workdir / 'bench.db'}",
+        "--db", db_url,
+        "--business-id", str(bench_business(db_url)),
         "--max-calls", str(calls + 10),
         "--workers", str(setup.workers),
         "--realtime-url", setup.peer_url,
@@ -194,7 +210,8 @@ def _scrape_workers(base_url: str, workers: int) -> dict[str, dict[str, float]]:
     """One scrape per worker: new connections land on any worker (SO_REUSEPORT), so ask until each answered."""
     seen: dict[str, dict[str, float]] = {}
     for _attempt in range(50 * workers):
-        samples = prom.parse(httpx.get(base_url + "/metrics", timeout=10.0).text)
+        scrape = httpx.get(base_url + "/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}, timeout=10.0)
+        samples = prom.parse(scrape.text)
         pid = next((key for key in samples if key.startswith("callrt_process_info")), "?")
         seen[pid] = samples
         if len(seen) >= workers:

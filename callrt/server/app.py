@@ -10,8 +10,14 @@
                    taken only then: connections still waiting for `start` have their own
                    small pool (callrt.server.admission)
     GET  /health   liveness and load, as JSON
-    GET  /metrics  Prometheus counters (see callrt.server.metrics)
-    /traces...     the trace viewer over `trace_dir`
+    GET  /metrics  Prometheus counters (see callrt.server.metrics), for `Authorization: Bearer
+                   $CALLRT_METRICS_TOKEN` only (403 without it, 404 when no token is configured)
+    /traces...     the trace viewer over `trace_dir`, for users logged in to the console
+    /admin/...     the business console (callrt.console)
+
+A call reaches the business that owns the number Twilio says was called (`To`); with a configured
+`business_id` every call goes to that business. A number no business owns gets a short spoken
+apology and a hang-up.
 
 The model is the OpenAI Realtime API when an API key is configured, otherwise the
 simulated model peer in-process, so `callrt serve` works offline end to end. With a
@@ -31,6 +37,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qsl
+from xml.sax.saxutils import escape
 
 import attrs
 import trio
@@ -56,11 +63,13 @@ from callrt.server.metrics import MeteredTrace, Metrics
 from callrt.server.plan import CallPlan, plan_call
 from callrt.server.proxy import TrustedProxies, external_url
 from callrt.server.retention import keep_pruning
-from callrt.server.stream_claims import StreamClaims
+from callrt.server.stream_claims import StreamClaims, chosen_business, token_subject
 from callrt.telephony.media import StreamStart, TwilioCallerLine
 from callrt.telephony.webhook import StreamTokens, stream_twiml, validate_signature
+from callrt.viewer.routes import trace_name
 
 if TYPE_CHECKING:
+    from callrt.console import Console
     from store import Store
 
 logger = logging.getLogger("callrt.server.app")
@@ -70,7 +79,8 @@ CLOSE_POLICY = 1008
 CLOSE_TRY_AGAIN = 1013
 """Websocket close code when the server is at its concurrent-call limit."""
 MAX_WEBHOOK_BODY = 64 * 1024
-_SAFE_NAME = re.compile(r"[^A-Za-z0-9_-]")
+_NOT_DIGITS = re.compile(r"[^0-9+]")
+UNKNOWN_NUMBER_SAY = "Sorry, this number is not in service. Goodbye."
 
 Dialect = Literal["beta", "ga"]
 MediaTransport = StarletteTransport | SansIOWebSocket
@@ -88,7 +98,7 @@ class ServerConfig:
     """Proxies whose X-Forwarded-Proto/Host (right-most value) and Host are believed: comma-separated
     addresses or networks, `*` for any (uvicorn's `--forwarded-allow-ips`)."""
     business_id: int | None = None
-    """The business every call is for; None: the first business in the store."""
+    """The business every call is for, whatever number was called; None: route by the called number."""
     max_calls: int = 100
     """Concurrent calls per server process; streams beyond it are closed with 1013 (try again later)."""
     max_pending: int = 32
@@ -125,6 +135,8 @@ class ServerConfig:
     """CALLRT_TRACES=off: no per-call trace files (the events still feed /metrics); e.g. under load tests."""
     relay: bool = False
     """Serve every call as a bare relay (no actors, no VAD, no trace): the benchmark's baseline."""
+    metrics_token: str | None = attrs.field(default=None, repr=False)
+    """CALLRT_METRICS_TOKEN: the bearer token /metrics requires; None: /metrics is not served."""
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> ServerConfig:
@@ -143,6 +155,7 @@ class ServerConfig:
             "realtime_url": env.get("CALLRT_REALTIME_URL") or None,
             "write_traces": env.get("CALLRT_TRACES", "on").lower() not in ("0", "off", "false", "no"),
             "forwarded_allow_ips": env.get("CALLRT_FORWARDED_ALLOW_IPS", "127.0.0.1"),
+            "metrics_token": env.get("CALLRT_METRICS_TOKEN") or None,
         }
         if env.get("CALLRT_TRACE_RETENTION_DAYS"):
             values["trace_retention_days"] = float(env["CALLRT_TRACE_RETENTION_DAYS"])
@@ -159,7 +172,7 @@ class TelephonyServer:
         self,
         config: ServerConfig,
         store: Store,
-        business_id: int,
+        business_id: int | None,
         *,
         call_config: CallConfig | None = None,
         planner: Callable[[ServerConfig, StreamStart], CallPlan] = plan_call,
@@ -176,6 +189,7 @@ class TelephonyServer:
         self.admission = Admission(max_pending=config.max_pending, max_calls=config.max_calls)
         self.proxies = TrustedProxies.parse(config.forwarded_allow_ips)
         self.claims = StreamClaims(self.tokens, store, self.db_limiter, wall_clock)
+        self.console = _console(config, store)
 
     # -- HTTP ----------------------------------------------------------------
 
@@ -186,11 +200,11 @@ class TelephonyServer:
             Route("/health", self.health),
             Route("/metrics", self.prometheus),
         ]
-        try:
-            from callrt.viewer.routes import viewer_routes
-        except ImportError:  # the viewer is optional: a trimmed install still serves calls
+        if self.console is None:  # transcripts are private: no console login, no trace viewer
             return routes
-        return routes + viewer_routes(self.config.trace_dir)
+        from callrt.viewer.routes import viewer_routes
+
+        return routes + self.console.routes() + viewer_routes(self.config.trace_dir, self.console.trace_access)
 
     def app(self) -> Starlette:
         return Starlette(routes=self.routes())
@@ -220,14 +234,33 @@ class TelephonyServer:
         call_sid = form.get("CallSid", "")
         if not call_sid:
             return PlainTextResponse("missing CallSid", status_code=400)
+        business_id = await self._business_called(form.get("To", ""))
+        if business_id is None:
+            logger.warning("call %s to %r: no business has this number; said sorry, hung up", call_sid, form.get("To"))
+            self.metrics.calls_refused["unknown_number"] += 1
+            return Response(unknown_number_twiml(), media_type="application/xml")
         caller = form.get("From", "")
-        stream_params = {"token": self.tokens.issue(call_sid, caller), "caller": caller}
+        stream_params = {
+            "token": self.tokens.issue(token_subject(call_sid, business_id), caller),
+            "caller": caller,
+            "business": str(business_id),
+        }
         if form.get("sim_script"):
             stream_params["sim_script"] = form["sim_script"]
         xml = stream_twiml(self.external_url(request, "/media", websocket=True), stream_params)
         return Response(xml, media_type="application/xml")
 
+    async def _business_called(self, to: str) -> int | None:
+        """The business the call is for: the configured one, else the owner of the number called."""
+        if self.business_id is not None:
+            return self.business_id
+        number = _NOT_DIGITS.sub("", to)[:32]
+        if not number:
+            return None
+        return await trio.to_thread.run_sync(self.store.business_for_number, number, limiter=self.db_limiter)
+
     async def health(self, _request: Request) -> Response:
+        """Up and how loaded: nothing about the process, its model or its businesses."""
         return JSONResponse(
             {
                 "status": "ok",
@@ -235,13 +268,15 @@ class TelephonyServer:
                 "max_calls": self.config.max_calls,
                 "streams_pending": self.admission.pending,
                 "max_pending": self.config.max_pending,
-                "model": "openai" if self.config.openai_api_key else "simulated",
-                "business_id": self.business_id,
-                "worker": self.config.worker,
             }
         )
 
-    async def prometheus(self, _request: Request) -> Response:
+    async def prometheus(self, request: Request) -> Response:
+        if not self.config.metrics_token:
+            return PlainTextResponse("not found", status_code=404)
+        given = request.headers.get("authorization", "").removeprefix("Bearer ").strip().encode("utf-8", "replace")
+        if not secrets.compare_digest(given, self.config.metrics_token.encode("utf-8")):
+            return PlainTextResponse("forbidden", status_code=403, headers={"WWW-Authenticate": "Bearer"})
         return PlainTextResponse(self.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
     # -- media stream ---------------------------------------------------------
@@ -285,7 +320,7 @@ class TelephonyServer:
                 start = await line.read_start()
             if transport is None or line is None:
                 return  # dropped from the waiting pool before its handshake was through
-            if start is None or not self.claims.genuine(start):
+            if start is None or not self.claims.genuine(start) or self._business_of(start) is None:
                 self._refuse("token", start, "without a valid token")
                 await transport.aclose(CLOSE_POLICY)
                 return
@@ -316,39 +351,47 @@ class TelephonyServer:
         call = escape_for_log(start.call_sid, 64) if start is not None else "without a start"
         logger.warning("closing a media stream (call %s): %s", call, why)
 
-    def _open_trace(self, start: StreamStart, plan: CallPlan) -> MeteredTrace:
+    def _open_trace(self, start: StreamStart, plan: CallPlan, business_id: int) -> MeteredTrace:
         """The call's trace: a new file (never one that exists) capped in size, or counters only."""
         meta = {
             "stream_sid": start.stream_sid,
-            "business_id": self.business_id,
+            "business_id": business_id,
             "model": type(plan.model).__name__,
             "dialect": plan.model.dialect,
         }
         if not self.config.write_traces:
             return MeteredTrace(start.call_sid, None, self.metrics, meta=meta, keep_in_memory=False)
-        path = self.config.trace_dir / f"{_SAFE_NAME.sub('_', start.call_sid)[:64]}.jsonl"
+        path = self.config.trace_dir / f"{trace_name(start.call_sid)}.jsonl"
         return MeteredTrace(
             start.call_sid, path, self.metrics, meta=meta, max_bytes=self.config.trace_max_bytes, exclusive=True
         )
 
+    def _business_of(self, start: StreamStart) -> int | None:
+        """The business the webhook chose (its id is covered by the token), else the configured one."""
+        chosen = chosen_business(start)
+        return chosen if chosen is not None else self.business_id
+
     async def _run_call(self, line: TwilioCallerLine, start: StreamStart) -> None:
         call = escape_for_log(start.call_sid)
+        business_id = self._business_of(start)
         self.metrics.calls_total += 1
         self.metrics.calls_active += 1
         ended_by = "error"
         trace: MeteredTrace | None = None
         try:
+            assert business_id is not None  # `media_stream` accepted only a stream with a business
             plan = self.planner(self.config, start)
-            trace = self._open_trace(start, plan)
+            language = plan.language or await self._language_of(business_id)
+            trace = self._open_trace(start, plan, business_id)
             line.trace = trace
             outcome = await run_call(
                 call_sid=start.call_sid,
-                business_id=self.business_id,
+                business_id=business_id,
                 line=line,
                 model=plan.model,
                 store=self.store,
                 caller_phone=start.custom_parameters.get("caller") or None,
-                language=plan.language,
+                language=language,
                 extractor=plan.extractor,
                 config=self.call_config,
                 trace=trace,
@@ -368,18 +411,55 @@ class TelephonyServer:
             if trace is not None:
                 trace.close()
 
+    async def _language_of(self, business_id: int) -> Literal["he", "en"]:
+        """The business's language, read as the call starts (a change saved later is for the next call)."""
+        try:
+            settings = await trio.to_thread.run_sync(self.store.get_business, business_id, limiter=self.db_limiter)
+        except Exception as exc:  # the call still goes on, in the server's default language
+            logger.warning("business %d: language unavailable (%s); using %s", business_id, exc, self.config.language)
+            return self.config.language
+        return "en" if settings.language == "en" else "he"
+
     async def _relay_call(self, line: TwilioCallerLine, start: StreamStart) -> None:
         self.metrics.calls_total += 1
         self.metrics.calls_active += 1
         ended_by = "error"
         try:
             plan = self.planner(self.config, start)
-            ended_by = await relay_call(line, plan.model, self.metrics, language=plan.language, config=self.call_config)
+            language = plan.language or self.config.language
+            ended_by = await relay_call(line, plan.model, self.metrics, language=language, config=self.call_config)
         except Exception:
             logger.exception("relay call %s failed", escape_for_log(start.call_sid))
         finally:
             self.metrics.calls_active -= 1
             self.metrics.calls_ended[ended_by] += 1
+
+
+def _console(config: ServerConfig, store: Store) -> Console | None:
+    try:
+        from callrt.console import Console as BusinessConsole
+    except ImportError:  # the console is optional (jinja2, argon2): a trimmed install still serves calls
+        logger.warning("the business console is not installed: /admin and /traces are not served")
+        return None
+    return BusinessConsole(store, trace_dir=config.trace_dir, public_url=config.public_url)
+
+
+def unknown_number_twiml() -> str:
+    """For a number no business owns: a short polite message, then the line is closed."""
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?><Response><Say>{escape(UNKNOWN_NUMBER_SAY)}</Say><Hangup/></Response>'
+    )
+
+
+async def _limited_body(request: Request, limit: int) -> bytes | None:
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def hypercorn_config(config: ServerConfig) -> HypercornConfig:

@@ -33,7 +33,8 @@ class CallPlan:
     """What one accepted stream runs with: its model connector, language and booking extractor."""
 
     model: ModelConnector
-    language: Literal["he", "en"]
+    language: Literal["he", "en"] | None
+    """None: the business's language (a simulated peer plays its script's own)."""
     extractor: Extractor | None = None
     """None: the offline rule extractor."""
 
@@ -50,7 +51,7 @@ def plan_call(config: ServerConfig, start: StreamStart) -> CallPlan:
     if config.openai_api_key:
         connector = OpenAIRealtimeConnector(config.openai_api_key, config.openai_model, config.dialect, url=url)
         extractor = LlmExtractor(_nlp_client(config.openai_api_key), fallback=RuleExtractor())
-        return CallPlan(connector, config.language, extractor)
+        return CallPlan(connector, None, extractor)
     script = _sim_script(start)
     if config.realtime_url:
         headers = {SCRIPT_HEADER: script.to_json(), CALL_HEADER: start.call_sid}

@@ -1,5 +1,5 @@
-"""Which media streams may serve a call: a genuine stream token for the stream's CallSid and caller
-line, and the first stream of that CallSid in the whole deployment.
+"""Which media streams may serve a call: a genuine stream token for the stream's CallSid, caller
+line and business, and the first stream of that CallSid in the whole deployment.
 
 The token is checked without the database (an HMAC, callrt.telephony.webhook). That it was not
 used before is the database's to say (`Store.claim_stream`: a unique key on the CallSid, shared by
@@ -39,9 +39,10 @@ class StreamClaims:
         """Tokens this process accepted while the database was unreachable (token -> expiry)."""
 
     def genuine(self, start: StreamStart) -> bool:
-        """Issued by a webhook we answered, for this CallSid and caller line, and still fresh."""
+        """Issued by a webhook we answered, for this CallSid, caller line and business, and still fresh."""
         params = start.custom_parameters
-        return self.tokens.expiry(start.call_sid, params.get("token"), caller=params.get("caller", "")) is not None
+        subject = token_subject(start.call_sid, chosen_business(start))
+        return self.tokens.expiry(subject, params.get("token"), caller=params.get("caller", "")) is not None
 
     async def claim(self, start: StreamStart) -> bool:
         """True for the first stream of a genuine token's CallSid; call only after `genuine`."""
@@ -59,3 +60,14 @@ class StreamClaims:
             logger.warning("stream token remembered by this process only (database unreachable: %s)", exc)
             self._claimed_here[token] = expiry
             return True
+
+
+def chosen_business(start: StreamStart) -> int | None:
+    """The `business` stream parameter the webhook set, if any (its id is covered by the token)."""
+    chosen = start.custom_parameters.get("business", "")
+    return int(chosen) if chosen.isascii() and chosen.isdigit() and len(chosen) < 12 else None
+
+
+def token_subject(call_sid: str, business_id: int | None) -> str:
+    """What a stream token is issued for: the call, and the business the webhook routed it to."""
+    return call_sid if business_id is None else f"{call_sid}|{business_id}"

@@ -5,13 +5,15 @@ token is given), reads the `<Connect><Stream>` TwiML, opens the media websocket
 with the stream's `<Parameter>`s (the token, the caller and the `sim_script`
 for the server's simulated model peer), and plays the scenario's script in real
 time. Afterwards it fetches the call's trace from the server's trace routes and
-builds the same report as `callrt scenario run`.
+builds the same report as `callrt scenario run`. Traces are private: given a console user
+and password it logs in to the business console first, as a person would.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import secrets
 from typing import Any
 
@@ -36,6 +38,7 @@ from store import AppointmentInfo, Store
 from store.errors import CallrtError
 
 TRACE_WAIT_S = 10.0
+_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 class LiveCallError(CallrtError, RuntimeError):
@@ -72,11 +75,27 @@ def appointments_from_trace(events: list[Event], call_sid: str) -> list[Appointm
     return list(booked.values())
 
 
+async def console_login(http: httpx.AsyncClient, username: str, password: str) -> None:
+    """Log `http` in to the server's business console (its session cookie then opens the traces)."""
+    page = await http.get("/admin/login")
+    token = _CSRF.search(page.text)
+    if page.status_code != 200 or token is None:
+        raise LiveCallError(f"GET /admin/login answered {page.status_code}: no console to log in to")
+    form = {"csrf_token": token.group(1), "username": username, "password": password, "next": "/admin/"}
+    response = await http.post("/admin/login", data=form)
+    if response.status_code != 303:
+        raise LiveCallError(f"console login as {username!r} refused ({response.status_code})")
+
+
 async def _fetch_trace(http: httpx.AsyncClient, name: str) -> list[Event]:
     """The call's trace, once the server has written its end (the server closes it after the call)."""
     with trio.move_on_after(TRACE_WAIT_S):
         while True:
             response = await http.get(f"/traces/{name}.jsonl")
+            if response.status_code == 303:
+                raise LiveCallError(
+                    "the server's traces need a console login: pass --user NAME (password in CALLRT_CONSOLE_PASSWORD)"
+                )
             if response.status_code == 200:
                 events = [json.loads(line) for line in response.text.splitlines() if line.strip()]
                 if events and events[-1].get("ev") == "trace_end":
@@ -86,23 +105,36 @@ async def _fetch_trace(http: httpx.AsyncClient, name: str) -> list[Event]:
 
 
 async def live_call(
-    server: str, scenario: Scenario, *, auth_token: str | None = None, db_url: str | None = None
+    server: str,
+    scenario: Scenario,
+    *,
+    auth_token: str | None = None,
+    db_url: str | None = None,
+    to: str = "",
+    login: tuple[str, str] | None = None,
 ) -> dict[str, Any]:
+    """One call to `server` (to the number `to`), then its trace, fetched as the console user `login`."""
     call_sid = f"CAlive{secrets.token_hex(8)}"
     started_at = dt.datetime.now(dt.UTC)  # a live server books against the real clock, not the file's `now`
     form = {
         "CallSid": call_sid,
         "From": scenario.caller_phone or "",
+        "To": to,
         "sim_script": SimScript.from_scenario(scenario.raw).to_json(),
     }
     headers = {}
     if auth_token:
         headers["X-Twilio-Signature"] = compute_signature(auth_token, server.rstrip("/") + "/twiml", form)
     async with httpx.AsyncClient(base_url=server, timeout=10.0) as http:
+        if login is not None:
+            await console_login(http, *login)
         response = await http.post("/twiml", data=form, headers=headers)
         if response.status_code != 200:
             raise LiveCallError(f"POST /twiml answered {response.status_code}: {response.text[:200]}")
-        stream_url, parameters = parse_stream_twiml(response.text)
+        try:
+            stream_url, parameters = parse_stream_twiml(response.text)
+        except ValueError as exc:  # e.g. the short message for a number no business owns
+            raise LiveCallError(f"POST /twiml did not connect a stream ({exc}): {response.text[:200]}") from None
         async with open_websocket_url(stream_url) as ws:
             caller = SimulatedCaller(WebSocketTransport(ws), scenario.script, parameters=parameters, call_sid=call_sid)
             caller_report = await caller.run()

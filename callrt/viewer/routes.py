@@ -6,22 +6,27 @@
     GET /traces/_viewer/...     the page's static assets
 
 Every link is relative, so the routes also work when mounted under a prefix. Files are read in
-worker threads, never on the event loop the calls run on, and never through a symlink.
+worker threads, never on the event loop the calls run on, and never through a symlink. Given an
+`access` check (the telephony server passes the business console's login), each route asks it first: a
+response from it (a redirect to the login) is returned as is, and a business id limits the list
+and the files to that business's calls.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import html
 import json
 import os
 import re
 import stat
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.to_thread
 import attrs
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -38,6 +43,11 @@ _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,200}")
 _TAIL_BYTES = 65536
 _CHUNK_BYTES = 65536
 _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK  # a FIFO planted in trace_dir must not block the open
+_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+
+TraceAccess = Callable[[Request], Awaitable["Response | int | None"]]
+"""Who may read traces: a `Response` refuses (e.g. a redirect to a login), an int allows only that
+business's calls, None allows every trace."""
 
 
 def trace_name_ok(name: str) -> bool:
@@ -73,6 +83,11 @@ def complete_length(fd: int) -> int:
     return 0
 
 
+def trace_name(call_sid: str) -> str:
+    """The name of a call's trace (its file is `<name>.jsonl`): the call id, made safe for a file name."""
+    return _UNSAFE.sub("_", call_sid)[:64]
+
+
 @attrs.frozen
 class TraceSummary:
     """What the list shows about one trace, read from its first line and its tail only."""
@@ -84,6 +99,7 @@ class TraceSummary:
     wall_start: str
     duration_ms: float | None
     ended: str
+    business_id: int | None = None
 
     @classmethod
     def read(cls, path: Path) -> TraceSummary:
@@ -96,6 +112,8 @@ class TraceSummary:
             raw.seek(max(0, info.st_size - _TAIL_BYTES))
             tail = raw.read().decode("utf-8", errors="replace").splitlines()
         header = _json_object(first.decode("utf-8", errors="replace"))
+        meta = header.get("meta")
+        business_id = meta.get("business_id") if isinstance(meta, dict) else None
         for line in tail:
             event = _json_object(line)
             if isinstance(event.get("t"), int | float):
@@ -110,6 +128,7 @@ class TraceSummary:
             wall_start=str(header.get("wall_start", "")),
             duration_ms=last_t,
             ended=ended,
+            business_id=business_id if isinstance(business_id, int) else None,
         )
 
 
@@ -122,9 +141,11 @@ def _json_object(line: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def recent_traces(trace_dir: Path, limit: int = PAGE_SIZE, offset: int = 0) -> list[TraceSummary]:
-    """Summaries of the traces in `trace_dir`, newest first, `limit` of them after the `offset` newest.
-    Blocking file I/O: call it from a worker thread."""
+def recent_traces(
+    trace_dir: Path, limit: int = PAGE_SIZE, offset: int = 0, *, business_id: int | None = None
+) -> list[TraceSummary]:
+    """Summaries of the traces in `trace_dir`, newest first, `limit` of them after the `offset` newest
+    (of `business_id`'s calls only, when given). Blocking file I/O: call it from a worker thread."""
     try:
         entries = list(os.scandir(trace_dir))
     except (FileNotFoundError, NotADirectoryError):
@@ -139,13 +160,20 @@ def recent_traces(trace_dir: Path, limit: int = PAGE_SIZE, offset: int = 0) -> l
         except OSError:
             continue  # pruned meanwhile
     dated.sort(reverse=True)
+    if business_id is None:
+        dated = dated[offset : offset + limit]
     summaries = []
-    for _, path in dated[offset : offset + limit]:
+    for _, path in dated:
         try:
-            summaries.append(TraceSummary.read(Path(path)))
+            summary = TraceSummary.read(Path(path))
         except OSError:
             continue
-    return summaries
+        if business_id is not None and summary.business_id != business_id:
+            continue
+        summaries.append(summary)
+        if len(summaries) == offset + limit if business_id is not None else False:
+            break
+    return summaries[offset:] if business_id is not None else summaries
 
 
 def _format_duration(ms: float | None) -> str:
@@ -199,30 +227,53 @@ def trace_list_html(trace_dir: Path, traces: list[TraceSummary], page: int = 1, 
 """
 
 
-def viewer_routes(trace_dir: Path) -> list[BaseRoute]:
+def _business_of_trace(path: Path) -> int | None:
+    with os.fdopen(open_trace(path), "rb") as raw:
+        meta = _json_object(raw.readline(_TAIL_BYTES).decode("utf-8", errors="replace")).get("meta")
+    business_id = meta.get("business_id") if isinstance(meta, dict) else None
+    return business_id if isinstance(business_id, int) else None
+
+
+def viewer_routes(trace_dir: Path, access: TraceAccess | None = None) -> list[BaseRoute]:
     """The viewer's routes over the traces in `trace_dir` (see the module docstring)."""
 
-    def trace_path(request: Request) -> Path:
+    async def allowed(request: Request) -> Response | int | None:
+        return None if access is None else await access(request)
+
+    async def trace_path(request: Request, business_id: int | None) -> Path:
         name = str(request.path_params["name"])
         path = trace_dir / f"{name}{TRACE_SUFFIX}"
         if not trace_name_ok(name) or not is_trace_file(path):
             raise HTTPException(404, "no such trace")
+        if business_id is not None and await anyio.to_thread.run_sync(_business_of_trace, path) != business_id:
+            raise HTTPException(404, "no such trace")  # another business's call: not even its name
         return path
 
     async def list_traces(request: Request) -> Response:
+        scope = await allowed(request)
+        if isinstance(scope, Response):
+            return scope
         try:
             page = max(1, min(int(request.query_params.get("page", "1")), 1_000_000))
         except ValueError:
             page = 1
-        found = await anyio.to_thread.run_sync(recent_traces, trace_dir, PAGE_SIZE + 1, (page - 1) * PAGE_SIZE)
+        found = await anyio.to_thread.run_sync(
+            functools.partial(recent_traces, trace_dir, PAGE_SIZE + 1, (page - 1) * PAGE_SIZE, business_id=scope)
+        )
         return HTMLResponse(trace_list_html(trace_dir, found[:PAGE_SIZE], page, more=len(found) > PAGE_SIZE))
 
     async def trace_page(request: Request) -> Response:
-        path = trace_path(request)
+        scope = await allowed(request)
+        if isinstance(scope, Response):
+            return scope
+        path = await trace_path(request, scope)
         return HTMLResponse(served_page(path.name, f"{path.name}"))
 
     async def trace_lines(request: Request) -> Response:
-        path = trace_path(request)
+        scope = await allowed(request)
+        if isinstance(scope, Response):
+            return scope
+        path = await trace_path(request, scope)
         try:
             fd = await anyio.to_thread.run_sync(open_trace, path)
         except OSError:

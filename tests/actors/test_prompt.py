@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import attrs
 import pytest
 
 from actors.claims import detect_claim
@@ -74,3 +75,18 @@ def test_without_business_settings_the_prompt_offers_no_times(language: str) -> 
     prompt = build_instructions(None, language, NOW)  # type: ignore[arg-type]
     assert HANDOFF_PHRASE[language] in prompt  # type: ignore[index]
     assert "09:00" not in prompt
+
+
+def test_coming_special_dates_and_the_greeting_name_are_in_the_prompt() -> None:
+    business = attrs.evolve(
+        BUSINESS,
+        greeting_name="Dana's salon",
+        special_days={"2026-11-20": [], "2026-11-26": [], "2026-12-01": [("09:00", "12:00")], "2027-06-01": []},
+    )
+    english = build_instructions(business, "en", NOW)
+    assert '"Dana\'s salon"' in english and "מספרת דנה" not in english
+    assert "- Thursday 2026-11-26: closed" in english
+    assert "- Tuesday 2026-12-01: 09:00–12:00" in english
+    assert "2026-11-20" not in english and "2027-06-01" not in english  # past, and beyond the horizon
+    assert "- חמישי 2026-11-26: סגור" in build_instructions(business, "he", NOW)
+    assert "Special dates" not in build_instructions(BUSINESS, "en", NOW)

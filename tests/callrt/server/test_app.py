@@ -35,7 +35,7 @@ from actors.ports import LineClosed
 from actors.trace import read_trace
 from callrt.cli.serve import stop_workers
 from callrt.net.transport import WebSocketTransport
-from callrt.server.app import ServerConfig, TelephonyServer, serve
+from callrt.server.app import ServerConfig, TelephonyServer, serve, token_subject
 from callrt.server.metrics import Metrics
 from callrt.sim.peer_script import SimScript
 from callrt.sim.realtime_peer import InMemoryModelConnector
@@ -46,6 +46,7 @@ from store import Store
 from tests.support.waiting import Changes, NotifyingList
 
 TOKEN = "twilio-auth-token"
+METRICS_TOKEN = "metrics-bearer-token"
 STEP_S = 5.0
 """Upper bound for any single network step on loopback."""
 
@@ -142,20 +143,15 @@ async def twiml_for(client: httpx.AsyncClient, base: str, call_sid: str, **extra
 
 
 async def test_health_and_metrics(store: Store, business_id: int, tmp_path: Path) -> None:
-    server = make_server(store, business_id, tmp_path, max_calls=7)
+    server = make_server(store, business_id, tmp_path, max_calls=7, metrics_token=METRICS_TOKEN)
     async with live(server) as base, httpx.AsyncClient(timeout=STEP_S) as client:
         health = (await client.get(base + "/health")).json()
-        assert health == {
-            "status": "ok",
-            "calls_active": 0,
-            "max_calls": 7,
-            "streams_pending": 0,
-            "max_pending": 32,
-            "model": "simulated",
-            "business_id": business_id,
-            "worker": 0,
-        }
-        response = await client.get(base + "/metrics")
+        # Load only: nothing about the process, its model or its businesses.
+        assert health == {"status": "ok", "calls_active": 0, "max_calls": 7, "streams_pending": 0, "max_pending": 32}
+        assert (await client.get(base + "/metrics")).status_code == 403
+        wrong = await client.get(base + "/metrics", headers={"Authorization": "Bearer not-the-token"})
+        assert wrong.status_code == 403
+        response = await client.get(base + "/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
         samples = {
@@ -198,9 +194,13 @@ async def test_twiml_needs_a_valid_signature_when_a_token_is_set(
         stream_url, stream_params = parse_stream_twiml(response.text)
         assert stream_url == base.replace("http://", "ws://") + "/media"
         assert stream_params["caller"] == "+972501234567"
-        assert server.tokens.expiry("CA1", stream_params["token"], caller="+972501234567") is not None
+        assert stream_params["business"] == str(business_id)
+        subject = token_subject("CA1", business_id)
+        assert server.tokens.expiry(subject, stream_params["token"], caller="+972501234567") is not None
         # The token binds the caller line of the signed webhook: a client cannot claim another one.
-        assert server.tokens.expiry("CA1", stream_params["token"], caller="+972529876543") is None
+        assert server.tokens.expiry(subject, stream_params["token"], caller="+972529876543") is None
+        # And the business it was routed to.
+        assert server.tokens.expiry("CA1", stream_params["token"], caller="+972501234567") is None
         assert "sim_script" not in stream_params
 
         stream_url, stream_params = await twiml_for(client, base, "CA2", sim_script='{"l":"en","s":["hi"]}')
@@ -470,24 +470,31 @@ async def test_live_barge_in_clears_the_caller_and_is_counted(store: Store, busi
 
 
 def test_workers_share_one_port_and_stop_on_sigterm(tmp_path: Path) -> None:
-    command = [sys.executable, "-m", "callrt", "serve", "--port", "0", "--workers", "2"]
-    command += ["--db", f"sqlite:///{tmp_path / 'workers.db'}"]
-    env = {**os.environ, "CALLRT_TRACE_DIR": str(tmp_path / "traces")}
+    db_url = f"sqlite:///{tmp_path / 'workers.db'}"
+    command = [sys.executable, "-m", "callrt", "serve", "--port", "0", "--workers", "2", "--db", db_url]
+    seeded = Store(db_url)
+    seeded.init_schema()
+    seeded.create_business(name="Workers", opening_hours={"sun": [["09:00", "19:00"]]}, phones=["+97231234567"])
+    seeded.dispose()
+    env = {**os.environ, "CALLRT_TRACE_DIR": str(tmp_path / "traces"), "CALLRT_METRICS_TOKEN": METRICS_TOKEN}
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) as parent:
         try:
             assert parent.stdout is not None
             banner = parent.stdout.readline()
             base = re.search(r"http://[\d.]+:\d+", banner)
             assert base, banner
-            workers: set[int] = set()
+            pids: set[int] = set()
             deadline = time.monotonic() + 20
-            while len(workers) < 2 and time.monotonic() < deadline:
+            while len(pids) < 2 and time.monotonic() < deadline:
                 try:
                     # A fresh connection each time, so the kernel picks a worker each time.
-                    workers.add(httpx.get(base.group(0) + "/health", timeout=STEP_S).json()["worker"])
+                    scrape = httpx.get(
+                        base.group(0) + "/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}, timeout=STEP_S
+                    )
+                    pids.add(int(re.search(r'callrt_process_info\{pid="(\d+)"\}', scrape.text).group(1)))  # type: ignore[union-attr]
                 except httpx.TransportError:
                     time.sleep(0.05)  # a worker is still starting (real processes, real clock)
-            assert workers == {1, 2}  # two worker processes answer; the parent serves nothing
+            assert len(pids) == 2 and parent.pid not in pids  # two worker processes answer; the parent serves nothing
         finally:
             parent.send_signal(signal.SIGTERM)
         assert parent.wait(timeout=20) == 0, parent.stderr.read() if parent.stderr else ""

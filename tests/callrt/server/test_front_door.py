@@ -42,12 +42,16 @@ def test_only_get_media_takes_the_fast_path(line: bytes, media: bool) -> None:
     assert is_media_request(line) is media
 
 
+METRICS_TOKEN = "front-door-metrics"
+
+
 @asynccontextmanager
 async def live_server(tmp_path: Path) -> AsyncIterator[tuple[TelephonyServer, int]]:
     store = Store(f"sqlite:///{tmp_path / 'calls.db'}")
     store.init_schema()
     business = store.create_business(name="Front door", opening_hours={"sun": [["09:00", "19:00"]]})
-    server = TelephonyServer(ServerConfig(trace_dir=tmp_path / "traces"), store, business)
+    config = ServerConfig(trace_dir=tmp_path / "traces", metrics_token=METRICS_TOKEN)
+    server = TelephonyServer(config, store, business)
     async with trio.open_nursery() as nursery:
         urls = await nursery.start(partial(serve, server, bind="127.0.0.1:0"))
         yield server, int(urls[0].rsplit(":", 1)[1])
@@ -122,7 +126,8 @@ async def test_http_routes_and_a_plain_get_of_media(tmp_path: Path) -> None:
         base = f"http://127.0.0.1:{port}"
         async with httpx.AsyncClient(timeout=STEP_S) as client:
             assert (await client.get(base + "/health")).json()["status"] == "ok"
-            assert "callrt_calls_active" in (await client.get(base + "/metrics")).text
+            scrape = await client.get(base + "/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+            assert "callrt_calls_active" in scrape.text
         async with httpx.AsyncClient(timeout=STEP_S) as client:  # a new connection: the front door sees it
             response = await client.get(base + "/media")
         assert response.status_code == 426  # Upgrade Required: a websocket route, not a page

@@ -23,12 +23,15 @@ import trio
 from trio_websocket import ConnectionClosed, HandshakeError, open_websocket_url
 
 from actors.trace import read_trace
+from callrt.console.passwords import hash_password
 from callrt.server.retention import prune_traces
+from callrt.sim.live_call import console_login
 from callrt.sim.peer_script import SimScript
 from callrt.telephony.webhook import compute_signature, parse_stream_twiml
 from store import Store
 from tests.callrt.server import test_app
 from tests.callrt.server.test_app import (
+    METRICS_TOKEN,
     STEP_S,
     TOKEN,
     TwilioSide,
@@ -202,8 +205,10 @@ async def test_planted_symlinks_are_neither_served_nor_written_through(
     traces = tmp_path / "traces"
     traces.mkdir()
     (traces / "CAplant.jsonl").symlink_to(victim)
+    store.create_console_user("owner", hash_password("a long enough password"))
     server = make_server(store, business_id, tmp_path)
-    async with live(server) as base, httpx.AsyncClient(timeout=STEP_S) as client:
+    async with live(server) as base, httpx.AsyncClient(base_url=base, timeout=STEP_S) as client:
+        await console_login(client, "owner", "a long enough password")  # traces are for the console's users
         assert (await client.get(base + "/traces/CAplant.jsonl")).status_code == 404
         assert "CAplant" not in (await client.get(base + "/traces")).text
         stream_url, start = await start_call(client, base, "CAplant")
@@ -241,10 +246,12 @@ def test_a_token_is_honoured_once_across_workers_sharing_postgresql(pg_url: str,
     them over both workers) is served once."""
     setup = Store(pg_url)
     setup.init_schema()
-    setup.create_business(name="Workers salon", opening_hours={"sun": [["09:00", "19:00"]]})
+    salon = setup.create_business(name="Workers salon", opening_hours={"sun": [["09:00", "19:00"]]})
     setup.dispose()
     command = [sys.executable, "-m", "callrt", "serve", "--port", "0", "--workers", "2", "--db", pg_url]
+    command += ["--business-id", str(salon)]
     env = {**os.environ, "CALLRT_TRACE_DIR": str(tmp_path / "traces"), "TWILIO_AUTH_TOKEN": TOKEN}
+    env["CALLRT_METRICS_TOKEN"] = METRICS_TOKEN
     env.pop("OPENAI_API_KEY", None)
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) as parent:
         try:
@@ -255,7 +262,7 @@ def test_a_token_is_honoured_once_across_workers_sharing_postgresql(pg_url: str,
         finally:
             parent.send_signal(signal.SIGTERM)
         assert parent.wait(timeout=30) == 0
-    assert workers == {1, 2}
+    assert len(workers) == 2 and parent.pid not in workers
     assert served == 1
     check = Store(pg_url)
     try:
@@ -268,12 +275,15 @@ def test_a_token_is_honoured_once_across_workers_sharing_postgresql(pg_url: str,
 
 
 async def _replay_on_both_workers(base: str) -> tuple[int, set[int]]:
+    """How many of 8 replays were served, and the pids of the workers that answered."""
+    headers = {"Connection": "close", "Authorization": f"Bearer {METRICS_TOKEN}"}
     async with httpx.AsyncClient(timeout=STEP_S) as client:
         workers: set[int] = set()
         with trio.fail_after(30):
             while len(workers) < 2:
                 try:
-                    workers.add((await client.get(base + "/health", headers={"Connection": "close"})).json()["worker"])
+                    scrape = (await client.get(base + "/metrics", headers=headers)).text
+                    workers.add(int(re.search(r'callrt_process_info\{pid="(\d+)"\}', scrape).group(1)))  # type: ignore[union-attr]
                 except httpx.TransportError:
                     await trio.sleep(0.05)  # a worker is still starting
         stream_url, start = await start_call(client, base, "CAreplay")
@@ -328,8 +338,12 @@ async def test_old_traces_are_pruned_when_the_server_starts(store: Store, busine
 def test_serve_refuses_a_public_address_without_an_auth_token(tmp_path: Path) -> None:
     env = {**os.environ, "CALLRT_TRACE_DIR": str(tmp_path / "traces")}
     env.pop("TWILIO_AUTH_TOKEN", None)
-    command = [sys.executable, "-m", "callrt", "serve", "--host", "0.0.0.0", "--port", "0"]
-    command += ["--db", f"sqlite:///{tmp_path / 'open.db'}"]
+    db_url = f"sqlite:///{tmp_path / 'open.db'}"
+    seeded = Store(db_url)
+    seeded.init_schema()
+    seeded.create_business(name="Open salon", opening_hours={"sun": [["09:00", "19:00"]]})
+    seeded.dispose()
+    command = [sys.executable, "-m", "callrt", "serve", "--host", "0.0.0.0", "--port", "0", "--db", db_url]
     refused = subprocess.run(command, capture_output=True, text=True, env=env, timeout=60, check=False)
     assert refused.returncode != 0
     [line] = refused.stderr.strip().splitlines()

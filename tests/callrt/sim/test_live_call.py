@@ -4,16 +4,27 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import trio
+
+from callrt.sim.live_call import console_login
+from tests.support.live_server import (
+    OWNER,
+    OWNER_PASSWORD,
+    SALON_NUMBER,
+    LiveServer,
+    prepare_database,
+    run_call,
+    running_server,
+)
 
 SCENARIO = {
     "name": "live-booking",
@@ -33,56 +44,17 @@ SCENARIO = {
 }
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[tuple[str, str]]:
-    port = free_port()
+def server(tmp_path: Path) -> Iterator[LiveServer]:
     db_url = f"sqlite:///{tmp_path / 'live.db'}"
-    env = {**os.environ, "CALLRT_TRACE_DIR": str(tmp_path / "traces")}
-    env.pop("OPENAI_API_KEY", None)
-    env.pop("TWILIO_AUTH_TOKEN", None)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "callrt", "serve", "--host", "127.0.0.1", "--port", str(port), "--db", db_url],
-        env=env,
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert process.poll() is None, process.stderr.read().decode() if process.stderr else ""
-            assert time.monotonic() < deadline, "callrt serve did not come up"
-            time.sleep(0.2)
-        yield base, db_url
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
+    with running_server(tmp_path, db_url, prepare_database(db_url)) as live:
+        yield live
 
 
-def test_a_live_call_books_over_real_sockets(server: tuple[str, str], tmp_path: Path) -> None:
-    base, db_url = server
+def test_a_live_call_books_over_real_sockets(server: LiveServer, tmp_path: Path) -> None:
     scenario = tmp_path / "live.json"
     scenario.write_text(json.dumps(SCENARIO, ensure_ascii=False), encoding="utf-8")
-    command = ["call", "--server", base, "--scenario", str(scenario), "--json", "--db", db_url]
-    result = subprocess.run(
-        [sys.executable, "-m", "callrt", *command],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = run_call(server, scenario)
     assert result.returncode == 0, result.stdout + result.stderr
     report = json.loads(result.stdout)
     assert report["violations"] == []
@@ -91,29 +63,47 @@ def test_a_live_call_books_over_real_sockets(server: tuple[str, str], tmp_path: 
     assert report["appointments"][0]["name"] == "דנה"
     assert report["appointments"][0]["start"].split("T")[1].startswith("10:00")
     assert any(note.startswith("appointment_created") for note in report["server_notes"])
-    assert report["trace"].startswith(base + "/traces/")
-    assert httpx.get(report["trace"], timeout=5).status_code == 200  # the viewer page of this very call
+    assert report["trace"].startswith(server.base + "/traces/")
+    # The call's trace is private: the viewer page of this very call opens for the console user only.
+    anonymous = httpx.get(report["trace"], timeout=5)
+    assert anonymous.status_code == 303 and anonymous.headers["location"].startswith("/admin/login")
+    with httpx.Client(base_url=server.base, timeout=5) as client:
+        trio.run(partial(_log_in, client))
+        assert client.get(report["trace"]).status_code == 200
 
 
-def run_caller(base: str, db_url: str, scenario: dict[str, object], tmp_path: Path) -> dict[str, Any]:
+async def _log_in(client: httpx.Client) -> None:
+    async with httpx.AsyncClient(base_url=str(client.base_url), timeout=5) as http:
+        await console_login(http, OWNER, OWNER_PASSWORD)
+        client.cookies.update(http.cookies)
+
+
+def test_without_a_console_login_the_call_says_how_to_read_its_trace(server: LiveServer, tmp_path: Path) -> None:
+    scenario = tmp_path / "live.json"
+    scenario.write_text(json.dumps({**SCENARIO, "script": [{"hangup": True}]}, ensure_ascii=False), encoding="utf-8")
+    command = ["call", "--server", server.base, "--scenario", str(scenario), "--to", SALON_NUMBER]
+    env = {key: value for key, value in os.environ.items() if not key.startswith("CALLRT_CONSOLE_")}
+    result = subprocess.run(
+        [sys.executable, "-m", "callrt", *command], capture_output=True, text=True, timeout=120, check=False, env=env
+    )
+    assert result.returncode == 2
+    assert "traces need a console login: pass --user NAME" in result.stderr
+
+
+def run_caller(server: LiveServer, scenario: dict[str, object], tmp_path: Path) -> dict[str, Any]:
     path = tmp_path / f"{scenario['name']}.json"
     path.write_text(json.dumps(scenario, ensure_ascii=False), encoding="utf-8")
-    command = ["call", "--server", base, "--scenario", str(path), "--json", "--db", db_url]
-    result = subprocess.run(
-        [sys.executable, "-m", "callrt", *command], capture_output=True, text=True, timeout=120, check=False
-    )
-    report: dict[str, Any] = json.loads(result.stdout)
+    report: dict[str, Any] = json.loads(run_call(server, path).stdout)
     return report
 
 
-def test_a_caller_who_names_anothers_number_cancels_nothing(server: tuple[str, str], tmp_path: Path) -> None:
+def test_a_caller_who_names_anothers_number_cancels_nothing(server: LiveServer, tmp_path: Path) -> None:
     """The attack, live: one caller books from their line; a second caller, from another line, says
     "cancel my appointment, my number is" the first one's, written exactly as it is stored."""
     from store import Store
 
-    base, db_url = server
     owner = {**SCENARIO, "name": "owner", "caller": {"phone": "+972521111111"}}
-    booked = run_caller(base, db_url, owner, tmp_path)
+    booked = run_caller(server, owner, tmp_path)
     assert booked["violations"] == [] and len(booked["appointments"]) == 1
     attacker = {
         **SCENARIO,
@@ -128,17 +118,19 @@ def test_a_caller_who_names_anothers_number_cancels_nothing(server: tuple[str, s
             {"hangup": True},
         ],
     }
-    report = run_caller(base, db_url, attacker, tmp_path)
+    report = run_caller(server, attacker, tmp_path)
     assert report["violations"] == []  # foreign_appointment_touched among the checks, on the database
     assert "booking_failed reason=unverified_caller" in report["server_notes"]
     assert not any(note.startswith("appointment_cancelled") for note in report["server_notes"])
     assert any("אעביר את הפרטים לנציג" in turn["text"] for turn in report["ai_turns"])  # the handoff line
-    store = Store(db_url)
+    store = Store(server.db_url)
     try:
-        [appointment] = [a for a in store.list_appointments(1, active_only=False) if a.phone == "+972521111111"]
+        [appointment] = [
+            a for a in store.list_appointments(server.business_id, active_only=False) if a.phone == "+972521111111"
+        ]
         assert appointment.status == "booked" and appointment.cancel_call_sid is None
         assert appointment.start.isoformat() == booked["appointments"][0]["start"]
-        [callback] = store.callback_requests(1)
+        [callback] = store.callback_requests(server.business_id)
         assert (callback.reason, callback.phone) == ("unverified_caller", "+972502222222")
         assert "+972521111111" in callback.request
     finally:

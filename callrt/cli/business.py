@@ -1,0 +1,175 @@
+"""`callrt business list | show ID | create --name … | set ID …`: the businesses a server answers for.
+
+The same rules as the console (store.settings): a bad value is one line on stderr naming the field,
+exit status 1, and nothing saved. An hours file is JSON: an object weekday → ranges (`"sun":
+[["09:00", "19:00"]]`), or `{"opening_hours": {...}, "special_days": {"2026-12-25": []}}`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from callrt.cli.db import DEFAULT_DB_URL, open_store
+from store import ISRAELI_HOURS, Store, StoreError
+from store.hours import parse_special_days
+
+
+def _settings_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--name", help="the business's name")
+    parser.add_argument("--greeting-name", help="what the assistant calls the business on the phone")
+    parser.add_argument("--timezone", help="IANA time zone, e.g. Asia/Jerusalem")
+    parser.add_argument("--language", choices=("he", "en"), help="the calls' language")
+    parser.add_argument("--hours-file", type=Path, metavar="F.json", help="opening hours (and special dates)")
+    parser.add_argument("--slot-min", dest="slot_size_min", type=int, metavar="N", help="slot size in minutes")
+    parser.add_argument("--min-notice-min", dest="min_notice_min", type=int, metavar="N", help="minimum notice")
+    parser.add_argument("--horizon-days", dest="horizon_days", type=int, metavar="N", help="booking horizon")
+    parser.add_argument("--capacity", type=int, metavar="N", help="appointments per slot")
+    parser.add_argument(
+        "--phone", dest="phones", action="append", metavar="E164", help="a Twilio number reaching it (repeatable)"
+    )
+    parser.add_argument(
+        "--closed-date", action="append", default=[], metavar="YYYY-MM-DD", help="close on this date (repeatable)"
+    )
+    parser.add_argument(
+        "--special-date",
+        action="append",
+        default=[],
+        metavar="YYYY-MM-DD=HH:MM-HH:MM[,…]",
+        help="special hours on this date (repeatable)",
+    )
+    parser.add_argument(
+        "--regular-date", action="append", default=[], metavar="YYYY-MM-DD", help="drop a date's special hours"
+    )
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    business = subparsers.add_parser("business", help="list, show, create and change businesses", description=__doc__)
+    business.add_argument(
+        "--db", dest="db_url", default=None, help=f"database URL (default $CALLRT_DB_URL or {DEFAULT_DB_URL})"
+    )
+    actions = business.add_subparsers(dest="business_command", required=True, metavar="ACTION")
+    actions.add_parser("list", help="one line per business").set_defaults(handler=list_businesses)
+    show = actions.add_parser("show", help="a business's settings as JSON")
+    show.add_argument("business_id", type=int, metavar="ID")
+    show.set_defaults(handler=show_business)
+    create = actions.add_parser("create", help="create a business (default hours: Sun-Thu 9-19, Fri 8-13)")
+    _settings_options(create)
+    create.set_defaults(handler=create_business)
+    change = actions.add_parser("set", help="change a business's settings (all or nothing)")
+    change.add_argument("business_id", type=int, metavar="ID")
+    _settings_options(change)
+    change.set_defaults(handler=set_business)
+
+
+def _changes(args: argparse.Namespace, current_special: object) -> dict[str, Any]:
+    changes: dict[str, Any] = {
+        field: getattr(args, field)
+        for field in (
+            "name",
+            "greeting_name",
+            "timezone",
+            "language",
+            "slot_size_min",
+            "min_notice_min",
+            "horizon_days",
+            "capacity",
+            "phones",
+        )
+        if getattr(args, field) is not None
+    }
+    special: dict[str, Any] | None = None
+    if args.hours_file is not None:
+        loaded = json.loads(args.hours_file.read_text(encoding="utf-8"))
+        if isinstance(loaded, dict) and "opening_hours" in loaded:
+            changes["opening_hours"] = loaded["opening_hours"]
+            if "special_days" in loaded:
+                special = dict(loaded["special_days"] or {})
+        else:
+            changes["opening_hours"] = loaded
+    if args.closed_date or args.special_date or args.regular_date:
+        special = dict(parse_special_days(current_special)) if special is None else special
+        for day in args.closed_date:
+            special[day] = []
+        for entry in args.special_date:
+            day, _, ranges = entry.partition("=")
+            special[day] = [part for part in ranges.split(",") if part.strip()]
+        for day in args.regular_date:
+            special.pop(day, None)
+    if special is not None:
+        changes["special_days"] = special
+    return changes
+
+
+def _run(command: str, args: argparse.Namespace, work: Any) -> int:
+    try:
+        store = open_store(args)
+    except StoreError as exc:
+        print(f"callrt business {command}: {exc}", file=sys.stderr)
+        return 1
+    try:
+        result: int = work(store)
+        return result
+    except (StoreError, ValueError, OSError) as exc:  # InvalidSettings and InvalidHours are ValueErrors
+        print(f"callrt business {command}: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        store.dispose()
+
+
+def list_businesses(args: argparse.Namespace) -> int:
+    def work(store: Store) -> int:
+        businesses = store.list_businesses()
+        for business in businesses:
+            problem = store.settings_problem(business.id)
+            print(
+                f"{business.id}\t{business.name}\t{business.language}\t{business.timezone}\t"
+                f"{' '.join(business.phones) or 'no number'}" + (f"\tINVALID: {problem}" if problem else "")
+            )
+        if not businesses:
+            print("no businesses: create one with `callrt business create --name NAME`")
+        return 0
+
+    return _run("list", args, work)
+
+
+def show_business(args: argparse.Namespace) -> int:
+    def work(store: Store) -> int:
+        stored = store.stored_settings(args.business_id)
+        stored["problem"] = store.settings_problem(args.business_id)
+        print(json.dumps({"id": args.business_id, **stored}, ensure_ascii=False, indent=2))
+        return 0
+
+    return _run("show", args, work)
+
+
+def create_business(args: argparse.Namespace) -> int:
+    if not args.name:
+        print("callrt business create: --name is required", file=sys.stderr)
+        return 2
+
+    def work(store: Store) -> int:
+        changes = _changes(args, None)
+        changes.setdefault("opening_hours", ISRAELI_HOURS)
+        business_id = store.create_business(**changes)
+        print(business_id)
+        return 0
+
+    return _run("create", args, work)
+
+
+def set_business(args: argparse.Namespace) -> int:
+    def work(store: Store) -> int:
+        current = store.stored_settings(args.business_id)
+        changes = _changes(args, current["special_days"])
+        if not changes:
+            print("callrt business set: nothing to change (see --help)", file=sys.stderr)
+            return 2
+        store.update_business(args.business_id, **changes)
+        print(f"business {args.business_id} updated: {', '.join(sorted(changes))}")
+        return 0
+
+    return _run("set", args, work)
