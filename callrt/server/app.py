@@ -344,6 +344,8 @@ class TelephonyServer:
                 "business_id": self.business_id,
                 "model": type(plan.model).__name__,
                 "dialect": plan.model.dialect,
+                "language": plan.language,
+                "caller_phone": start.custom_parameters.get("caller") or None,
             }
             if self.config.write_traces:
                 trace = MeteredTrace(start.call_sid, trace_path, self.metrics, meta=meta)

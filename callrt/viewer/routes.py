@@ -1,6 +1,6 @@
 """HTTP routes of the trace viewer, for any Starlette app (the telephony server, `callrt trace view`).
 
-    GET /traces                 recent traces in `trace_dir` (newest first)
+    GET /traces[?page=N]        recent traces in `trace_dir`, newest first, with each call's outcome
     GET /traces/<name>          the viewer page for `<trace_dir>/<name>.jsonl`
     GET /traces/<name>.jsonl    that trace's JSON lines
     GET /traces/_viewer/...     the page's static assets
@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-import json
 import re
 from pathlib import Path
-from typing import Any
 
 import anyio
 import attrs
@@ -26,12 +24,14 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from callrt.viewer.html import ASSET_URL_PREFIX, STATIC_DIR, served_page
+from callrt.viewer.summary_cache import SummaryCache
 
-RECENT_LIMIT = 200
+PAGE_SIZE = 50
+"""Traces per page of the list."""
 TRACE_SUFFIX = ".jsonl"
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,200}")
 """Trace names: no slash and no leading dot, so a name can never leave `trace_dir`."""
-_TAIL_BYTES = 65536
+_SUMMARIES = SummaryCache()
 
 
 def trace_name_ok(name: str) -> bool:
@@ -40,7 +40,7 @@ def trace_name_ok(name: str) -> bool:
 
 @attrs.frozen
 class TraceSummary:
-    """What the list shows about one trace, read from its first line and its tail only."""
+    """What the list shows about one trace: its file and its call's summary (`callrt.viewer.summary`)."""
 
     name: str
     size: int
@@ -49,68 +49,74 @@ class TraceSummary:
     wall_start: str
     duration_ms: float | None
     ended: str
+    outcome: str
+    outcome_kind: str
+    caller: str
 
     @classmethod
-    def read(cls, path: Path) -> TraceSummary:
+    def read(cls, path: Path, cache: SummaryCache = _SUMMARIES) -> TraceSummary:
         stat = path.stat()
-        header: dict[str, Any] = {}
-        last_t: float | None = None
-        ended = ""
-        with path.open("rb") as raw:
-            first = raw.readline()
-            raw.seek(max(0, stat.st_size - _TAIL_BYTES))
-            tail = raw.read().decode("utf-8", errors="replace").splitlines()
-        header = _json_object(first.decode("utf-8", errors="replace"))
-        for line in tail:
-            event = _json_object(line)
-            if isinstance(event.get("t"), int | float):
-                last_t = float(event["t"])
-            if event.get("ev") == "call_end":
-                ended = f"{event.get('by', '?')}: {event.get('reason', '')}"
+        summary = cache.summary(path)
+        ended = summary["ended"]
+        caller = summary["caller"]
         return cls(
             name=path.name[: -len(TRACE_SUFFIX)],
             size=stat.st_size,
             modified=dt.datetime.fromtimestamp(stat.st_mtime, dt.UTC),
-            call_sid=str(header.get("call_sid", "")),
-            wall_start=str(header.get("wall_start", "")),
-            duration_ms=last_t,
-            ended=ended,
+            call_sid=summary["call_sid"],
+            wall_start=str(summary["started"] or ""),
+            duration_ms=summary["duration_ms"] if summary["duration_ms"] else None,
+            ended=f"{ended['by']}: {ended['reason']}" if ended else "",
+            outcome=summary["outcome"]["words"],
+            outcome_kind=summary["outcome"]["kind"],
+            caller=" ".join(str(v) for v in (caller["phone"], caller["name"]) if v),
         )
 
 
-def _json_object(line: str) -> dict[str, Any]:
-    """One JSON-lines record, or {} for a malformed or cut-off line (traces may still be written)."""
-    try:
-        value = json.loads(line)
-    except json.JSONDecodeError:
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
-def recent_traces(trace_dir: Path, limit: int = RECENT_LIMIT) -> list[TraceSummary]:
+def trace_paths(trace_dir: Path) -> list[Path]:
+    """The trace files in `trace_dir`, newest first (only their directory entries are read)."""
     if not trace_dir.is_dir():
         return []
     paths = [p for p in trace_dir.iterdir() if p.name.endswith(TRACE_SUFFIX) and p.is_file()]
     paths = [p for p in paths if trace_name_ok(p.name[: -len(TRACE_SUFFIX)])]
     paths.sort(key=lambda p: p.stat().st_mtime, reverse=True)
-    return [TraceSummary.read(p) for p in paths[:limit]]
+    return paths
+
+
+def summaries(paths: list[Path], limit: int = PAGE_SIZE, offset: int = 0) -> list[TraceSummary]:
+    """Summaries of `paths[offset:offset + limit]` (blocking: reads the files not summarised yet)."""
+    return [TraceSummary.read(p) for p in paths[offset : offset + limit]]
+
+
+def recent_traces(trace_dir: Path, limit: int = PAGE_SIZE, offset: int = 0) -> list[TraceSummary]:
+    """Summaries of the `limit` newest traces after the first `offset`."""
+    return summaries(trace_paths(trace_dir), limit, offset)
 
 
 def _format_duration(ms: float | None) -> str:
     if ms is None:
         return ""
     seconds = ms / 1000.0
-    return f"{int(seconds // 60)}:{seconds % 60:06.3f}"
+    return f"{int(seconds // 60)}:{seconds % 60:04.1f}"
 
 
-def trace_list_html(trace_dir: Path, traces: list[TraceSummary]) -> str:
+def _pager(page: int, pages: int) -> str:
+    newer = f'<a rel="prev" href="traces?page={page - 1}">◀ newer</a>' if page > 1 else ""
+    older = f'<a rel="next" href="traces?page={page + 1}">older ▶</a>' if page < pages else ""
+    return f'<nav class="pager">{newer} <span>page {page} of {pages}</span> {older}</nav>'
+
+
+def trace_list_html(trace_dir: Path, traces: list[TraceSummary], page: int = 1, total: int | None = None) -> str:
+    total = len(traces) if total is None else total
+    pages = max(1, -(-total // PAGE_SIZE))
     rows = "\n".join(
         "<tr>"
         f'<td><a href="traces/{html.escape(s.name)}">{html.escape(s.name)}</a></td>'
-        f'<td dir="auto">{html.escape(s.call_sid)}</td>'
-        f"<td>{html.escape(s.wall_start)}</td>"
+        f"<td>{html.escape(s.wall_start[:19].replace('T', ' '))}</td>"
         f'<td class="num">{_format_duration(s.duration_ms)}</td>'
-        f'<td dir="auto">{html.escape(s.ended)}</td>'
+        f'<td class="outcome {html.escape(s.outcome_kind)}"><bdi>{html.escape(s.outcome)}</bdi></td>'
+        f"<td><bdi>{html.escape(s.caller)}</bdi></td>"
+        f"<td><bdi>{html.escape(s.call_sid)}</bdi></td>"
         f'<td class="num">{s.size:,}</td>'
         f'<td><a href="traces/{html.escape(s.name)}{TRACE_SUFFIX}">jsonl</a></td>'
         "</tr>"
@@ -125,15 +131,29 @@ def trace_list_html(trace_dir: Path, traces: list[TraceSummary]) -> str:
 <link rel="stylesheet" href="traces/{ASSET_URL_PREFIX}viewer.css">
 </head><body class="trace-list">
 <h1>Recent call traces</h1>
-<p class="hint">{len(traces)} newest traces in <code>{html.escape(trace_dir.name or str(trace_dir))}</code></p>
-<table id="traces"><thead><tr><th>trace</th><th>call</th><th>started (UTC)</th><th>duration</th>
-<th>ended</th><th>bytes</th><th></th></tr></thead>
+<p class="hint">{total} traces in <code>{html.escape(trace_dir.name or str(trace_dir))}</code>, newest first</p>
+<table id="traces"><thead><tr><th>trace</th><th>started (UTC)</th><th>duration</th><th>outcome</th>
+<th>caller</th><th>call</th><th>bytes</th><th></th></tr></thead>
 <tbody>
 {rows}
 </tbody></table>
 {empty}
+{_pager(page, pages) if pages > 1 else ""}
 </body></html>
 """
+
+
+def _page_number(request: Request) -> int:
+    try:
+        return max(1, int(request.query_params.get("page", "1")))
+    except ValueError:
+        return 1
+
+
+def _list_page(trace_dir: Path, page: int) -> str:
+    """The list's HTML for one page (blocking: lists the folder and summarises that page's traces)."""
+    paths = trace_paths(trace_dir)
+    return trace_list_html(trace_dir, summaries(paths, PAGE_SIZE, (page - 1) * PAGE_SIZE), page, len(paths))
 
 
 def viewer_routes(trace_dir: Path) -> list[BaseRoute]:
@@ -147,11 +167,14 @@ def viewer_routes(trace_dir: Path) -> list[BaseRoute]:
         return path
 
     async def list_traces(request: Request) -> Response:
-        return HTMLResponse(trace_list_html(trace_dir, recent_traces(trace_dir)))
+        # Summaries read files: off the event loop, in a worker thread.
+        page = await anyio.to_thread.run_sync(_list_page, trace_dir, _page_number(request))
+        return HTMLResponse(page)
 
     async def trace_page(request: Request) -> Response:
         path = trace_path(request)
-        return HTMLResponse(served_page(path.name, f"{path.name}"))
+        summary = await anyio.to_thread.run_sync(_SUMMARIES.summary, path)
+        return HTMLResponse(served_page(path.name, f"{path.name}", summary))
 
     async def trace_lines(request: Request) -> Response:
         # A live call's trace is still growing: serve a snapshot of its complete lines, never a torn one.

@@ -80,7 +80,7 @@ def test_inlined_trace_round_trips_whatever_the_text_says(tmp_path: Path, fields
     page = standalone_html(path)
     assert inlined_events(page) == events
     # The element cannot be closed early: the only `</script` sequences are the page's own.
-    assert page.lower().count("</script") == len(SCRIPTS) + 1
+    assert page.lower().count("</script") == len(SCRIPTS) + 2  # scripts, trace data, summary
     assert "<" not in inline_trace_text(path.read_text(encoding="utf-8"))
 
 
