@@ -95,7 +95,9 @@ _events = st.lists(
     st.fixed_dictionaries(
         {
             "t": st.floats(0, 1e6, allow_nan=False),
-            "ev": st.sampled_from(["realtime", "utterance", "ignored_segment", "barge_in", "playout", "call_end", "send"]),
+            "ev": st.sampled_from(
+                ["realtime", "utterance", "ignored_segment", "barge_in", "playout", "call_end", "send"]
+            ),
         },
         optional={
             "what": st.sampled_from(["user_turn", "ai_turn", "note_injected", "false_claim_cut", "silence_prompt"]),
@@ -124,7 +126,9 @@ def test_any_trace_gets_one_outcome_and_a_conversation_in_time_order(events: lis
     json.dumps(summary)
 
 
-def test_cli_prints_header_and_conversation(scenario_traces: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_prints_header_and_conversation(
+    scenario_traces: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["trace", "summary", str(scenario_traces["booking"])]) == 0
     out = capsys.readouterr().out
     assert "outcome   booked for Wed 25 Nov 2026 18:00" in out
