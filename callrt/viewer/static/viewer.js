@@ -306,6 +306,13 @@
     }
   }
 
+  function shownDepthSeries() {
+    return [...S.model.depth.values()].filter((s) => {
+      const lane = S.model.laneIndex.get(s.owner);
+      return lane === undefined || S.laneOn[lane];
+    });
+  }
+
   function drawDepth() {
     const r = row('depth');
     ctx.fillStyle = '#fcfcfd';
@@ -313,10 +320,7 @@
     ctx.fillStyle = '#e5e7eb';
     ctx.fillRect(0, r.y, S.W, 1);
     if (!S.depthOpen) return;
-    const series = [...S.model.depth.values()].filter((s) => {
-      const lane = S.model.laneIndex.get(s.owner);
-      return lane === undefined || S.laneOn[lane];
-    });
+    const series = shownDepthSeries();
     const max = Math.max(1, ...series.map((s) => s.max));
     const top = r.y + 16;
     const h = r.h - 22;
@@ -1104,6 +1108,10 @@
       if (mid < 0 || mid > S.W) return null;
       const box = wrap.getBoundingClientRect();
       return { x: box.left + mid, y: box.top + r.y + r.h / 2 };
+    },
+    /* The mailboxes the depth panel draws (it follows the actor filter). */
+    get depthSeries() {
+      return shownDepthSeries().map((s) => s.mailbox);
     },
     get logRows() {
       return S.logRows.length;
