@@ -1,4 +1,5 @@
-"""`callrt trace view FILE [--host H] [--port P] [--html OUT]`: look at one call's trace.
+"""`callrt trace view FILE [--host H] [--port P] [--html OUT]`: look at one call's trace;
+`callrt trace summary FILE [--json]`: who called, what came of it and the conversation, as text.
 
 Without `--html` it serves the viewer on localhost (hypercorn, trio worker) and prints the
 page's URL; the server also lists the other traces next to FILE at `/traces`.
@@ -10,6 +11,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
+import json
 import sys
 from pathlib import Path
 
@@ -23,6 +25,8 @@ from starlette.routing import Route
 
 from callrt.viewer.html import write_standalone_html
 from callrt.viewer.routes import TRACE_SUFFIX, trace_name_ok, viewer_routes
+from callrt.viewer.summary import summarise_file
+from callrt.viewer.summary_text import summary_text
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -34,6 +38,42 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     view.add_argument("--port", type=int, default=0, help="port to listen on (default: a free port)")
     view.add_argument("--html", type=Path, metavar="OUT", help="write a self-contained HTML file instead of serving")
     view.set_defaults(handler=view_trace)
+    summary = actions.add_parser("summary", help="print a call's outcome and conversation")
+    summary.add_argument("file", type=Path, help="a trace file (JSON lines, *.jsonl)")
+    summary.add_argument("--json", action="store_true", help="print the summary as JSON instead of text")
+    summary.set_defaults(handler=print_summary)
+
+
+def _not_a_trace(path: Path) -> str | None:
+    """Why `path` cannot be summarised, or None when its first line is a trace's header."""
+    if not path.is_file():
+        return f"no such file: {path}"
+    with path.open("rb") as file:
+        first = file.readline(_HEADER_LIMIT)
+    try:
+        header = json.loads(first)
+    except ValueError:
+        header = None
+    if not isinstance(header, dict) or header.get("ev") != "trace_start":
+        return f"{path} is not a callrt trace (its first line is no trace_start header)"
+    return None
+
+
+_HEADER_LIMIT = 64 * 1024
+"""Bytes read of a file's first line to recognise a trace's header."""
+
+
+def print_summary(args: argparse.Namespace) -> int:
+    problem = _not_a_trace(args.file)
+    if problem is not None:
+        print(f"callrt trace summary: {problem}", file=sys.stderr)
+        return 2
+    summary = summarise_file(args.file)
+    if args.json:
+        print(json.dumps(summary, ensure_ascii=False, indent=2))
+    else:
+        sys.stdout.write(summary_text(summary))
+    return 0
 
 
 def view_trace(args: argparse.Namespace) -> int:

@@ -120,6 +120,16 @@ def committed_utterances(events: Sequence[Event]) -> tuple[dict[str, Event], int
     return by_item, stray
 
 
+def user_turns(events: Sequence[Event]) -> list[tuple[Event, Event | None]]:
+    """Each non-empty caller transcription (`user_turn`), with the utterance its item holds when known."""
+    by_item, _ = committed_utterances(events)
+    return [
+        (event, by_item.get(str(event.get("item_id"))))
+        for event in _of(events, "realtime", what="user_turn")
+        if str(event.get("text", "")).strip()
+    ]
+
+
 def check_noise_never_reaches_nlp(events: Sequence[Event]) -> list[str]:
     """Every committed input buffer holds a real utterance: noise is cleared, never committed or transcribed."""
     by_item, stray = committed_utterances(events)

@@ -10,10 +10,10 @@ from typing import Any
 from callrt.scenario.invariants import (
     Event,
     ai_turns,
-    committed_utterances,
     model_io,
     server_note_texts,
     silence_prompts,
+    user_turns,
 )
 from store import AppointmentInfo
 
@@ -41,20 +41,14 @@ def _barge_in_cancel_at(events: Sequence[Event], barge_in_t: float) -> float | N
 
 def _user_turns(events: Sequence[Event]) -> list[dict[str, Any]]:
     """Each non-empty caller transcription, with the timing of the utterance its item holds."""
-    by_item, _ = committed_utterances(events)
-    turns = []
-    for event in events:
-        if event.get("ev") != "realtime" or event.get("what") != "user_turn" or not str(event.get("text", "")).strip():
-            continue
-        utterance = by_item.get(str(event.get("item_id")))
-        turns.append(
-            {
-                "at_ms": _ms(utterance["at_ms"] if utterance else event["t"]),
-                "text": event.get("text", ""),
-                "duration_ms": _ms(utterance["duration_ms"]) if utterance else None,
-            }
-        )
-    return turns
+    return [
+        {
+            "at_ms": _ms(utterance["at_ms"] if utterance else event["t"]),
+            "text": event.get("text", ""),
+            "duration_ms": _ms(utterance["duration_ms"]) if utterance else None,
+        }
+        for event, utterance in user_turns(events)
+    ]
 
 
 def appointment_json(appointment: AppointmentInfo) -> dict[str, Any]:

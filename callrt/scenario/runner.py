@@ -107,7 +107,13 @@ class ScenarioCall:
     async def run(self) -> dict[str, Any]:
         self._t0 = trio.current_time()
         self._appointments_before = self.store.list_appointments(self.business_id, active_only=False)
-        self.trace = Trace(self.call_sid, self.trace_path, meta={"scenario": self.scenario.name})
+        meta = {
+            "scenario": self.scenario.name,
+            "business": str(self.scenario.business.get("name", self.scenario.name)),
+            "language": self.scenario.language,
+            "caller_phone": self.scenario.caller_phone,
+        }
+        self.trace = Trace(self.call_sid, self.trace_path, meta=meta)
         caller_end, server_end = memory_transport_pair()
         line = TwilioCallerLine(server_end, self.trace)
         sim_script = SimScript.from_scenario(self.scenario.raw)

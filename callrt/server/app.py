@@ -351,13 +351,15 @@ class TelephonyServer:
         call = escape_for_log(start.call_sid, 64) if start is not None else "without a start"
         logger.warning("closing a media stream (call %s): %s", call, why)
 
-    def _open_trace(self, start: StreamStart, plan: CallPlan, business_id: int) -> MeteredTrace:
+    def _open_trace(self, start: StreamStart, plan: CallPlan, business_id: int, language: str) -> MeteredTrace:
         """The call's trace: a new file (never one that exists) capped in size, or counters only."""
         meta = {
             "stream_sid": start.stream_sid,
             "business_id": business_id,
             "model": type(plan.model).__name__,
             "dialect": plan.model.dialect,
+            "language": language,
+            "caller_phone": start.custom_parameters.get("caller") or None,  # masked by the trace
         }
         if not self.config.write_traces:
             return MeteredTrace(start.call_sid, None, self.metrics, meta=meta, keep_in_memory=False)
@@ -382,7 +384,7 @@ class TelephonyServer:
             assert business_id is not None  # `media_stream` accepted only a stream with a business
             plan = self.planner(self.config, start)
             language = plan.language or await self._language_of(business_id)
-            trace = self._open_trace(start, plan, business_id)
+            trace = self._open_trace(start, plan, business_id, language)
             line.trace = trace
             outcome = await run_call(
                 call_sid=start.call_sid,

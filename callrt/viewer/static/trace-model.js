@@ -126,10 +126,11 @@
     let lastState = null;
     let tMax = 0;
 
-    function addDepth(mailbox, t, depth) {
+    function addDepth(mailbox, t, depth, owner) {
       if (typeof depth !== 'number') return;
       let series = model.depth.get(mailbox);
-      if (!series) model.depth.set(mailbox, (series = { mailbox, t: [], d: [], max: 0 }));
+      /* `owner`: the actor whose mailbox it is, so the depth panel follows the actor filter. */
+      if (!series) model.depth.set(mailbox, (series = { mailbox, owner: LANE_ALIASES[owner] || String(owner || ''), t: [], d: [], max: 0 }));
       series.t.push(t);
       series.d.push(depth);
       if (depth > series.max) series.max = depth;
@@ -167,7 +168,7 @@
           const a = arrow('msg', t, t, lane(ev.frm), lane(ev.to), ev.type, ev, { mailbox: ev.mailbox, id: ev.id });
           model.counts.messages++;
           pending.set(ev.mailbox + '\u0000' + ev.id, a);
-          addDepth(ev.mailbox, t, ev.depth);
+          addDepth(ev.mailbox, t, ev.depth, ev.to);
           const f = ev.fields || {};
           if (ev.type === 'UtteranceEnded') fallbackUtterances.push({ ...segment(f.at_ms, f.duration_ms, t), ev });
           else if (ev.type === 'NoiseIgnored') fallbackNoise.push({ ...segment(f.at_ms, f.duration_ms, t), ev });
@@ -186,11 +187,11 @@
             a.recv = ev;
             if (t - a.t0 > model.maxSpan) model.maxSpan = t - a.t0;
           }
-          addDepth(ev.mailbox, t, ev.depth);
+          addDepth(ev.mailbox, t, ev.depth, ev.to);
           break;
         }
         case 'audio':
-          addDepth(ev.mailbox, t, ev.depth);
+          addDepth(ev.mailbox, t, ev.depth, ev.to);
           if (num(ev.dropped, 0) > 0) model.drops.push({ t, mailbox: ev.mailbox, dropped: ev.dropped, ev });
           break;
         case 'io': {

@@ -3,14 +3,19 @@
  * Rows, top to bottom: time ruler, markers, caller speech, AI playout, one lane per actor
  * (the caller line first and the model last), mailbox depth. Only what lies in the visible
  * time range is drawn, with one canvas path per colour, so tens of thousands of messages
- * stay smooth. Text panels (fields, call log) are DOM with dir="auto" for Hebrew.
+ * stay smooth. Text panels (fields, call log, conversation) are DOM with dir="auto" for Hebrew.
+ * The header and the conversation come from the summary Python inlined (conversation.js).
  */
 (function () {
   'use strict';
   const T = window.CallrtTrace;
+  const LogText = window.CallrtLogText;
+  const Conversation = window.CallrtConversation;
   const $ = (id) => document.getElementById(id);
 
-  const ROW = { ruler: 22, markers: 22, speech: 16, laneMin: 26, laneMax: 56, depth: 74 };
+  const ROW = { ruler: 22, markers: 40, speech: 16, laneMin: 26, laneMax: 90, depth: 74, depthClosed: 18 };
+  /* Marker labels at (nearly) the same moment stack on these lines of the marker row. */
+  const MARKER_LABEL_LINES = 3;
   const PALETTE = ['#2563eb', '#16a34a', '#d97706', '#9333ea', '#0891b2', '#0f766e', '#4f46e5', '#65a30d',
     '#c026d3', '#0d9488', '#b45309', '#854d0e', '#0284c7', '#7c3aed', '#15803d', '#a16207'];
   const LANE_FILL = { actor: '#ffffff', peer: '#f4f6f9', other: '#fafaf5' };
@@ -37,7 +42,12 @@
     W: 0,
     H: 0,
     dpr: 1,
+    markerLabels: [],
     logRows: [],
+    hidePeriodic: true,
+    depthOpen: true,
+    summary: null,
+    conv: null,
     drawQueued: false,
     stats: { ready: false, loadMs: 0, parseMs: 0, buildMs: 0, firstRenderMs: 0, lastDrawMs: 0, maxDrawMs: 0, draws: 0 },
   };
@@ -135,6 +145,10 @@
     const span = S.view.t1 - S.view.t0;
     setView(S.view.t0 + span * fraction, S.view.t1 + span * fraction);
   }
+  function centre(t) {
+    const span = S.view.t1 - S.view.t0;
+    setView(t - span / 2, t + span / 2);
+  }
   function reveal(t) {
     const v = S.view;
     const span = v.t1 - v.t0;
@@ -156,7 +170,8 @@
     push({ key: 'speech-caller', label: 'caller speech', h: ROW.speech, cls: 'aux' });
     push({ key: 'speech-ai', label: 'AI playout', h: ROW.speech, cls: 'aux' });
     const shown = S.model.lanes.map((l, i) => i).filter((i) => S.laneOn[i]);
-    const free = S.H - y - ROW.depth;
+    const depthH = S.depthOpen ? ROW.depth : ROW.depthClosed;
+    const free = S.H - y - depthH;
     const laneH = Math.max(ROW.laneMin, Math.min(ROW.laneMax, Math.floor(free / Math.max(1, shown.length))));
     S.laneY = S.model.lanes.map(() => null);
     for (const i of shown) {
@@ -164,17 +179,27 @@
       const row = push({ key: 'lane', lane: i, id: lane.id, label: lane.label, h: laneH, cls: lane.kind });
       S.laneY[i] = row.y + row.h / 2;
     }
-    push({ key: 'depth', label: 'mailbox depth', h: Math.max(ROW.depth, S.H - y), cls: 'aux' });
+    /* The depth panel keeps its height: space freed by hidden actors goes to the lanes, not to it. */
+    push({ key: 'depth', label: 'mailbox depth ' + (S.depthOpen ? '▾' : '▸'), h: depthH, cls: 'aux toggle' });
     S.rows = rows;
     const gutter = $('gutter');
     gutter.textContent = '';
     for (const row of rows) {
       const label = el('div', { class: 'lane-label ' + row.cls, 'data-row': row.key }, row.label);
       if (row.id) label.setAttribute('data-lane', row.id);
+      if (row.key === 'depth') {
+        label.title = 'collapse / expand (d)';
+        label.addEventListener('click', toggleDepth);
+      }
       label.style.top = row.y + 'px';
       label.style.height = row.h + 'px';
       gutter.appendChild(label);
     }
+  }
+  function toggleDepth() {
+    S.depthOpen = !S.depthOpen;
+    layout();
+    requestDraw();
   }
   function rowAt(y) {
     for (const row of S.rows) if (y >= row.y && y < row.y + row.h) return row;
@@ -281,13 +306,21 @@
     }
   }
 
+  function shownDepthSeries() {
+    return [...S.model.depth.values()].filter((s) => {
+      const lane = S.model.laneIndex.get(s.owner);
+      return lane === undefined || S.laneOn[lane];
+    });
+  }
+
   function drawDepth() {
     const r = row('depth');
     ctx.fillStyle = '#fcfcfd';
     ctx.fillRect(0, r.y, S.W, r.h);
     ctx.fillStyle = '#e5e7eb';
     ctx.fillRect(0, r.y, S.W, 1);
-    const series = [...S.model.depth.values()];
+    if (!S.depthOpen) return;
+    const series = shownDepthSeries();
     const max = Math.max(1, ...series.map((s) => s.max));
     const top = r.y + 16;
     const h = r.h - 22;
@@ -443,12 +476,14 @@
 
   function drawMarkers() {
     const r = row('markers');
+    S.markerLabels = [];
     const bottom = row('depth').y;
     ctx.fillStyle = '#fafafa';
     ctx.fillRect(0, r.y, S.W, r.h);
     ctx.font = '11px system-ui, sans-serif';
     ctx.textBaseline = 'middle';
-    let lastRight = -1e9;
+    const lineH = (r.h - 4) / MARKER_LABEL_LINES;
+    const lastRight = new Array(MARKER_LABEL_LINES).fill(-1e9);
     const from = T.lowerBound(S.model.markers, S.view.t0, 't');
     for (let i = from; i < S.model.markers.length; i++) {
       const m = S.model.markers[i];
@@ -461,15 +496,18 @@
       ctx.fillRect(px - 0.5, r.y + r.h, 1, bottom - r.y - r.h);
       ctx.globalAlpha = 1;
       ctx.beginPath();
-      ctx.moveTo(px, r.y + r.h - 2);
-      ctx.lineTo(px - 5, r.y + 4);
-      ctx.lineTo(px + 5, r.y + 4);
+      ctx.moveTo(px, r.y + 14);
+      ctx.lineTo(px - 5, r.y + 3);
+      ctx.lineTo(px + 5, r.y + 3);
       ctx.closePath();
       ctx.fill();
-      if (px + 7 > lastRight) {
+      /* The first line where the label fits right of its flag; none free: the tooltip has it. */
+      const line = lastRight.findIndex((right) => px + 7 > right);
+      if (line >= 0) {
         ctx.fillStyle = color;
-        ctx.fillText(m.text, px + 7, r.y + r.h / 2);
-        lastRight = px + 7 + ctx.measureText(m.text).width + 8;
+        ctx.fillText(m.text, px + 7, r.y + 2 + lineH * (line + 0.5));
+        lastRight[line] = px + 7 + ctx.measureText(m.text).width + 8;
+        S.markerLabels.push({ m, line });
       }
     }
   }
@@ -480,6 +518,7 @@
     if (s.kind === 'arrow') return s.a.t0;
     if (s.kind === 'marker') return s.m.t;
     if (s.kind === 'speech') return s.s.t0;
+    if (s.kind === 'turn') return s.entry.t;
     return typeof s.ev.t === 'number' ? s.ev.t : null;
   }
 
@@ -512,6 +551,13 @@
       ctx.fillStyle = '#111827';
       ctx.fillText(label, lx, ly);
       return;
+    }
+    if (s.kind === 'speech') {
+      const r = row(S.model.speech.ai.includes(s.s) ? 'speech-ai' : 'speech-caller');
+      ctx.strokeStyle = '#111827';
+      ctx.lineWidth = 2;
+      ctx.strokeRect(x(s.s.t0) - 1, r.y + 1, Math.max(3, x(s.s.t1) - x(s.s.t0)) + 2, r.h - 2);
+      ctx.lineWidth = 1;
     }
     const t = selectionTime();
     if (t === null) return;
@@ -610,6 +656,16 @@
     return out;
   }
 
+  /* What was said on a bar or turn: the caller's words, or the AI's and what the caller heard of them. */
+  function wordsRows(entry) {
+    if (entry.kind === 'ai') {
+      const rows = [['AI said', String(entry.text)]];
+      if (entry.interrupted) rows.push(['caller heard', String(entry.heard)], ['cut', 'after ' + Math.round(entry.heard_ms) + ' of ' + Math.round(entry.audio_ms) + ' ms']);
+      return rows;
+    }
+    return [[entry.kind === 'caller' ? 'said' : entry.kind === 'note' ? 'note' : 'text', String(entry.text)]];
+  }
+
   function showDetails() {
     const box = $('fields');
     box.textContent = '';
@@ -645,7 +701,13 @@
     } else if (s.kind === 'speech') {
       title = s.who;
       head = fmtTime(s.s.t0) + ' – ' + fmtTime(s.s.t1) + '  (' + Math.round(s.s.t1 - s.s.t0) + ' ms)';
+      if (s.s.entry) rows.push(...wordsRows(s.s.entry));
+      else if (s.kind === 'speech' && s.s.kind !== 'noise') rows.push(['words', '(no transcript: not transcribed, or the trace ends first)']);
       flatten(rest(s.s.ev, []), '', rows, 0);
+    } else if (s.kind === 'turn') {
+      title = Conversation.WHO[s.entry.kind] || s.entry.kind;
+      head = fmtTime(s.entry.t);
+      rows.push(...wordsRows(s.entry));
     } else {
       title = String(s.ev.ev || 'event');
       head = s.ev.actor ? String(s.ev.actor) : '';
@@ -669,8 +731,10 @@
     S.sel = sel;
     showDetails();
     const t = selectionTime();
-    if (t !== null && opts && opts.reveal) reveal(t);
+    if (t !== null && opts && opts.center) centre(t);
+    else if (t !== null && opts && opts.reveal) reveal(t);
     if (t !== null && opts && opts.syncLog) scrollLogTo(t);
+    if (S.conv && !(opts && opts.fromTurn)) S.conv.highlight(t === null ? null : sel.kind === 'speech' && sel.s.entry ? sel.s.entry : S.conv.at(t));
     renderLog();
     requestDraw();
   }
@@ -678,14 +742,19 @@
   // ---------------------------------------------------------------- call log (virtualised)
 
   const LOG_ROW = 20;
-  function logText(ev) {
-    if (ev.ev === 'log') return String(ev.msg || '');
-    const r = rest(ev, ['t', 'seq', 'ev', 'actor']);
-    return JSON.stringify(r);
+  function logMessage(ev) {
+    const said = LogText.sentence(ev);
+    const box = el('span', { class: 'msg' });
+    if (said.lead) box.appendChild(el('span', { class: 'lead' }, said.lead));
+    if (said.quote !== undefined) box.appendChild(el('bdi', { class: 'quote', dir: 'auto' }, said.quote));
+    box.title = (said.lead ? said.lead + ' ' : '') + (said.quote || '');
+    return box;
   }
   function rebuildLog() {
     const laneOff = new Set(S.model.lanes.filter((l, i) => !S.laneOn[i]).map((l) => l.id));
-    S.logRows = S.model.logs.filter((ev) => !ev.actor || !laneOff.has(ev.actor));
+    S.logRows = S.model.logs.filter(
+      (ev) => (!ev.actor || !laneOff.has(ev.actor)) && !(S.hidePeriodic && LogText.PERIODIC.has(ev.ev)),
+    );
     $('log-spacer').style.height = S.logRows.length * LOG_ROW + 'px';
     $('log-count').textContent = S.logRows.length + ' rows';
     renderLog();
@@ -704,7 +773,7 @@
       rowEl.appendChild(el('span', { class: 't' }, fmtTime(ev.t || 0)));
       rowEl.appendChild(el('span', { class: 'kind' }, String(ev.ev || '')));
       rowEl.appendChild(el('span', { class: 'actor' }, String(ev.actor || ev.peer || '')));
-      rowEl.appendChild(el('span', { class: 'msg', dir: 'auto' }, logText(ev)));
+      rowEl.appendChild(logMessage(ev));
       box.appendChild(rowEl);
     }
   }
@@ -830,6 +899,7 @@
     else if (k === 'Home') edgeArrow(1);
     else if (k === 'End') edgeArrow(-1);
     else if (k === '?') $('help').hidden = !$('help').hidden;
+    else if (k === 'd') toggleDepth();
     else if (k === 'Escape') {
       $('help').hidden = true;
       select(null);
@@ -906,6 +976,10 @@
     $('zoom-fit').addEventListener('click', fit);
     $('help-button').addEventListener('click', () => ($('help').hidden = !$('help').hidden));
     $('log-scroll').addEventListener('scroll', renderLog, { passive: true });
+    $('hide-periodic').addEventListener('change', (e) => {
+      S.hidePeriodic = e.target.checked;
+      rebuildLog();
+    });
     $('log-rows').addEventListener('click', (e) => {
       const rowEl = e.target.closest('.log-row');
       if (!rowEl) return;
@@ -943,6 +1017,26 @@
     );
   }
 
+  function speechWho(seg) {
+    return S.model.speech.ai.includes(seg) ? 'AI playout' : seg.kind === 'noise' ? 'ignored noise' : 'caller speech';
+  }
+  function pickTurn(entry) {
+    const opts = { center: true, syncLog: true, fromTurn: true };
+    if (entry.seg) select({ kind: 'speech', s: entry.seg, who: speechWho(entry.seg) }, opts);
+    else select({ kind: 'turn', entry }, opts);
+    S.conv.highlight(entry);
+  }
+  function showSummary() {
+    const inline = $('trace-summary');
+    if (!inline) {
+      $('call-header').textContent = 'No call summary in this page.';
+      return;
+    }
+    S.summary = JSON.parse(inline.textContent);
+    Conversation.renderHeader(S.summary, $('call-header'), fmtTime);
+    S.conv = Conversation.render(S.summary, S.model.speech, $('turns'), fmtTime, pickTurn);
+  }
+
   async function traceText() {
     const inline = $('trace-data');
     if (inline) return inline.textContent;
@@ -967,6 +1061,7 @@
     S.laneOn = S.model.lanes.map(() => true);
     $('summary').textContent = summary(S.model);
     $('summary').title = $('summary').textContent;
+    showSummary();
     buildFilters();
     S.W = Math.max(1, wrap.clientWidth);
     S.H = Math.max(1, wrap.clientHeight);
@@ -1003,6 +1098,26 @@
     showRange(t0, t1) {
       setView(t0, t1);
       draw();
+    },
+    /* Page coordinates of the middle of speech bar `index` of `track` ('caller' or 'ai'), or null off screen. */
+    speechClientPoint(track, index) {
+      const seg = S.model.speech[track][index];
+      const r = row(track === 'ai' ? 'speech-ai' : 'speech-caller');
+      if (!seg || !r) return null;
+      const mid = (Math.max(x(seg.t0), 0) + Math.min(x(seg.t1), S.W)) / 2;
+      if (mid < 0 || mid > S.W) return null;
+      const box = wrap.getBoundingClientRect();
+      return { x: box.left + mid, y: box.top + r.y + r.h / 2 };
+    },
+    /* The mailboxes the depth panel draws (it follows the actor filter). */
+    get depthSeries() {
+      return shownDepthSeries().map((s) => s.mailbox);
+    },
+    get logRows() {
+      return S.logRows.length;
+    },
+    get markerLabels() {
+      return S.markerLabels.map((l) => ({ cat: l.m.cat, text: l.m.text, t: l.m.t, line: l.line }));
     },
   };
 

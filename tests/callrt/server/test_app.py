@@ -449,6 +449,8 @@ async def test_live_call_greets_the_caller_and_survives_bad_frames(
         "business_id": business_id,
         "model": "InMemoryModelConnector",
         "dialect": "ga",
+        "language": "en",
+        "caller_phone": "+972*****4567",
     }
     assert any(e.ev == "call_end" and e.get("by") == "caller" for e in events)
     assert sum(1 for e in events if e.ev == "line" and e.get("kind") == "bad_message") == 4

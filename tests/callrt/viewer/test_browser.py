@@ -2,8 +2,7 @@
 
 The served mode runs the real `callrt trace view` command (hypercorn, trio worker, a free
 loopback port) in a subprocess; the standalone file is opened from file://. Playwright never
-downloads a browser: /usr/bin/chromium is installed by the system (see .ci/run).
-Screenshots are kept under test-artifacts/.
+downloads a browser (tests/support/browser.py). Screenshots are kept under test-artifacts/.
 """
 
 from __future__ import annotations
@@ -11,28 +10,25 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 
 from callrt.viewer.html import write_standalone_html
+from tests.support.browser import Watched, browser, origin, watched
 from tests.support.paths import ARTIFACTS_DIR, SCENARIOS_DIR
 from tests.support.viewer_traces import write_call_trace
 
 pytestmark = pytest.mark.browser
+__all__ = ["browser", "watched"]  # fixtures, used by name
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ARTIFACTS_DIR
 ACTOR_LANES = ("audio", "realtime", "nlp", "booking", "supervisor")
 LOAD_BUDGET_S = 5.0
 """A 50,000-event trace must be drawn within this long after navigation (measured: see docs/trace-viewer.md)."""
 DRAW_BUDGET_MS = 50.0
 """Every redraw while zooming and panning that trace (20 frames per second at worst)."""
-
-playwright_sync = pytest.importorskip("playwright.sync_api")
 
 
 @pytest.fixture(scope="module")
@@ -56,73 +52,6 @@ def server(traces: dict[str, Path]) -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=10)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    if not CHROMIUM.exists():
-        pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
-    with playwright_sync.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield launched
-        launched.close()
-
-
-class Watched:
-    """A page with every page error, console error and request it made recorded."""
-
-    def __init__(self, browser: object) -> None:
-        self.page = browser.new_page(viewport={"width": 1400, "height": 820})  # type: ignore[attr-defined]
-        self.errors: list[str] = []
-        self.requests: list[str] = []
-        self.page.on("pageerror", lambda error: self.errors.append(f"pageerror: {error}"))
-        self.page.on("console", lambda msg: msg.type == "error" and self.errors.append(f"console: {msg.text}"))
-        self.page.on("request", lambda request: self.requests.append(request.url))
-
-    def open(self, url: str) -> float:
-        started = time.perf_counter()
-        self.page.goto(url)
-        self.page.wait_for_selector("body[data-state]", timeout=15_000)
-        elapsed = time.perf_counter() - started
-        assert self.page.get_attribute("body", "data-state") == "ready", self.page.inner_text("#status")
-        return elapsed
-
-    def js(self, expression: str) -> object:
-        return self.page.evaluate(expression)
-
-    def first_arrow(self, type_name: str) -> int:
-        index = self.js(f"window.__traceViewer.model.arrows.findIndex(a => a.type === {json.dumps(type_name)})")
-        assert isinstance(index, int) and index >= 0, type_name
-        return index
-
-    def click_message(self, type_name: str) -> int:
-        """Zoom onto the first message of `type_name` (so arrows at one instant spread apart) and click it."""
-        index = self.first_arrow(type_name)
-        self.js(
-            f"(t => window.__traceViewer.showRange(t - 150, t + 150))(window.__traceViewer.model.arrows[{index}].t0)"
-        )
-        self.click_arrow(index)
-        return index
-
-    def click_arrow(self, index: int) -> None:
-        point = self.js(f"window.__traceViewer.arrowClientPoint({index})")
-        assert isinstance(point, dict), f"arrow {index} is not drawn"
-        self.page.mouse.click(point["x"], point["y"])
-
-
-@pytest.fixture
-def watched(browser: object) -> Iterator[Watched]:
-    page = Watched(browser)
-    yield page
-    page.page.close()
-
-
-def origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
 
 
 def test_served_trace_lanes_click_filter_keys(server: str, watched: Watched) -> None:

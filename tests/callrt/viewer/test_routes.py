@@ -15,7 +15,8 @@ from starlette.testclient import TestClient
 
 from callrt.cli import main
 from callrt.viewer.html import SCRIPTS, STATIC_DIR, inline_trace_text, standalone_html
-from callrt.viewer.routes import TraceSummary, recent_traces, viewer_routes
+from callrt.viewer.routes import PAGE_SIZE, TraceSummary, recent_traces, viewer_routes
+from callrt.viewer.summary_cache import SummaryCache
 from tests.support.viewer_traces import write_call_trace
 
 
@@ -80,7 +81,7 @@ def test_inlined_trace_round_trips_whatever_the_text_says(tmp_path: Path, fields
     page = standalone_html(path)
     assert inlined_events(page) == events
     # The element cannot be closed early: the only `</script` sequences are the page's own.
-    assert page.lower().count("</script") == len(SCRIPTS) + 1
+    assert page.lower().count("</script") == len(SCRIPTS) + 2  # scripts, trace data, summary
     assert "<" not in inline_trace_text(path.read_text(encoding="utf-8"))
 
 
@@ -197,3 +198,27 @@ def test_a_large_trace_is_streamed_whole(tmp_path: Path) -> None:
     response = client.get("/traces/big.jsonl")
     assert response.status_code == 200 and response.content == (tmp_path / "big.jsonl").read_bytes()
     assert "content-length" not in response.headers  # streamed in chunks, never read whole into memory
+
+
+def test_the_list_is_paged_newest_first_and_summarises_each_file_once(tmp_path: Path) -> None:
+    start = '{"ev":"trace_start","version":1,"call_sid":"CA%d","wall_start":"2026-11-24T08:00:00+00:00"}'
+    end = '{"t":%d000,"seq":2,"ev":"call_end","by":"caller","reason":"stop","duration_ms":%d000}'
+    for i in range(PAGE_SIZE + 3):
+        _touch_trace(tmp_path / f"call-{i:03d}.jsonl", [start % i, end % (i, i), ""], 1_000_000 + i)
+    client = TestClient(Starlette(routes=viewer_routes(tmp_path)))
+    first = client.get("/traces")
+    names = [text for tag, attrs, text in parse_html(first.text) if tag == "a" and text.startswith("call-")]
+    assert names == [f"call-{i:03d}" for i in range(PAGE_SIZE + 2, 2, -1)]
+    assert "caller hung up before saying anything; nothing booked" in first.text and "page 1 of 2" in first.text
+    second = client.get("/traces?page=2")
+    names = [text for tag, attrs, text in parse_html(second.text) if tag == "a" and text.startswith("call-")]
+    assert names == ["call-002", "call-001", "call-000"] and 'href="traces?page=1"' in second.text
+    assert client.get("/traces?page=x").status_code == 200
+
+    cache = SummaryCache()
+    path = tmp_path / "call-001.jsonl"
+    assert cache.summary(path)["duration_ms"] == 1000.0
+    cache.summary(path)
+    assert cache.computed == 1
+    _touch_trace(path, [start % 1, end % (7, 7), ""], 3_000_000)
+    assert cache.summary(path)["duration_ms"] == 7000.0 and cache.computed == 2
