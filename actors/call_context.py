@@ -8,12 +8,14 @@ import collections
 import datetime as dt
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from .config import CallConfig
 from .db import StoreGateway
+from .defaults import DEFAULT_LANGUAGE as DEFAULT_LANGUAGE
+from .defaults import Language as Language
 from .mailbox import Mailbox
 from .messages import AudioControl, BookingInbox, CallerFrame, NlpInbox, RealtimeInbox, SupervisorInbox
 from .redact import mask_phone_numbers
@@ -25,8 +27,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("callrt.call")
 LOG_LINE_LIMIT = 1000
-
-Language = Literal["he", "en"]
 
 
 @attrs.frozen

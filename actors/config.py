@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import attrs
 
+from .defaults import DEFAULT_TRANSCRIPTION_MODEL
+
 
 @attrs.frozen
 class CallConfig:
@@ -23,7 +25,8 @@ class CallConfig:
     voice: str = "shimmer"
     temperature: float = 0.6
     model_max_session_s: float = 25 * 60.0
-    transcription_model: str = "whisper-1"
+    transcription_model: str = DEFAULT_TRANSCRIPTION_MODEL
+    """CALLRT_TRANSCRIPTION_MODEL overrides it (docs/realtime.md, "Models")."""
     server_vad: bool = False
     # Mailboxes
     audio_mailbox_capacity: int = 250

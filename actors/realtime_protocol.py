@@ -25,6 +25,9 @@ from typing import Any, Literal
 
 from .codec import base64_decoded_size
 from .config import CallConfig
+from .defaults import DEFAULT_DIALECT as DEFAULT_DIALECT
+from .defaults import DIALECTS as DIALECTS
+from .defaults import Dialect as Dialect
 
 # `X as X`: explicit re-exports, so callers read one module for the whole protocol.
 from .realtime_events import AudioDelta as AudioDelta
@@ -46,9 +49,6 @@ from .realtime_events import UserTranscriptCompleted as UserTranscriptCompleted
 from .realtime_events import UserTranscriptFailed as UserTranscriptFailed
 
 logger = logging.getLogger("callrt.realtime.protocol")
-
-Dialect = Literal["beta", "ga"]
-DIALECTS: tuple[Dialect, ...] = ("beta", "ga")
 
 MIN_TEMPERATURE = 0.6
 MAX_TEMPERATURE = 1.2

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from actors.defaults import DEFAULT_DIALECT, DIALECTS
 from callrt.scenario import RunOptions, ScenarioError, load_scenario, run_concurrent, run_scenarios
 
 
@@ -19,7 +20,7 @@ def register(subparsers: Any) -> None:
     run.add_argument("--json", action="store_true", help="one report object per scenario per line on stdout")
     run.add_argument("--concurrent", action="store_true", help="all files are simultaneous calls to one business")
     run.add_argument("--db", default=None, help="database URL (default: a fresh temporary SQLite file)")
-    run.add_argument("--dialect", choices=("beta", "ga"), default="beta", help="Realtime protocol dialect")
+    run.add_argument("--dialect", choices=DIALECTS, default=DEFAULT_DIALECT, help="Realtime protocol dialect")
     run.set_defaults(handler=run_command)
 
 

@@ -13,6 +13,7 @@ with `--insecure`, which it warns about at every start.
 from __future__ import annotations
 
 import argparse
+import datetime
 import gc
 import ipaddress
 import logging
@@ -28,7 +29,8 @@ from typing import Any
 import attrs
 import trio
 
-from callrt.server.app import ServerConfig, TelephonyServer, serve
+from callrt.model.deprecations import shutdown_warnings
+from callrt.server.app import ServerConfig, TelephonyServer, configured_models, serve
 
 logger = logging.getLogger("callrt.serve")
 
@@ -120,6 +122,8 @@ def run(args: argparse.Namespace) -> int:
         config.workers,
         ", bare relay" if config.relay else "",
     )
+    for line in shutdown_warnings(configured_models(config), datetime.date.today()):
+        logger.warning("%s", line)
     if config.workers == 1:
         trio.run(serve_process, config, None)
         return 0

@@ -12,6 +12,7 @@ import functools
 
 import trio
 
+from actors.defaults import DEFAULT_DIALECT, DIALECTS
 from callrt.sim.realtime_peer import REALTIME_PATH, serve_sim_peer
 
 
@@ -19,7 +20,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     peer = subparsers.add_parser("sim-peer", help="run the simulated OpenAI Realtime peer on a websocket")
     peer.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
     peer.add_argument("--port", type=int, default=8765, help="port, 0 for a free one (default: %(default)s)")
-    peer.add_argument("--dialect", choices=("beta", "ga"), default="beta", help="protocol spelling (default: beta)")
+    peer.add_argument(
+        "--dialect", choices=DIALECTS, default=DEFAULT_DIALECT, help="protocol spelling (default: %(default)s)"
+    )
     peer.set_defaults(handler=run_sim_peer)
 
 

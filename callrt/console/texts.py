@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from actors.defaults import Language
 
-Lang = Literal["he", "en"]
+Lang = Language
+"""The console's name for the call language (defined once, in actors.defaults)."""
 
 WEEK = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 """The editor's rows: Sunday first, as an Israeli week starts."""

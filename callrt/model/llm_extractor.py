@@ -68,6 +68,10 @@ Today is {weekday}, {date}; the local time is {time} ({timezone}). Dates and tim
 """
 
 
+DEFAULT_NLP_MODEL = "gpt-4o-mini"
+"""The booking extractor's chat model (`callrt serve` warns when its announced shutdown is near)."""
+
+
 class LlmExtractor:
     """gpt-4o-mini behind the `Extractor` interface, with the rule extractor as its safety net."""
 
@@ -75,7 +79,7 @@ class LlmExtractor:
         self,
         client: openai.AsyncOpenAI,
         fallback: RuleExtractor,
-        model: str = "gpt-4o-mini",
+        model: str = DEFAULT_NLP_MODEL,
         timeout_s: float = 4.0,
     ) -> None:
         # Retries and timeouts are ours (trio deadlines), so that the SDK never waits longer than we allow.

@@ -18,15 +18,15 @@ from urllib.parse import urlencode
 import orjson
 import trio
 
+from actors.defaults import DEFAULT_DIALECT, DEFAULT_REALTIME_MODELS, Dialect
 from actors.ports import ModelClosed
-from actors.realtime_protocol import Dialect, check_dialect
+from actors.realtime_protocol import check_dialect
 from callrt.net.transport import TransportClosed
 from callrt.net.websocket import HandshakeFailed, SansIOWebSocket, connect_websocket
 
 log = logging.getLogger(__name__)
 
 OPENAI_REALTIME_URL = "wss://api.openai.com/v1/realtime"
-DEFAULT_MODELS: dict[Dialect, str] = {"beta": "gpt-4o-realtime-preview", "ga": "gpt-realtime"}
 MAX_MESSAGE_SIZE = 4 * 1024 * 1024
 """Largest server message accepted (the session echo carries the instructions; audio deltas are small)."""
 CONNECT_TIMEOUT_S = 10.0
@@ -71,7 +71,7 @@ class OpenAIRealtimeConnector:
         self,
         api_key: str,
         model: str | None = None,
-        dialect: str = "beta",
+        dialect: str = DEFAULT_DIALECT,
         *,
         url: str = OPENAI_REALTIME_URL,
         max_message_size: int = MAX_MESSAGE_SIZE,
@@ -80,7 +80,7 @@ class OpenAIRealtimeConnector:
     ) -> None:
         self.dialect: Dialect = check_dialect(dialect)
         self.api_key = api_key
-        self.model = model or DEFAULT_MODELS[self.dialect]
+        self.model = model or DEFAULT_REALTIME_MODELS[self.dialect]
         self.url = url
         self.max_message_size = max_message_size
         self.ssl_context = ssl_context

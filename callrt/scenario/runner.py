@@ -26,6 +26,7 @@ from actors.call_context import CallContext
 from actors.call_supervisor import run_call
 from actors.config import CallConfig
 from actors.db import StoreGateway
+from actors.defaults import DEFAULT_DIALECT
 from actors.messages import InjectedCrash
 from actors.trace import Trace
 from callrt.net.transport import memory_transport_pair
@@ -46,7 +47,7 @@ CALL_GRACE_MS = 120_000.0
 class RunOptions:
     db_url: str | None = None
     trace_dir: Path = attrs.field(factory=lambda: Path(os.environ.get("CALLRT_TRACE_DIR", "traces")))
-    dialect: str = "beta"
+    dialect: str = DEFAULT_DIALECT
     config: CallConfig = attrs.field(factory=CallConfig)
 
 

@@ -35,7 +35,7 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 from xml.sax.saxutils import escape
 
@@ -51,9 +51,19 @@ from starlette.websockets import WebSocket
 from actors.call_supervisor import run_call
 from actors.config import CallConfig
 from actors.db import StoreGateway
+from actors.defaults import (
+    DEFAULT_DIALECT,
+    DEFAULT_LANGUAGE,
+    DEFAULT_REALTIME_MODELS,
+    DEFAULT_TRANSCRIPTION_MODEL,
+    DIALECTS,
+    Dialect,
+    Language,
+)
 from actors.ports import LineClosed
 from callrt.loadtest.relay import relay_call
 from callrt.logsafe import escape_for_log
+from callrt.model.llm_extractor import DEFAULT_NLP_MODEL
 from callrt.net.asgi_transport import StarletteTransport
 from callrt.net.websocket import HandshakeFailed, SansIOWebSocket, accept_websocket
 from callrt.server.admission import Admission
@@ -82,7 +92,6 @@ MAX_WEBHOOK_BODY = 64 * 1024
 _NOT_DIGITS = re.compile(r"[^0-9+]")
 UNKNOWN_NUMBER_SAY = "Sorry, this number is not in service. Goodbye."
 
-Dialect = Literal["beta", "ga"]
 MediaTransport = StarletteTransport | SansIOWebSocket
 
 
@@ -126,8 +135,10 @@ class ServerConfig:
     openai_api_key: str | None = attrs.field(default=None, repr=False)
     openai_model: str | None = None
     """None: the connector's default model for the dialect."""
-    dialect: Dialect = attrs.field(default="ga", validator=attrs.validators.in_(("beta", "ga")))
-    language: Literal["he", "en"] = "he"
+    dialect: Dialect = attrs.field(default=DEFAULT_DIALECT, validator=attrs.validators.in_(DIALECTS))
+    language: Language = DEFAULT_LANGUAGE
+    transcription_model: str = DEFAULT_TRANSCRIPTION_MODEL
+    """CALLRT_TRANSCRIPTION_MODEL: the caller's speech is transcribed by it (the NLP reads the transcript)."""
     realtime_url: str | None = None
     """CALLRT_REALTIME_URL: the Realtime websocket to use instead of OpenAI's. Without an API key it is taken
     to be a simulated peer (`callrt sim-peer`): the stream's sim script and call id go in its handshake."""
@@ -141,7 +152,8 @@ class ServerConfig:
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> ServerConfig:
         """Defaults from the environment (CALLRT_DB_URL, OPENAI_API_KEY, TWILIO_AUTH_TOKEN, CALLRT_TRACE_DIR,
-        CALLRT_PUBLIC_URL, CALLRT_FORWARDED_ALLOW_IPS, CALLRT_STREAM_SECRET, CALLRT_OPENAI_MODEL, CALLRT_DIALECT,
+        CALLRT_PUBLIC_URL, CALLRT_FORWARDED_ALLOW_IPS, CALLRT_STREAM_SECRET, CALLRT_OPENAI_MODEL,
+        CALLRT_TRANSCRIPTION_MODEL, CALLRT_DIALECT,
         CALLRT_REALTIME_URL, CALLRT_TRACES, CALLRT_TRACE_RETENTION_DAYS)."""
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {
@@ -151,7 +163,8 @@ class ServerConfig:
             "trace_dir": Path(env.get("CALLRT_TRACE_DIR", "traces")),
             "openai_api_key": env.get("OPENAI_API_KEY") or None,
             "openai_model": env.get("CALLRT_OPENAI_MODEL") or None,
-            "dialect": env.get("CALLRT_DIALECT", "ga"),
+            "transcription_model": env.get("CALLRT_TRANSCRIPTION_MODEL") or DEFAULT_TRANSCRIPTION_MODEL,
+            "dialect": env.get("CALLRT_DIALECT", DEFAULT_DIALECT),
             "realtime_url": env.get("CALLRT_REALTIME_URL") or None,
             "write_traces": env.get("CALLRT_TRACES", "on").lower() not in ("0", "off", "false", "no"),
             "forwarded_allow_ips": env.get("CALLRT_FORWARDED_ALLOW_IPS", "127.0.0.1"),
@@ -181,7 +194,7 @@ class TelephonyServer:
         self.config = config
         self.store = store
         self.business_id = business_id
-        self.call_config = call_config or CallConfig()
+        self.call_config = call_config or CallConfig(transcription_model=config.transcription_model)
         self.planner = planner
         self.tokens = StreamTokens(config.stream_secret, ttl_s=config.token_ttl_s, clock=wall_clock)
         self.metrics = Metrics()
@@ -413,7 +426,7 @@ class TelephonyServer:
             if trace is not None:
                 trace.close()
 
-    async def _language_of(self, business_id: int) -> Literal["he", "en"]:
+    async def _language_of(self, business_id: int) -> Language:
         """The business's language, read as the call starts (a change saved later is for the next call)."""
         try:
             settings = await trio.to_thread.run_sync(self.store.get_business, business_id, limiter=self.db_limiter)
@@ -497,3 +510,12 @@ async def serve(
             task_status=task_status,
         )
         nursery.cancel_scope.cancel()
+
+
+def configured_models(config: ServerConfig) -> dict[str, str]:
+    """The models calls will use, by role (what `callrt serve` and `callrt doctor` check for shutdowns)."""
+    return {
+        "Realtime": config.openai_model or DEFAULT_REALTIME_MODELS[config.dialect],
+        "transcription": config.transcription_model,
+        "NLP": DEFAULT_NLP_MODEL,
+    }

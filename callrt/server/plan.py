@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import functools
 import logging
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 import attrs
 import openai
 
 from actors.appointment_nlp import Extractor, RuleExtractor
+from actors.defaults import Language
 from actors.ports import ModelConnector
 from callrt.logsafe import escape_for_log
 from callrt.model.llm_extractor import LlmExtractor
@@ -33,7 +34,7 @@ class CallPlan:
     """What one accepted stream runs with: its model connector, language and booking extractor."""
 
     model: ModelConnector
-    language: Literal["he", "en"] | None
+    language: Language | None
     """None: the business's language (a simulated peer plays its script's own)."""
     extractor: Extractor | None = None
     """None: the offline rule extractor."""

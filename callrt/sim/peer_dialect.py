@@ -21,7 +21,7 @@ from __future__ import annotations
 import copy
 import typing
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any
 
 import attrs
 import pydantic
@@ -30,7 +30,9 @@ from openai.types.beta.realtime.session_update_event import Session as BetaSessi
 from openai.types.realtime import realtime_client_event as ga_client
 from openai.types.realtime.realtime_session_create_request import RealtimeSessionCreateRequest
 
-DialectName = Literal["beta", "ga"]
+from actors.defaults import DEFAULT_REALTIME_MODELS, DIALECTS
+from actors.defaults import Dialect as DialectName
+
 ULAW_FORMATS = ("g711_ulaw", "audio/pcmu")
 PCM_FORMATS = ("pcm16", "audio/pcm")
 # The service accepts these; the simulator only has a voice in mu-law and PCM16, and says so.
@@ -227,7 +229,7 @@ class Dialect:
 
 BETA = Dialect(
     name="beta",
-    default_model="gpt-4o-realtime-preview",
+    default_model=DEFAULT_REALTIME_MODELS["beta"],
     audio_delta="response.audio.delta",
     audio_done="response.audio.done",
     transcript_delta="response.audio_transcript.delta",
@@ -239,7 +241,7 @@ BETA = Dialect(
 )
 GA = Dialect(
     name="ga",
-    default_model="gpt-realtime",
+    default_model=DEFAULT_REALTIME_MODELS["ga"],
     audio_delta="response.output_audio.delta",
     audio_done="response.output_audio.done",
     transcript_delta="response.output_audio_transcript.delta",
@@ -249,13 +251,13 @@ GA = Dialect(
     audio_content="output_audio",
     text_content="output_text",
 )
-DIALECTS: dict[str, Dialect] = {"beta": BETA, "ga": GA}
+SPELLINGS: dict[str, Dialect] = {"beta": BETA, "ga": GA}
 
 
 def dialect(name: str) -> Dialect:
-    if name not in DIALECTS:
-        raise ValueError(f"dialect must be 'beta' or 'ga', not {name!r}")
-    return DIALECTS[name]
+    if name not in SPELLINGS:
+        raise ValueError(f"dialect must be one of {DIALECTS}, not {name!r}")
+    return SPELLINGS[name]
 
 
 def validate_strict(model: type[pydantic.BaseModel], data: Any, prefix: str) -> pydantic.BaseModel:

@@ -16,8 +16,8 @@ from typing import Literal
 
 import attrs
 
+from actors.defaults import Language
 from actors.prompt import HANDOFF_PHRASE
-from callrt.sim.peer_script import Language
 
 Speaker = Literal["user", "assistant", "system"]
 

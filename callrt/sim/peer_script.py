@@ -15,9 +15,9 @@ from typing import Any, Literal
 
 import attrs
 
+from actors.defaults import DEFAULT_LANGUAGE, LANGUAGES, Language
 from store.errors import CallrtError
 
-Language = Literal["he", "en"]
 PeerFaultKind = Literal["realtime_disconnect", "late_transcription", "duplicate_events", "ai_false_claim"]
 PEER_FAULT_KINDS: frozenset[str] = frozenset(
     {"realtime_disconnect", "late_transcription", "duplicate_events", "ai_false_claim"}
@@ -38,7 +38,7 @@ class PeerFault:
 
 @attrs.frozen
 class SimScript:
-    language: Language = "he"
+    language: Language = DEFAULT_LANGUAGE
     business_name: str = ""
     says: tuple[str, ...] = ()
     faults: tuple[PeerFault, ...] = ()
@@ -46,8 +46,8 @@ class SimScript:
     @classmethod
     def from_scenario(cls, scenario: Mapping[str, Any]) -> SimScript:
         """The peer's part of a scenario; faults meant for other components (crash, db_down) are left out."""
-        language = scenario.get("language", "he")
-        if language not in ("he", "en"):
+        language = scenario.get("language", DEFAULT_LANGUAGE)
+        if language not in LANGUAGES:
             raise ScriptError(f"language must be 'he' or 'en', not {language!r}")
         business = scenario.get("business") or {}
         says = tuple(
@@ -75,9 +75,9 @@ class SimScript:
             raise ScriptError(f"sim script is not JSON: {exc}") from exc
         if not isinstance(doc, dict):
             raise ScriptError("sim script must be a JSON object")
-        language = doc.get("l", "he")
+        language = doc.get("l", DEFAULT_LANGUAGE)
         says = doc.get("s", [])
-        if language not in ("he", "en") or not isinstance(says, list):
+        if language not in LANGUAGES or not isinstance(says, list):
             raise ScriptError("sim script: bad language or says")
         faults = tuple(_fault(raw) for raw in doc.get("f", []))
         return cls(language=language, business_name=str(doc.get("b", "")), says=tuple(map(str, says)), faults=faults)

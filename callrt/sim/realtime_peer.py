@@ -26,6 +26,7 @@ from urllib.parse import parse_qs, urlsplit
 import trio
 from websockets.http11 import Request
 
+from actors.defaults import DEFAULT_DIALECT
 from actors.ports import ModelClosed
 from callrt.net.transport import MemoryTransport, TextTransport, TransportClosed, memory_transport_pair
 from callrt.net.websocket import HandshakeFailed, Refusal, accept_websocket
@@ -91,7 +92,7 @@ class InMemoryModelConnector:
     def __init__(
         self,
         script: SimScript,
-        dialect: str = "beta",
+        dialect: str = DEFAULT_DIALECT,
         *,
         model: str | None = None,
         nursery: trio.Nursery | None = None,
@@ -149,7 +150,7 @@ MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 async def serve_sim_peer(
     host: str,
     port: int,
-    dialect: str = "beta",
+    dialect: str = DEFAULT_DIALECT,
     *,
     task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
 ) -> None:

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from actors import realtime_protocol as rp
 from actors.codec import base64_decoded_size
 from actors.config import CallConfig
+from actors.defaults import DEFAULT_TRANSCRIPTION_MODEL
 from tests.support.realtime_wire import Server, validate_client_event, validate_server_event
 
 DIALECTS = ("beta", "ga")
@@ -46,7 +47,7 @@ def test_beta_session_matches_the_spec(caplog: pytest.LogCaptureFixture) -> None
     assert session["modalities"] == ["audio", "text"]
     assert session["voice"] == "shimmer"
     assert session["input_audio_format"] == session["output_audio_format"] == "g711_ulaw"
-    assert session["input_audio_transcription"] == {"model": "whisper-1", "language": "he"}
+    assert session["input_audio_transcription"] == {"model": DEFAULT_TRANSCRIPTION_MODEL, "language": "he"}
     assert session["turn_detection"] is None
     assert session["temperature"] == rp.MIN_TEMPERATURE
     assert "tools" not in session and "tool_choice" not in session
@@ -59,7 +60,7 @@ def test_ga_session_matches_the_spec() -> None:
     assert session["output_modalities"] == ["audio"]
     assert session["audio"]["input"] == {
         "format": {"type": "audio/pcmu"},
-        "transcription": {"model": "whisper-1", "language": "en"},
+        "transcription": {"model": DEFAULT_TRANSCRIPTION_MODEL, "language": "en"},
         "turn_detection": None,
     }
     assert session["audio"]["output"] == {"format": {"type": "audio/pcmu"}, "voice": "coral"}

@@ -9,7 +9,9 @@ import pytest
 import trio
 from trio_websocket import WebSocketRequest, serve_websocket
 
+from actors.defaults import DEFAULT_REALTIME_MODELS
 from actors.ports import ModelClosed
+from actors.realtime_protocol import check_dialect
 from callrt.model.realtime import OpenAIRealtimeConnector
 
 
@@ -43,8 +45,7 @@ async def test_headers_url_and_json_both_ways(dialect: str) -> None:
         with pytest.raises(ModelClosed):
             await conn.send({"type": "response.create"})
         nursery.cancel_scope.cancel()
-    model = "gpt-4o-realtime-preview" if dialect == "beta" else "gpt-realtime"
-    assert seen["path"] == f"/v1/realtime?model={model}"
+    assert seen["path"] == f"/v1/realtime?model={DEFAULT_REALTIME_MODELS[check_dialect(dialect)]}"
     assert seen["headers"]["authorization"] == "Bearer sk-test"
     assert ("openai-beta" in seen["headers"]) == (dialect == "beta")
     if dialect == "beta":
