@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from .callback_promises import CallbackOutbox
 from .config import CallConfig
 from .db import StoreGateway
 from .defaults import DEFAULT_LANGUAGE as DEFAULT_LANGUAGE
@@ -76,6 +77,8 @@ class CallContext:
     mailboxes: CallMailboxes
     instances: collections.Counter[str] = attrs.field(factory=collections.Counter, eq=False)
     """How many instances of each actor this call has created: 2 and more means restarts."""
+    callbacks: CallbackOutbox = attrs.field(factory=CallbackOutbox, eq=False)
+    """Callback requests promised to the caller and not stored yet (`callback_writer`)."""
     ai_items_taken: set[str] = attrs.field(factory=set, eq=False)
     """AI items an AudioActor instance has taken audio of: after a restart, the rest of these is never
     played from the middle, and an item no instance took yet is played whole."""

@@ -19,12 +19,14 @@ from .appointment_nlp import Extractor, RuleExtractor
 from .audio_actor import AudioActor
 from .booking_actor import BookingActor
 from .call_context import CallContext, CallMailboxes, Language
+from .callback_writer import CallbackWriter, promise_callback
 from .config import CallConfig
 from .db import StoreGateway
 from .messages import CallerFrame, EndCall, EndedBy, ServerNote
 from .nlp_actor import NlpActor
 from .ports import CallerLine, LineClosed, ModelConnector
 from .realtime_actor import RealtimeActor
+from .runtime_voice import say_runtime_line
 from .supervision import ChildSpec, Escalation, describe, supervise
 from .trace import Trace
 
@@ -68,6 +70,7 @@ class CallSupervisor:
         self.restarts: list[tuple[str, float]] = []
         self._supervisor_box = ctx.mailboxes.supervisor.outbox("supervisor")
         self._realtime_box = ctx.mailboxes.realtime.outbox("supervisor")
+        self._audio_box = ctx.mailboxes.audio.outbox("supervisor")
 
     def on_restart(self, spec: ChildSpec, _attempt: int) -> None:
         self.restarts.append((spec.name, self.ctx.trace.now_ms()))
@@ -80,6 +83,11 @@ class CallSupervisor:
             self._realtime_box.send_nowait(
                 ServerNote(kind="booking_unavailable", text=f"booking_unavailable reason={spec.name}_failed")
             )
+        elif spec.name == "realtime":
+            # The model is out of reach: the caller still hears words (the runtime's own), and is called back.
+            self.ctx.log("supervisor", f"realtime gave up ({why}); the caller hears the handoff line")
+            promise_callback(self.ctx, "model_unavailable", "(the model was unavailable: nothing could be asked)")
+            say_runtime_line(self.ctx, self._audio_box, "handoff", hang_up="model_unavailable")
         else:
             self.ctx.log("supervisor", f"{spec.name} gave up ({why}); ending the call")
             self._supervisor_box.send_nowait(EndCall(by="supervisor", reason=f"{spec.name}_failed"))
@@ -160,6 +168,7 @@ async def run_call(
         mailboxes=CallMailboxes.create(trace, config),
     )
     supervisor = CallSupervisor(ctx, line)
+    callbacks = CallbackWriter(ctx)
     specs = child_specs(ctx) if child_specs else default_child_specs(ctx, line, model, extractor or RuleExtractor())
     started = trio.current_time()
     trace.record("call_start", call_sid=call_sid, business_id=business_id, language=language)
@@ -183,6 +192,7 @@ async def run_call(
                     name=f"{call_sid}:{spec.name}",
                 )
             nursery.start_soon(supervisor.pump_line, name=f"{call_sid}:line")
+            nursery.start_soon(callbacks.run, name=f"{call_sid}:callbacks")
             task_status.started(ctx)
             end = await ctx.mailboxes.supervisor.receive()
             if end.by != "caller":
@@ -191,6 +201,7 @@ async def run_call(
     finally:
         ctx.mailboxes.close_all()
         duration_ms = (trio.current_time() - started) * 1000.0
+        await callbacks.flush()
         trace.record("call_end", by=end.by, reason=end.reason, duration_ms=round(duration_ms, 3))
         with trio.CancelScope(shield=True):
             await _store_quietly(ctx, "end_call_session", store.end_call_session, call_sid, f"{end.by}:{end.reason}")

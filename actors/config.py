@@ -28,6 +28,9 @@ class CallConfig:
     transcription_model: str = DEFAULT_TRANSCRIPTION_MODEL
     """CALLRT_TRANSCRIPTION_MODEL overrides it (docs/realtime.md, "Models")."""
     server_vad: bool = False
+    first_audio_timeout_ms: float = 5000.0
+    """A response with no audio this long after `response.create` (or a session not acknowledged this long
+    after `session.update`) means a frozen model: the connection is recycled, then the model given up."""
     # Mailboxes
     audio_mailbox_capacity: int = 250
     """Inbound frames buffered for the AudioActor (5 s at 20 ms); beyond it the oldest is dropped."""

@@ -19,11 +19,18 @@ transition is atomic.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from typing import Any
+
+import attrs
+import trio
 
 from . import realtime_protocol as rp
 from .ai_speech import AiSpeech
 from .call_context import CallContext
+from .callback_promises import CALLBACK_NOTES
+from .callback_writer import promise_callback
 from .claim_guard import ClaimGuard
 from .claims import Claim
 from .codec import ULAW_BYTES_PER_MS
@@ -32,10 +39,18 @@ from .messages import AiAudio, AiAudioDone, HangUpAfterPlayout, NoteKind, StopPl
 from .model_session import ModelSession
 from .ports import ModelConnector
 from .response_ledger import ResponseLedger
+from .response_watch import ResponseWatch
+from .runtime_voice import say_runtime_line
+from .session_fallback import SessionFallback
 from .silence_ladder import SilenceLadder
 from .turn_book import TurnBook, TurnSink
 
 REPLAY_CHUNK_BYTES = 1000 * ULAW_BYTES_PER_MS
+
+logger = logging.getLogger("callrt.realtime")
+
+HARMLESS_ERRORS = frozenset({"response_cancel_not_active"})
+"""Errors that change nothing: a cancel that raced the response's end."""
 
 NOTE_TEXT: dict[NoteKind, str] = {
     "silence_prompt": "The caller has been silent. Ask once, briefly, whether they are still on the line.",
@@ -59,6 +74,9 @@ class ModelConversation:
         self.claims = ClaimGuard(self.trace)
         self.book = TurnBook(turns)
         self.speech = AiSpeech()
+        self.fallback = SessionFallback(ctx.config.transcription_model)
+        self.watch = ResponseWatch(ctx.config.first_audio_timeout_ms / 1000.0)
+        self._watch_changed = trio.Event()
 
     # ------------------------------------------------------------------ the session (called by ModelSession)
 
@@ -67,7 +85,8 @@ class ModelConversation:
         dialect, send = self.session.dialect, self.session.send
         resend, replay = self.book.to_resend(), self.book.spoken()
         self.trace("model_connected", dialect=dialect, replay_turns=len(replay), resend_utterances=len(resend))
-        await send(rp.session_update(dialect, self.ctx.config, self.instructions, self.ctx.language))
+        self.fallback.connected()
+        await self._send_session_update()
         for turn in replay:
             await send(rp.text_item(dialect, turn.role, turn.text))
         for utterance in resend:
@@ -75,11 +94,19 @@ class ModelConversation:
             await send(rp.input_audio_commit())
         await self._append_audio(bytes(self.book.uncommitted))
 
+    async def _send_session_update(self) -> None:
+        choice = self.fallback.choice
+        config = attrs.evolve(self.ctx.config, transcription_model=choice.transcription_model)
+        update = rp.session_update(self.session.dialect, config, self.instructions, self.ctx.language)
+        self.fallback.sent(await self.session.send(choice.apply(update)))
+        self._watching(self.watch.session_requested)
+
     async def _append_audio(self, audio: bytes) -> None:
         for start in range(0, len(audio), REPLAY_CHUNK_BYTES):
             await self.session.send(rp.input_audio_append(audio[start : start + REPLAY_CHUNK_BYTES]))
 
     def session_dropped(self, reason: str) -> None:
+        self.watch.connection_dropped()
         self.ledger.connection_dropped()
         self.ladder.connection_dropped(self.ledger.is_done(self.ladder.goodbye_response_id))
         self.trace("model_disconnected", reason=reason, resume=self.ledger.wanted)
@@ -91,13 +118,15 @@ class ModelConversation:
 
     async def request_response(self, reason: str) -> None:
         """response.create now, or later: never while one is pending (the guard) or before the session is ready."""
-        if self.ledger.request(reason, self.session.link.ready) != "send":
+        if self.session.stopped or self.ledger.request(reason, self.session.link.ready) != "send":
             return
-        event_id = await self.session.send(rp.response_create())
+        aloud = self.session.dialect if reason == "audio_retry" else None
+        event_id = await self.session.send(rp.response_create(aloud))
         if event_id is None:
             self.ledger.create_unsent(reason)
         else:
             self.ledger.create_sent(reason, event_id)
+            self._watching(self.watch.response_requested)
 
     async def _flush_wanted_response(self) -> None:
         reason = self.ledger.take_wanted(self.session.link.ready)
@@ -107,8 +136,15 @@ class ModelConversation:
     async def note_and_respond(self, kind: NoteKind, text: str) -> None:
         """A `[SERVER]` note (stored, kept for replay, sent as a system item when connected), then a response."""
         rendered = self.add_note(kind, text)
+        if kind in CALLBACK_NOTES:
+            # The prompt has the AI tell the caller a person will get back to them: that is a record.
+            promise_callback(self.ctx, f"{kind}: {text}", self.caller_words())
         await self.session.send(rp.text_item(self.session.dialect, "server", rendered))
         await self.request_response(kind)
+
+    def caller_words(self) -> str:
+        """The caller's latest words (what a callback request says was asked)."""
+        return next((turn.text for turn in reversed(self.book.turns) if turn.role == "user" and turn.text), "")
 
     def add_note(self, kind: NoteKind, text: str) -> str:
         rendered = rp.render_note(kind, text)
@@ -144,6 +180,8 @@ class ModelConversation:
 
     async def server_event(self, event: rp.ServerEvent) -> None:
         if isinstance(event, rp.SessionUpdated):
+            self.fallback.accepted()
+            self.watch.session_acknowledged()
             self.session.link.acknowledged()
             if self.book.take_greeting():
                 await self.request_response("greeting")
@@ -169,7 +207,9 @@ class ModelConversation:
             self.ledger.item_done(event.item_id)
         elif isinstance(event, rp.ResponseDone):
             if self.ledger.done(event.response_id, event.status):
-                self._hang_up_if(self.ladder.response_done(event.response_id, self.ledger.is_cut(event.response_id)))
+                cut = self.ledger.is_cut(event.response_id)
+                self._hang_up_if(self.ladder.response_done(event.response_id, cut))
+                await self._answered(event.response_id, self.watch.done(event.response_id, event.status, cut))
                 await self._flush_wanted_response()
         elif isinstance(event, rp.InputCommitted):
             self.book.committed(event.item_id)
@@ -180,12 +220,13 @@ class ModelConversation:
             self.trace("user_transcript_failed", item_id=event.item_id, message=event.message)
             await self._ask_to_repeat()
         elif isinstance(event, rp.Error):
-            self._on_error(event)
+            await self._on_error(event)
 
     def _on_audio_delta(self, event: rp.AudioDelta) -> None:
         if not self.ledger.audio_delta(event.response_id, event.item_id):
             self.trace("audio_dropped", response_id=event.response_id, bytes=len(event.audio))
             return
+        self.watch.audio(event.response_id)
         self.speech.forwarded(event.item_id, len(event.audio))
         self._audio.send_nowait(AiAudio(response_id=event.response_id, item_id=event.item_id, payload=event.audio))
 
@@ -237,13 +278,86 @@ class ModelConversation:
         rather than let a request vanish. The model may have answered the audio already; this follows."""
         await self.note_and_respond("caller_unheard", NOTE_TEXT["caller_unheard"])
 
-    def _on_error(self, error: rp.Error) -> None:
-        if error.code == "response_cancel_not_active":
+    async def _answered(self, response_id: str, answer: str) -> None:
+        """A response is done: one that said nothing aloud is asked for again, in audio, a few times."""
+        if answer == "ok":
+            return
+        self.trace("text_only_reply", response_id=response_id, retry=answer == "retry")
+        logger.error("%s: the model answered without audio (%s)", self.ctx.call_sid, response_id)
+        if answer == "retry":
+            await self.request_response("audio_retry")
+        else:
+            await self.hand_off("model_text_only")
+
+    async def _on_error(self, error: rp.Error) -> None:
+        """Every `error` the service sends, by the client event it refuses (docs/realtime.md, "Errors")."""
+        if error.code in HARMLESS_ERRORS:
             self.trace("model_error", code=error.code, harmless=True)
             return
-        self.trace("model_error", code=error.code, message=error.message, event_id=error.event_id)
+        if self.fallback.answers_update(error.event_id):
+            await self._session_refused(error)
+            return
+        refused = self.session.link.sent_type(error.event_id)
+        self.trace("model_error", code=error.code, message=error.message, event_id=error.event_id, refused=refused)
         self.log(f"[MODEL] error {error.code}: {error.message}")
-        self.ledger.create_refused(error.event_id, error.code)  # our response.create was refused
+        if refused == "response.create":
+            self.ledger.create_refused(error.event_id, error.code)
+            await self._flush_wanted_response()
+
+    async def _session_refused(self, error: rp.Error) -> None:
+        refusal = self.fallback.refused(error.code, error.message, error.param)
+        self.trace(
+            "session_refused", code=error.code, param=error.param, refused=refusal.refused, next=refusal.next_step
+        )
+        logger.error(
+            "%s: the model refused the session's %s (%s: %s); %s",
+            self.ctx.call_sid,
+            refusal.refused,
+            error.code,
+            error.message[:200],
+            f"trying {refusal.next_step}" if refusal.next_step else "no configuration left: handing the call off",
+        )
+        if refusal.next_step is not None:
+            await self._send_session_update()
+        else:
+            await self.hand_off("session_refused")
+
+    # ------------------------------------------------------------------ giving the model up
+
+    async def hand_off(self, reason: str) -> None:
+        """The model cannot serve this call: the runtime says the handoff line itself, promises a callback
+        (a record), and the call ends once the caller heard it. The model is not connected again."""
+        if self.session.stopped:
+            return
+        self.trace("model_given_up", reason=reason)
+        logger.error("%s: giving the model up (%s); the caller hears the handoff line", self.ctx.call_sid, reason)
+        await self.session.stop(reason)
+        self.watch.connection_dropped()
+        promise_callback(self.ctx, reason, self.caller_words())
+        say_runtime_line(self.ctx, self._audio, "handoff", hang_up=reason)
+
+    def _watching(self, change: Callable[[float], None]) -> None:
+        change(trio.current_time())
+        self._watch_changed.set()
+
+    async def watch_responses(self, lock: QuickLock) -> None:
+        """Sleep until the watched answer is overdue; then recycle the connection, or give the model up."""
+        while not self.session.stopped:
+            self._watch_changed = trio.Event()
+            with trio.move_on_at(self.watch.deadline):
+                await self._watch_changed.wait()
+                continue
+            async with lock:
+                if trio.current_time() < self.watch.deadline or self.session.stopped:
+                    continue
+                waited = self.watch.waiting_for
+                expiry = self.watch.expired()
+                self.trace("model_frozen", waiting_for=waited, action=expiry)
+                logger.error("%s: no %s from the model in time (%s)", self.ctx.call_sid, waited, expiry)
+                if expiry == "recycle":
+                    await self.session.drop("frozen")
+                else:
+                    await self.hand_off("model_frozen")
 
     def trace(self, what: str, /, **fields: Any) -> None:
         self.ctx.trace.record("realtime", what=what, **fields)

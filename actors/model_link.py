@@ -17,6 +17,8 @@ RECONNECT_MAX_S = 3.2
 RECONNECT_ATTEMPTS = 6
 SEEN_EVENT_IDS = 1024
 """Server event ids remembered per session for de-duplication (the oldest is forgotten first)."""
+SENT_EVENT_TYPES = 256
+"""Our latest client events remembered by id, so that an `error` naming one says what it refused."""
 
 
 def reconnect_delay(attempt: int) -> float | None:
@@ -34,6 +36,7 @@ class ModelLink:
         self._sent_events = 0
         self._seen_ids: deque[str] = deque()
         self._seen_set: set[str] = set()
+        self._sent_types: dict[str, str] = {}
 
     def connected(self, now: float) -> None:
         """A new session began at `now`: not configured yet, and no server event seen in it."""
@@ -51,10 +54,18 @@ class ModelLink:
     def rotation_due_at(self, max_session_s: float) -> float:
         return self.connected_at + max_session_s
 
-    def next_event_id(self) -> str:
+    def next_event_id(self, event_type: str = "") -> str:
         """The id of our next client event: `rt_<n>`, counted over the actor's life, never reused."""
         self._sent_events += 1
-        return f"rt_{self._sent_events}"
+        event_id = f"rt_{self._sent_events}"
+        self._sent_types[event_id] = event_type
+        if len(self._sent_types) > SENT_EVENT_TYPES:
+            del self._sent_types[next(iter(self._sent_types))]
+        return event_id
+
+    def sent_type(self, event_id: str | None) -> str | None:
+        """The type of our client event with this id, if it is one of the latest `SENT_EVENT_TYPES`."""
+        return self._sent_types.get(event_id) if event_id else None
 
     def is_duplicate(self, event_id: object) -> bool:
         """Whether this session already delivered a server event with this id; a new id is remembered.

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from contextlib import suppress
-from typing import Any, NoReturn, Protocol
+from typing import Any, Protocol
 
 import trio
 
@@ -65,24 +65,35 @@ class ModelSession:
         self._conn: ModelConnection | None = None
         self._pump_scope = trio.CancelScope()
         self._pump_task: trio.lowlevel.Task | None = None
+        self._run_scope = trio.CancelScope()
+        self.stopped = False
+        """The actor gave the model up for this call (`stop`): no more connections."""
 
-    async def run(self) -> NoReturn:
-        while True:
-            conn = await self._connect_with_backoff()
-            async with self._lock:
-                self._conn = conn
-                self.link.connected(trio.current_time())
-                await self._handler.session_started()
-            reason = await self._pump(conn)
-            async with self._lock:
-                await self.drop(reason)
+    async def run(self) -> None:
+        """Connect, pump, reconnect: until `stop` (or `ModelUnavailable`)."""
+        with self._run_scope:
+            while not self.stopped:
+                conn = await self._connect_with_backoff()
+                async with self._lock:
+                    self._conn = conn
+                    self.link.connected(trio.current_time())
+                    await self._handler.session_started()
+                reason = await self._pump(conn)
+                async with self._lock:
+                    await self.drop(reason)
+
+    async def stop(self, reason: str) -> None:
+        """Give the model up for the rest of the call: the connection is dropped and never made again."""
+        self.stopped = True
+        self._run_scope.cancel()
+        await self.drop(reason)
 
     async def send(self, event: Mapping[str, Any]) -> str | None:
         """Send one client event; its id, or None (and the connection dropped) when it could not be sent."""
         conn = self._conn
         if conn is None:
             return None
-        event_id = self.link.next_event_id()
+        event_id = self.link.next_event_id(str(event.get("type", "")))
         if self._trace.detailed:  # the summary is built only for a trace that keeps it
             self._trace.record("io", peer="model", dir="out", event_id=event_id, **rp.summarise_client_event(event))
         try:

@@ -109,6 +109,7 @@ class RealtimeActor:
                 nursery.start_soon(self._writer.run)
                 self._resume_owed_turn()
                 nursery.start_soon(self.conversation.session.run)
+                nursery.start_soon(self.conversation.watch_responses, self._lock)
                 async for message in self.ctx.mailboxes.realtime:
                     async with self._lock:
                         await self._handle_inbox(message)

@@ -94,6 +94,8 @@ class Error:
     message: str
     event_id: str | None = None
     """The id of the client event that caused it, when the server names one."""
+    param: str | None = None
+    """The parameter it is about (`session.audio.input.transcription.model`), when the server names one."""
 
 
 @attrs.frozen

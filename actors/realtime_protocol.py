@@ -170,8 +170,13 @@ def text_item(dialect: Dialect, role: TurnRole, text: str) -> dict[str, Any]:
     }
 
 
-def response_create() -> dict[str, Any]:
-    return {"type": "response.create"}
+def response_create(aloud: Dialect | None = None) -> dict[str, Any]:
+    """`response.create`; with `aloud` (the session's dialect), this response is asked for in audio explicitly
+    (after a text-only answer: the session's own setting did not hold)."""
+    if aloud is None:
+        return {"type": "response.create"}
+    modalities = {"modalities": ["audio", "text"]} if aloud == "beta" else {"output_modalities": ["audio"]}
+    return {"type": "response.create", "response": modalities}
 
 
 def response_cancel(response_id: str | None = None) -> dict[str, Any]:
@@ -326,11 +331,12 @@ def _parse_known(dialect: Dialect, kind: str, raw: Mapping[str, Any]) -> ServerE
         return UserTranscriptFailed(_str(raw, "item_id"), message)
     if kind == "error":
         error = _obj(raw, "error")
-        code, cause = error.get("code"), error.get("event_id")
+        code, cause, param = error.get("code"), error.get("event_id"), error.get("param")
         return Error(
             code if isinstance(code, str) else None,
             str(error.get("message", "")),
             cause if isinstance(cause, str) else None,
+            param if isinstance(param, str) else None,
         )
     if kind in _IGNORED[dialect]:
         return Ignored(kind)
@@ -378,7 +384,7 @@ def summarise_server_event(raw: Mapping[str, Any], event: ServerEvent | None) ->
     elif isinstance(event, UserTranscriptFailed):
         fields.update(item_id=event.item_id, message=event.message)
     elif isinstance(event, Error):
-        fields.update(code=event.code, message=event.message)
+        fields.update(code=event.code, message=event.message, param=event.param)
     elif event is None:
         fields["malformed"] = True
     return fields

@@ -83,7 +83,8 @@ def committed_utterances(events: Sequence[Event]) -> tuple[dict[str, Event], int
 
     Each real utterance (`utterance`) is committed once; after a reconnect the RealtimeActor may
     commit again, before its first `response.create`, audio whose transcription the old session
-    never delivered: such a replay holds the oldest utterance still without a transcript.
+    never delivered: such a replay holds the oldest utterance still without a transcript (a commit the
+    old session never acknowledged included: it is sent again too).
     """
     pending: list[Event] = []
     untranscribed: list[Event] = []
@@ -97,6 +98,8 @@ def committed_utterances(events: Sequence[Event]) -> tuple[dict[str, Event], int
             pending.append(event)
         elif ev == "realtime" and event.get("what") == "model_connected":
             replaying = True
+            untranscribed = [*awaiting_item, *untranscribed]
+            awaiting_item.clear()
         elif ev == "realtime" and event.get("what") == "user_turn":
             utterance = by_item.get(str(event.get("item_id")))
             if utterance in untranscribed:
@@ -307,7 +310,8 @@ def check_caller_answered(events: Sequence[Event]) -> list[str]:
 
 def check_caller_heard(events: Sequence[Event]) -> list[str]:
     """What the caller says reaches the conversation: each real utterance is transcribed, or the AI
-    asks the caller to repeat it (a `caller_unheard` note) — never silently lost to a fault."""
+    asks the caller to repeat it (a `caller_unheard` note), or the model was given up and the runtime's
+    handoff line promised a person's call — never silently lost to a fault."""
     by_item, _ = committed_utterances(events)
     transcribed = {
         id(by_item[item])
@@ -315,6 +319,8 @@ def check_caller_heard(events: Sequence[Event]) -> list[str]:
         if (item := str(e.get("item_id"))) in by_item
     }
     re_asked = [float(e["t"]) for e in _of(events, "realtime", what="note_injected", kind="caller_unheard")]
+    # The model given up: the runtime's handoff line tells the caller a person will get back to them.
+    re_asked += [float(e["t"]) for e in _of(events, "runtime_line", line="handoff")]
     end = _end_time(events)
     for utterance in _of(events, "utterance"):
         said = float(utterance["t"])

@@ -28,6 +28,8 @@ class Fault:
     kind: str
     actor: str | None = None
     ms: float | None = None
+    field: str | None = None
+    """`refuse_session`: the session field the model refuses (`*`: every session)."""
 
 
 @attrs.frozen
@@ -58,6 +60,7 @@ def _fault(fault: dict[str, Any]) -> Fault:
         kind=str(fault["kind"]),
         actor=fault.get("actor"),
         ms=None if ms is None else float(ms),
+        field=fault.get("field"),
     )
 
 

@@ -51,6 +51,10 @@ def _user_turns(events: Sequence[Event]) -> list[dict[str, Any]]:
     ]
 
 
+def _realtime(events: Sequence[Event], what: str) -> list[Event]:
+    return [e for e in events if e.get("ev") == "realtime" and e.get("what") == what]
+
+
 def appointment_json(appointment: AppointmentInfo) -> dict[str, Any]:
     return {
         "id": appointment.id,
@@ -109,5 +113,11 @@ def build_report(
         "guard_skips": sum(1 for e in events if e.get("ev") == "realtime" and e.get("what") == "guard_skip"),
         "false_claims_cut": sum(1 for e in events if e.get("ev") == "realtime" and e.get("what") == "false_claim_cut"),
         "restarts": [{"actor": e["actor"], "at_ms": _ms(e["t"])} for e in events if e.get("ev") == "restart"],
+        "session_refusals": [e.get("refused") for e in _realtime(events, "session_refused")],
+        "text_only_replies": len(_realtime(events, "text_only_reply")),
+        "model_frozen": [e.get("action") for e in _realtime(events, "model_frozen")],
+        "model_given_up": next((e.get("reason") for e in _realtime(events, "model_given_up")), None),
+        "runtime_lines": [{"line": e["line"], "at_ms": _ms(e["t"])} for e in events if e.get("ev") == "runtime_line"],
+        "callbacks_recorded": [e["reason"] for e in events if e.get("ev") == "callback_recorded"],
         "trace": trace_path,
     }

@@ -28,6 +28,8 @@ class PeerCall:
     orphaned: dict[bytes, str | None] = attrs.field(factory=dict)
     """Transcripts of committed audio a closed session never delivered, by the audio's digest: the same
     audio committed again in a later session transcribes the same (as the service would)."""
+    refused_values: dict[int, object] = attrs.field(factory=dict)
+    """`refuse_session` faults: the value each refused first."""
 
     def connected(self) -> None:
         if self.origin is None:
@@ -54,6 +56,31 @@ class PeerCall:
         for index, fault in enumerate(self.script.faults):
             if fault.kind == kind and index not in self.fired and fault.at_ms <= self.elapsed_ms():
                 self.fired.add(index)
+                return fault
+        return None
+
+    def frozen_until(self) -> float:
+        """The trio time a `realtime_freeze` in progress ends (now, or earlier, when none is): the service
+        stops answering every connection of the call, its sockets staying open."""
+        now = trio.current_time()
+        ends = [
+            self.origin + (fault.at_ms + fault.ms) / 1000
+            for fault in self.script.faults
+            if self.origin is not None and fault.kind == "realtime_freeze" and fault.at_ms <= self.elapsed_ms()
+        ]
+        return max([now, *ends])
+
+    def refuses(self, path_value: dict[str, object]) -> PeerFault | None:
+        """The `refuse_session` fault refusing a session with these field values (by the fault's `field`):
+        `*` refuses every session; a field, the first value it saw there (so a changed value passes)."""
+        for index, fault in enumerate(self.script.faults):
+            if fault.kind != "refuse_session" or fault.at_ms > self.elapsed_ms():
+                continue
+            if fault.field == "*":
+                return fault
+            value = path_value.get(fault.field)
+            first = self.refused_values.setdefault(index, value)
+            if value is not None and value == first:
                 return fault
         return None
 

@@ -10,6 +10,7 @@ compact JSON string: a Twilio `<Parameter name="sim_script">` in live runs, the
 from __future__ import annotations
 
 import json
+import typing
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -18,10 +19,16 @@ import attrs
 from actors.defaults import DEFAULT_LANGUAGE, LANGUAGES, Language
 from store.errors import CallrtError
 
-PeerFaultKind = Literal["realtime_disconnect", "late_transcription", "duplicate_events", "ai_false_claim"]
-PEER_FAULT_KINDS: frozenset[str] = frozenset(
-    {"realtime_disconnect", "late_transcription", "duplicate_events", "ai_false_claim"}
-)
+PeerFaultKind = Literal[
+    "realtime_disconnect",
+    "late_transcription",
+    "duplicate_events",
+    "ai_false_claim",
+    "text_only_reply",
+    "refuse_session",
+    "realtime_freeze",
+]
+PEER_FAULT_KINDS: frozenset[str] = frozenset(typing.get_args(PeerFaultKind))
 
 
 class ScriptError(CallrtError, ValueError):
@@ -33,7 +40,10 @@ class PeerFault:
     kind: PeerFaultKind
     at_ms: int
     ms: int = 0
-    """`late_transcription` only: how long after the response started the transcription arrives."""
+    """`late_transcription`: how long after the response started the transcription arrives;
+    `realtime_freeze`: how long the peer says nothing."""
+    field: str = ""
+    """`refuse_session`: the session field refused (a path inside `session`, `*`: every session)."""
 
 
 @attrs.frozen
@@ -90,7 +100,9 @@ def _fault(raw: Any) -> PeerFault:
     if not isinstance(raw, Mapping) or raw.get("kind") not in PEER_FAULT_KINDS:
         raise ScriptError(f"not a model-peer fault: {raw!r}")
     try:
-        return PeerFault(kind=raw["kind"], at_ms=int(raw.get("at_ms", 0)), ms=int(raw.get("ms", 0)))
+        return PeerFault(
+            kind=raw["kind"], at_ms=int(raw.get("at_ms", 0)), ms=int(raw.get("ms", 0)), field=str(raw.get("field", ""))
+        )
     except (TypeError, ValueError) as exc:
         raise ScriptError(f"bad fault {raw!r}: {exc}") from exc
 
@@ -99,4 +111,6 @@ def _fault_doc(fault: PeerFault) -> dict[str, Any]:
     doc: dict[str, Any] = {"kind": fault.kind, "at_ms": fault.at_ms}
     if fault.ms:
         doc["ms"] = fault.ms
+    if fault.field:
+        doc["field"] = fault.field
     return doc

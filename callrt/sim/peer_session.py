@@ -133,6 +133,8 @@ class PeerSession:
         event = {"type": event_type, "event_id": f"event_sim{next(self._event_ids):06d}", **fields}
         # orjson: the peer encodes every audio delta, and shares a CPU with the bench's callers.
         text = orjson.dumps(event).decode()
+        # `realtime_freeze`: the service goes quiet (the socket stays open); what it had to say comes after.
+        await trio.sleep_until(self.call.frozen_until())
         async with self._send_lock:
             for _ in range(2 if self.call.duplicating() else 1):
                 await self._send_text(text)
@@ -159,6 +161,11 @@ class PeerSession:
     # --- session and input audio ---------------------------------------------------------------
 
     async def _session_update(self, event: dict[str, Any]) -> None:
+        update = event.get("session")
+        paths = _paths(update) if isinstance(update, Mapping) else {}
+        refusal = self.call.refuses(paths)
+        if refusal is not None:
+            raise _refused(refusal.field, paths.get(refusal.field))
         self.session = self.dialect.updated_session(self.session, event.get("session"), voice_locked=self._voice_used)
         await self.emit("session.updated", session=self.session)
 
@@ -286,8 +293,10 @@ class PeerSession:
         if self.call.take_due("ai_false_claim"):
             text = FALSE_CLAIM[script.language]
         modalities = self.dialect.modalities(self.session, event.get("response") or {})
+        # `text_only_reply`: the model answers in text whatever the session says (seen after text history).
+        with_audio = "audio" in modalities and not self.call.take_due("text_only_reply")
         assert self._nursery is not None
-        self._nursery.start_soon(self._stream_response, response, text, "audio" in modalities)
+        self._nursery.start_soon(self._stream_response, response, text, with_audio)
 
     async def _response_cancel(self, event: dict[str, Any]) -> None:
         response = self._response
@@ -360,3 +369,24 @@ class PeerSession:
             if await response.pause():
                 break
         return said
+
+
+def _paths(doc: Mapping[str, Any], prefix: str = "") -> dict[str, object]:
+    """Every leaf of a session update by its dotted path (`audio.input.transcription.model`)."""
+    paths: dict[str, object] = {}
+    for key, value in doc.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            paths.update(_paths(value, f"{path}."))
+        else:
+            paths[path] = value
+    return paths
+
+
+def _refused(field: str, value: object) -> PeerError:
+    """The service's answer to a session it will not take, as its `error` event spells it."""
+    if field == "*":
+        return PeerError("invalid_request_error", "The session could not be configured. Please try again later.")
+    return PeerError(
+        "invalid_value", f"Invalid value: {value!r} for 'session.{field}'. It is not supported.", f"session.{field}"
+    )

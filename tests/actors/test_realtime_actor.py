@@ -409,7 +409,7 @@ async def test_the_actor_gives_up_after_the_reconnect_budget(h: Harness, autojum
 
 
 async def test_an_old_session_is_rotated_at_a_quiet_moment(store: tuple[Store, int], autojump_clock: MockClock) -> None:
-    h = Harness(*store, dialect="ga", config=CallConfig(model_max_session_s=60))
+    h = Harness(*store, dialect="ga", config=CallConfig(model_max_session_s=60, first_audio_timeout_ms=120_000))
     async with h.running():
         h.push(h.server.response_created("resp_g"))
         await trio.sleep(61)
