@@ -86,6 +86,7 @@ class CallSupervisor:
         elif spec.name == "realtime":
             # The model is out of reach: the caller still hears words (the runtime's own), and is called back.
             self.ctx.log("supervisor", f"realtime gave up ({why}); the caller hears the handoff line")
+            self.ctx.trace.record("call_failed", reason="model_unavailable")
             promise_callback(self.ctx, "model_unavailable", "(the model was unavailable: nothing could be asked)")
             say_runtime_line(self.ctx, self._audio_box, "handoff", hang_up="model_unavailable")
         else:

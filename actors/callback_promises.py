@@ -40,7 +40,7 @@ class CallbackOutbox:
         self._queue: deque[CallbackPromise] = deque()
         self._capacity = capacity
         self.reasons: set[str] = set()
-        """Every reason promised in this call (one promise per reason is enough for the business)."""
+        """Every reason promised in this call."""
         self.on_queued: Callable[[], None] = lambda: None
         """Set by the writer: wakes it."""
 
@@ -48,14 +48,11 @@ class CallbackOutbox:
         return len(self._queue)
 
     def promise(self, promise: CallbackPromise) -> CallbackPromise | None:
-        """Queue a promise (one per reason and call); the oldest one given up to make room, if any."""
+        """Queue a promise; the oldest one given up to make room, if any."""
         self.reasons.add(promise.reason)
         self._queue.append(attrs.evolve(promise, request=promise.request[:REQUEST_MAX_CHARS]))
         self.on_queued()
         return self._queue.popleft() if len(self._queue) > self._capacity else None
-
-    def promised(self, reason: str) -> bool:
-        return reason in self.reasons
 
     def next(self) -> CallbackPromise | None:
         return self._queue[0] if self._queue else None

@@ -25,8 +25,10 @@ logger = logging.getLogger("callrt.callbacks")
 
 
 def promise_callback(ctx: CallContext, reason: str, request: str, name: str | None = None) -> None:
-    """The caller was (or is about to be) told a person will call back: queue the request (once per reason)."""
-    if ctx.callbacks.promised(reason):
+    """The caller was (or is about to be) told a person will call back: queue the request (once per call:
+    one person calls back once; a later reason is traced, not stored again)."""
+    if ctx.callbacks.reasons:
+        ctx.trace.record("callback_already_promised", reason=reason)
         return
     promise = CallbackPromise(
         business_id=ctx.business_id,

@@ -306,8 +306,8 @@ class ModelConversation:
 
     async def _session_refused(self, error: rp.Error) -> None:
         refusal = self.fallback.refused(error.code, error.message, error.param)
-        self.trace(
-            "session_refused", code=error.code, param=error.param, refused=refusal.refused, next=refusal.next_step
+        self.ctx.trace.record(
+            "model_refused", code=error.code, param=error.param, refused=refusal.refused, next=refusal.next_step
         )
         logger.error(
             "%s: the model refused the session's %s (%s: %s); %s",
@@ -330,6 +330,7 @@ class ModelConversation:
         if self.session.stopped:
             return
         self.trace("model_given_up", reason=reason)
+        self.ctx.trace.record("call_failed", reason=reason)
         logger.error("%s: giving the model up (%s); the caller hears the handoff line", self.ctx.call_sid, reason)
         await self.session.stop(reason)
         self.watch.connection_dropped()

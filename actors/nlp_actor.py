@@ -16,6 +16,7 @@ from typing import Literal
 import trio
 
 from store import StoreError
+from store.errors import BrokenSettings
 
 from .appointment_nlp import Action, Extractor
 from .call_context import CallContext
@@ -85,6 +86,12 @@ class NlpActor:
                 business = await self.ctx.gateway.run_retrying(
                     self._log_retry, self.ctx.store.get_business, self.ctx.business_id
                 )
+            except BrokenSettings as exc:
+                self.ctx.log(self.name, f"[NLP] business settings invalid ({exc}); no booking in this call")
+                self._realtime.send_nowait(
+                    ServerNote(kind="booking_unavailable", text="booking_unavailable reason=invalid_settings")
+                )
+                return None
             except StoreError as exc:
                 # Without the time zone "tomorrow" means nothing: the caller must not be left waiting in silence.
                 self.ctx.log(self.name, f"[NLP] business settings unavailable ({type(exc).__name__}); booking failed")

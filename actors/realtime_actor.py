@@ -19,13 +19,16 @@ the database under the lock except the bounded silence-prompt claim: turns are w
 
 from __future__ import annotations
 
+import logging
+
 import trio
 
-from store.errors import StoreError
+from store.errors import BrokenSettings, StoreError
 from store.records import BusinessSettings
 
 from . import realtime_protocol as rp
 from .call_context import CallContext
+from .callback_writer import promise_callback
 from .errors import InjectedFault
 from .locks import QuickLock
 from .messages import (
@@ -46,6 +49,8 @@ from .model_conversation import NOTE_TEXT, ModelConversation
 from .ports import ModelConnector
 from .prompt import build_instructions
 from .turn_writer import TurnWriter
+
+logger = logging.getLogger("callrt.realtime")
 
 SILENCE_CLAIM_TIMEOUT_S = 2.0
 """The silence-prompt claim is the one store call made under the lock: bounded, unconfirmed means no prompt."""
@@ -150,6 +155,13 @@ class RealtimeActor:
     async def _load_business(self) -> BusinessSettings | None:
         try:
             return await self.ctx.gateway.run(self.ctx.store.get_business, self.ctx.business_id)
+        except BrokenSettings as exc:
+            # Never dead air: the call is answered with the prompt for an unknown business (a greeting and
+            # the handoff line, no booking), the business is told, and the caller is called back.
+            self.ctx.trace.record("call_failed", reason="invalid_settings", error=str(exc)[:300])
+            logger.error("%s: %s; answering with the handoff line, no booking", self.ctx.call_sid, exc)
+            promise_callback(self.ctx, "invalid_settings", "(the business's settings are invalid: no booking)")
+            return None
         except StoreError as exc:
             self._store_failed("get_business", exc)
             return None

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from . import availability
-from .businesses import load_settings
+from .businesses import listing_timezone, load_settings
 from .calls import link_appointment
 from .engine import Executor, LostRace
 from .errors import StoreError
@@ -331,7 +331,7 @@ def list_appointments(
     limit: int | None = None,
 ) -> list[AppointmentInfo]:
     """Starting in `[since, until)` when given; `search` matches a part of the name or phone."""
-    settings = load_settings(session, business_id)
+    zone = listing_timezone(session, business_id)
     order = (
         (Appointment.start_at.desc(), Appointment.id.desc()) if newest_first else (Appointment.start_at, Appointment.id)
     )
@@ -352,7 +352,7 @@ def list_appointments(
     return [
         AppointmentInfo(
             id=row.id,
-            start=_local(row.start_at, settings),
+            start=row.start_at.astimezone(zone),
             minutes=row.minutes,
             name=row.name,
             phone=row.phone,

@@ -4,13 +4,14 @@
 from __future__ import annotations
 
 from typing import Any, cast
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from . import settings as rules
 from .engine import Executor
-from .errors import StoreError
+from .errors import BrokenSettings, InvalidHours, StoreError
 from .hours import effective_hours, parse_special_days
 from .models import AppointmentSettings, Business, BusinessPhone
 from .records import BusinessSettings, BusinessSummary
@@ -217,20 +218,48 @@ _LOAD_SETTINGS = (
 )
 
 
+def listing_timezone(session: Executor, business_id: int) -> ZoneInfo:
+    """The zone appointments are shown in: the business's, or UTC when its stored zone is unusable (a
+    listing must work for a business whose settings are broken, so they can be seen and repaired)."""
+    name = session.execute(sa.select(_BUSINESSES.c.timezone).where(_BUSINESSES.c.id == business_id)).scalar()
+    if name is None:
+        raise StoreError(f"no business with id {business_id}")
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
 def load_settings(session: Executor, business_id: int) -> BusinessSettings:
     row = session.execute(_LOAD_SETTINGS, {"business_id": business_id}).one_or_none()
     if row is None:
         raise StoreError(f"no business with id {business_id}")
+    try:
+        # Validated when loaded, by the rules an edit must pass: a call must not discover a setting written
+        # by hand into the database halfway through a booking.
+        rules.validate(
+            {
+                "timezone": row.timezone,
+                "slot_size_min": row.slot_size_min,
+                "min_notice_min": row.min_notice_min,
+                "horizon_days": row.horizon_days,
+                "capacity": row.capacity,
+            }
+        )
+        hours = effective_hours(row.opening_hours_json, row.working_hours)
+        special_days = parse_special_days(row.special_days_json)
+    except (rules.InvalidSettings, InvalidHours, ValueError, TypeError, AttributeError) as exc:
+        raise BrokenSettings(f"business {business_id} has invalid settings: {exc}") from exc
     return BusinessSettings(
         id=business_id,
         name=row.name,
         timezone=row.timezone,
-        opening_hours=effective_hours(row.opening_hours_json, row.working_hours),
+        opening_hours=hours,
         slot_size_min=row.slot_size_min,
         min_notice_min=row.min_notice_min,
         horizon_days=row.horizon_days,
         capacity=row.capacity,
-        special_days=parse_special_days(row.special_days_json),
+        special_days=special_days,
         language=row.language,
         greeting_name=row.greeting_name,
     )

@@ -19,5 +19,10 @@ class StoreUnavailable(StoreError):
     """A transient database failure (unreachable, locked too long, repeated conflicts): retry later."""
 
 
+class BrokenSettings(StoreError):
+    """A business's stored settings cannot be used (written by hand, or by an older version): the message
+    says which. Raised when they are loaded, so a call sees it before any booking decision."""
+
+
 class InvalidHours(CallrtError, ValueError):
     """Opening hours that cannot be understood; the message says what and where."""

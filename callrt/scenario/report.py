@@ -113,7 +113,7 @@ def build_report(
         "guard_skips": sum(1 for e in events if e.get("ev") == "realtime" and e.get("what") == "guard_skip"),
         "false_claims_cut": sum(1 for e in events if e.get("ev") == "realtime" and e.get("what") == "false_claim_cut"),
         "restarts": [{"actor": e["actor"], "at_ms": _ms(e["t"])} for e in events if e.get("ev") == "restart"],
-        "session_refusals": [e.get("refused") for e in _realtime(events, "session_refused")],
+        "session_refusals": [e.get("refused") for e in events if e.get("ev") == "model_refused"],
         "text_only_replies": len(_realtime(events, "text_only_reply")),
         "model_frozen": [e.get("action") for e in _realtime(events, "model_frozen")],
         "model_given_up": next((e.get("reason") for e in _realtime(events, "model_given_up")), None),

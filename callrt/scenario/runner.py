@@ -38,6 +38,7 @@ from callrt.sim.peer_script import SimScript
 from callrt.sim.realtime_peer import InMemoryModelConnector
 from callrt.telephony.media import TwilioCallerLine
 from store import AppointmentInfo, Store
+from store.errors import BrokenSettings
 
 CALL_GRACE_MS = 120_000.0
 """How long a call may outlive its caller's script before it counts as `call_never_ended`."""
@@ -181,9 +182,14 @@ class ScenarioCall:
         events = self.trace.events
         created = self.store.list_appointments(self.business_id, call_sid=self.call_sid)
         every_active = self.store.list_appointments(self.business_id)
-        business = self.store.get_business(self.business_id)
         violations = check_trace(events, self.options.config.silence_timeout_ms)
-        violations += check_appointments(created, every_active, business, self.started_at)
+        try:
+            business = self.store.get_business(self.business_id)
+        except BrokenSettings:
+            # Settings nobody can read: the only right number of bookings is none.
+            violations += ["booked_with_invalid_settings"] if created else []
+        else:
+            violations += check_appointments(created, every_active, business, self.started_at)
         violations += check_foreign_appointments(
             self.call_sid,
             self.scenario.caller_phone,

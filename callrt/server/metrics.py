@@ -76,6 +76,9 @@ class Metrics:
         self.calls_total = 0
         self.calls_refused: collections.Counter[str] = collections.Counter()
         self.calls_ended: collections.Counter[str] = collections.Counter()
+        self.calls_failed: collections.Counter[str] = collections.Counter()
+        self.model_refusals: collections.Counter[str] = collections.Counter()
+        self.callbacks_lost_total = 0
         self.frames_dropped_total = 0
         self.barge_ins_total = 0
         self.restarts_total = 0
@@ -121,6 +124,27 @@ class Metrics:
             "counter",
             "Calls ended, by who ended them (caller, ai, supervisor, error).",
             _labelled("by", self.calls_ended, ()),
+        )
+        _metric(
+            out,
+            "callrt_calls_failed_total",
+            "counter",
+            "Calls the runtime could not serve as configured (the caller heard the handoff line), by reason.",
+            _labelled("reason", self.calls_failed, ()),
+        )
+        _metric(
+            out,
+            "callrt_model_refusals_total",
+            "counter",
+            "Session updates the model refused (each retried with the next configuration), by error code.",
+            _labelled("code", self.model_refusals, ()),
+        )
+        _metric(
+            out,
+            "callrt_callbacks_lost_total",
+            "counter",
+            "Callback requests promised to a caller that could not be stored (logged as ERROR in full).",
+            self.callbacks_lost_total,
         )
         _metric(out, "callrt_frames_total", "counter", "Inbound caller frames accepted.", self.frames_total)
         _metric(
@@ -181,7 +205,9 @@ def _metric(out: list[str], name: str, kind: str, help_text: str, value: float |
         out.append(f"{name} {value}")
 
 
-_METERED_EVENTS = frozenset({"audio", "restart", "barge_in", "frame_lag", "io"})
+_METERED_EVENTS = frozenset(
+    {"audio", "restart", "barge_in", "frame_lag", "io", "call_failed", "model_refused", "callback_lost"}
+)
 """Counted from the AudioActor's own `barge_in` event, not the `send` of its `BargeIn`: a call without
 a trace file then builds no event for any message sent between its actors."""
 
@@ -228,6 +254,12 @@ class MeteredTrace(Trace):
             self.metrics.restarts_total += 1
         elif ev == "barge_in":
             self.metrics.barge_ins_total += 1
+        elif ev == "call_failed":
+            self.metrics.calls_failed[str(event.get("reason"))] += 1
+        elif ev == "model_refused":
+            self.metrics.model_refusals[str(event.get("code"))] += 1
+        elif ev == "callback_lost":
+            self.metrics.callbacks_lost_total += 1
         elif ev == "frame_lag" and "counts" in event:
             self.metrics.frame_lag.add_counts(event["counts"], float(event.get("sum_ms", 0.0)))
         elif ev == "io" and event.get("type") == "clear" and "reaction_ms" in event:

@@ -1,0 +1,73 @@
+"""Faults that used to mean dead air end in words, and the promise of a callback is a stored record.
+
+Scenario calls (virtual time, the simulated model) against SQLite and PostgreSQL: a business whose
+settings were broken by hand in the database, and a database that refuses connections while the AI
+promises a callback.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+import trio
+import trio.testing
+
+from callrt.scenario.model import load_scenario, parse_scenario
+from callrt.scenario.runner import RunOptions, ScenarioCall, create_business
+from store import Store
+from store.errors import BrokenSettings
+from tests.support.paths import SCENARIOS_DIR
+from tests.support.store import db_url, pg_url, store
+
+__all__ = ["db_url", "pg_url", "store"]  # fixtures used by this module
+
+
+def run(scenario_name: str, store: Store, business_id: int | None, tmp_path: Path, **changes: object) -> dict:
+    """One scenario call; its call sid is unique within the database (PostgreSQL's is shared by the module)."""
+    raw = dict(load_scenario(SCENARIOS_DIR / f"{scenario_name}.json").raw)
+    raw.update(changes)
+    scenario = parse_scenario(raw)
+    business_id = business_id if business_id is not None else create_business(store, scenario)
+    call = ScenarioCall(scenario, store, business_id, RunOptions(trace_dir=tmp_path), index=business_id)
+    report: dict = trio.run(call.run, clock=trio.testing.MockClock(autojump_threshold=0))
+    return report
+
+
+@pytest.mark.parametrize(
+    "column, value",
+    [("opening_hours_json", '{"mon": [["nine", "five"]]}'), ("slot_size_min", "0")],
+)
+def test_a_business_with_hand_broken_settings_still_answers_and_hands_off(
+    store: Store, tmp_path: Path, column: str, value: str
+) -> None:
+    scenario = load_scenario(SCENARIOS_DIR / "booking-en.json")
+    business_id = create_business(store, scenario)
+    with store.engine.begin() as conn:
+        literal = f"'{value}'" if column == "opening_hours_json" else value
+        conn.execute(sa.text(f"UPDATE appointment_settings SET {column} = {literal} WHERE business_id = {business_id}"))
+    with pytest.raises(BrokenSettings, match=f"business {business_id} has invalid settings"):
+        store.get_business(business_id)
+    report = run("booking-en", store, business_id, tmp_path)
+    assert report["violations"] == []
+    assert report["appointments"] == [], "no booking with settings nobody can read"
+    assert report["ai_turns"], "the caller is greeted"
+    assert report["callbacks_recorded"] == ["invalid_settings"]
+    [request] = store.callback_requests(business_id)
+    assert request.reason == "invalid_settings" and request.phone == scenario.caller_phone
+    assert report["hangup"]["by"] == "ai"
+
+
+def test_a_callback_promised_while_the_database_is_down_is_stored_when_it_returns(store: Store, tmp_path: Path) -> None:
+    """db-down-long with a 25 s outage: the booking fails and the AI promises a callback; the request waits in
+    memory, is retried, and is in the database once it is back (before the call's end)."""
+    report = run("db-down-long", store, None, tmp_path, faults=[{"at_ms": 5000, "kind": "db_down", "ms": 25000}])
+    assert report["violations"] == []
+    assert report["appointments"] == []
+    assert report["callbacks_recorded"] == ["booking_failed: booking_failed reason=db_unavailable"]
+    business_id = store.business_ids()[-1]
+    [request] = store.callback_requests(business_id)
+    assert request.phone == "+972501234567"
+    assert request.request == "אני רוצה פגישה מחר בשש בערב, קוראים לי דנה"
+    assert request.call_sid is not None and request.call_sid.endswith("db-down-long")
