@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "business": "callrt.cli.business",
     "admin": "callrt.cli.admin",
     "bench": "callrt.cli.bench",
+    "doctor": "callrt.cli.doctor",
 }
 """Command name -> the module that registers it. Only the module of the command being run is
 imported (some pull in heavy dependencies), except for `--help`, which lists them all."""

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import argparse
 import functools
+import json
 
 import trio
 
 from actors.defaults import DEFAULT_DIALECT, DIALECTS
+from callrt.sim.peer_script import ScriptError, SimScript
 from callrt.sim.realtime_peer import REALTIME_PATH, serve_sim_peer
 
 
@@ -23,13 +25,33 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     peer.add_argument(
         "--dialect", choices=DIALECTS, default=DEFAULT_DIALECT, help="protocol spelling (default: %(default)s)"
     )
+    peer.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="KIND[:FIELD]",
+        help="a model fault for connections that bring no script, e.g. refuse_session:* or text_only_reply "
+        "(repeatable; docs/simulator.md)",
+    )
     peer.set_defaults(handler=run_sim_peer)
 
 
+def peer_script(faults: list[str]) -> SimScript:
+    """`--fault` values as the peer's own script: `kind` or `kind:field` (`refuse_session:*`), from the start."""
+    raw = [dict(zip(("kind", "field"), spec.split(":", 1), strict=False)) for spec in faults]
+    try:
+        return SimScript.from_json(json.dumps({"f": raw}))
+    except ScriptError as exc:
+        raise SystemExit(f"callrt sim-peer: {exc}") from exc
+
+
 def run_sim_peer(args: argparse.Namespace) -> int:
+    script = peer_script(args.fault)
+
     async def main() -> None:
         async with trio.open_nursery() as nursery:
-            port = await nursery.start(functools.partial(serve_sim_peer, args.host, args.port, args.dialect))
+            serve = functools.partial(serve_sim_peer, args.host, args.port, args.dialect, default_script=script)
+            port = await nursery.start(serve)
             print(
                 f"simulated Realtime peer ({args.dialect}) at ws://{args.host}:{port}{REALTIME_PATH}?model=…",
                 flush=True,

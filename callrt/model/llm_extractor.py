@@ -89,17 +89,10 @@ class LlmExtractor:
         self.timeout_s = timeout_s
 
     async def extract(self, history: Sequence[HistoryTurn], now: dt.datetime, timezone: str) -> Action:
-        local_now = now.astimezone(ZoneInfo(timezone))
-        messages: list[ChatCompletionMessageParam] = [
-            {"role": "system", "content": system_prompt(local_now, timezone)},
-            {"role": "user", "content": transcript_text(history)},
-        ]
         reasons = []
         for _attempt in range(ATTEMPTS):
             try:
-                with trio.fail_after(self.timeout_s):
-                    content = await self._complete(messages)
-                return validate_answer(content, local_now, timezone)
+                return await self.answer(history, now, timezone)
             except trio.TooSlowError:
                 reasons.append(f"timeout after {self.timeout_s:g} s")
             except openai.OpenAIError as exc:
@@ -108,6 +101,17 @@ class LlmExtractor:
                 reasons.append(f"invalid answer: {exc}")
         logger.warning("LLM extraction failed (%s); using the rule extractor", "; ".join(reasons))
         return self.fallback.extract_sync(history, now, timezone)
+
+    async def answer(self, history: Sequence[HistoryTurn], now: dt.datetime, timezone: str) -> Action:
+        """One request, no fallback: the model's answer in the schema, or the reason it is not (raised)."""
+        local_now = now.astimezone(ZoneInfo(timezone))
+        messages: list[ChatCompletionMessageParam] = [
+            {"role": "system", "content": system_prompt(local_now, timezone)},
+            {"role": "user", "content": transcript_text(history)},
+        ]
+        with trio.fail_after(self.timeout_s):
+            content = await self._complete(messages)
+        return validate_answer(content, local_now, timezone)
 
     async def _complete(self, messages: list[ChatCompletionMessageParam]) -> str:
         response = await self.client.chat.completions.create(

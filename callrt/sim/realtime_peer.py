@@ -152,10 +152,12 @@ async def serve_sim_peer(
     port: int,
     dialect: str = DEFAULT_DIALECT,
     *,
+    default_script: SimScript | None = None,
     task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve the peer at `ws://host:port/v1/realtime?model=…` until cancelled; `task_status` gets the port.
 
+    `default_script` plays for connections that bring no script (e.g. `callrt doctor`'s).
     Like the service, the handshake is refused without `Authorization: Bearer …` (401),
     on another path (404), and when the beta header does not match the dialect served
     (`OpenAI-Beta: realtime=v1` is required by `beta` and refused by `ga`: 400), so a
@@ -163,6 +165,7 @@ async def serve_sim_peer(
     """
     spelling = lookup_dialect(dialect)
     calls = _Calls()
+    fallback_script = default_script or SimScript()
 
     def refusal(request: Request) -> Refusal | None:
         url = urlsplit(request.path)
@@ -175,7 +178,7 @@ async def serve_sim_peer(
         if wants_beta != (spelling.name == "beta"):
             return 400, _reject_body(f"This simulated peer speaks the {spelling.name} Realtime protocol", "dialect")
         try:
-            _script(request)
+            _script(request, fallback_script)
         except ScriptError as exc:
             return 400, _reject_body(str(exc), "invalid_sim_script")
         return None
@@ -187,7 +190,7 @@ async def serve_sim_peer(
             await trio.aclose_forcefully(stream)
             return
         model = parse_qs(urlsplit(request.path).query).get("model", [spelling.default_model])[0]
-        call = calls.get(request.headers.get(CALL_HEADER), _script(request))
+        call = calls.get(request.headers.get(CALL_HEADER), _script(request, fallback_script))
         try:
             await serve_connection(ws, call, spelling, model)
         except Exception:
@@ -200,6 +203,7 @@ async def serve_sim_peer(
         task_status.started(int(listeners[0].socket.getsockname()[1]))
 
 
-def _script(request: Request) -> SimScript:
+def _script(request: Request, default: SimScript) -> SimScript:
+    """The connection's script (its header), or the peer's own (`callrt sim-peer --fault`) without one."""
     raw = request.headers.get(SCRIPT_HEADER)
-    return SimScript.from_json(raw) if raw is not None else SimScript()
+    return SimScript.from_json(raw) if raw is not None else default
