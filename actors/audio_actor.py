@@ -104,6 +104,7 @@ class AudioActor:
                 nursery.start_soon(self._control_loop, nursery.cancel_scope)
                 nursery.start_soon(self.writer.run)
                 nursery.start_soon(self._silence_loop)
+                nursery.start_soon(self._overdue_marks_loop)
                 nursery.start_soon(self._hang_up_loop)
         finally:
             # The frames since the last window still count (the metrics histogram is fed from these events).
@@ -242,7 +243,7 @@ class AudioActor:
     def on_control(self, message: AudioControl) -> None:
         playout = self.playout
         if isinstance(message, AiAudio):
-            mark = playout.add_audio(message)
+            mark = playout.add_audio(message, trio.current_time())
             if mark is None:
                 self.stats.ai_chunks_dropped += 1
                 self.ctx.trace.record("ai_audio_dropped", item_id=message.item_id, bytes=len(message.payload))
@@ -314,6 +315,19 @@ class AudioActor:
         if scope.cancelled_caught:
             self.ctx.trace.record("hangup_playout_timeout", unplayed_marks=playout.unechoed_marks)
         self.writer.queue(HangUp(playout.hang_up_reason))
+
+    async def _overdue_marks_loop(self) -> None:
+        """Marks the line never echoed count as played once overdue (playout_clock.MARK_OVERDUE_GRACE_MS)."""
+        while True:
+            with trio.move_on_at(self.playout.overdue_at):
+                await self._wait_for_change()
+                continue
+            expired, finished = self.playout.expire_overdue(trio.current_time())
+            if expired:
+                self.ctx.trace.record("marks_overdue", marks=expired)
+                for item in finished:
+                    self._on_played(item)
+                self._notify()
 
     def _silence_deadline(self) -> float:
         playout = self.playout

@@ -121,6 +121,16 @@ class CallSupervisor:
         except StoreError as exc:
             self.ctx.log("supervisor", f"start_call_session gave up: {exc}; this call's turns are not stored")
 
+    async def end_politely(self, goodbye_now: trio.Event | None) -> None:
+        """At `max_call_s`, or when the server asks (draining), the caller hears the goodbye, then the line
+        closes once it was heard. The runtime says it itself: the model may be the reason the call is long."""
+        reason = "max_duration"
+        with trio.move_on_after(self.ctx.config.max_call_s):
+            await (goodbye_now.wait() if goodbye_now is not None else trio.sleep_forever())
+            reason = "draining"
+        self.ctx.log("supervisor", f"ending the call politely ({reason})")
+        say_runtime_line(self.ctx, self._audio_box, "goodbye", hang_up=reason)
+
     async def hang_up_line(self) -> None:
         with trio.move_on_after(HANG_UP_TIMEOUT_S) as scope:
             scope.shield = True
@@ -145,12 +155,14 @@ async def run_call(
     trace: Trace | None = None,
     gateway: StoreGateway | None = None,
     child_specs: Callable[[CallContext], Sequence[ChildSpec]] | None = None,
+    goodbye_now: trio.Event | None = None,
     task_status: trio.TaskStatus[CallContext] = trio.TASK_STATUS_IGNORED,
 ) -> CallOutcome:
     """Run one call to its end and return how it ended.
 
     `child_specs` replaces the default four actors (tests and embedders supervising
-    their own actors); `task_status` hands the call's context to `nursery.start`
+    their own actors); `goodbye_now` set (a draining server) ends the call with the goodbye, as its
+    maximum duration (`config.max_call_s`) does; `task_status` hands the call's context to `nursery.start`
     callers (the scenario runner injects faults through its mailboxes).
     """
     config = config or CallConfig()
@@ -194,6 +206,7 @@ async def run_call(
                 )
             nursery.start_soon(supervisor.pump_line, name=f"{call_sid}:line")
             nursery.start_soon(callbacks.run, name=f"{call_sid}:callbacks")
+            nursery.start_soon(supervisor.end_politely, goodbye_now, name=f"{call_sid}:goodbye")
             task_status.started(ctx)
             end = await ctx.mailboxes.supervisor.receive()
             if end.by != "caller":

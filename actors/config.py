@@ -31,6 +31,8 @@ class CallConfig:
     first_audio_timeout_ms: float = 5000.0
     """A response with no audio this long after `response.create` (or a session not acknowledged this long
     after `session.update`) means a frozen model: the connection is recycled, then the model given up."""
+    max_call_s: float = 30 * 60.0
+    """No call lives forever: at this age the caller hears the goodbye and the call ends."""
     # Mailboxes
     audio_mailbox_capacity: int = 250
     """Inbound frames buffered for the AudioActor (5 s at 20 ms); beyond it the oldest is dropped."""

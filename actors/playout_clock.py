@@ -32,6 +32,10 @@ from .messages import AiAudio, AiAudioDone, AudioControl
 
 HANGUP_GRACE_MS = 3000.0
 """Extra wait, beyond the unplayed audio's own length, before hanging up without the last mark."""
+MARK_OVERDUE_GRACE_MS = 5000.0
+"""A mark not echoed this long after its audio would have finished playing (the audio sent before it
+played back to back, in real time) counts as played: a line that never echoes marks (a broken client)
+must not hold the silence timer, and with it the call, forever."""
 
 _MARK_NAME = re.compile(r"^(?P<item>.+)@(?P<ms>\d+)#(?P<epoch>\d+)\.(?P<seq>\d+)$")
 
@@ -67,6 +71,8 @@ class _PendingMark:
     seq: int
     item_id: str
     ms: int
+    due: float
+    """When the caller will have heard it, played in real time after the audio before it (trio time, s)."""
 
 
 @attrs.frozen
@@ -106,6 +112,8 @@ class PlayoutClock:
         self._items_taken = items_taken
         self._taken_by_predecessors = frozenset(items_taken)
         """Fixed when the instance starts: an item this instance takes from its backlog is its own to play."""
+        self._play_end = 0.0
+        """When the audio sent so far will have finished playing (trio time, s)."""
         self.hang_up_reason: str | None = None
         self.hang_up_deadline = math.inf
         """When to hang up without the last mark (the caller's line may never echo it): trio time, seconds."""
@@ -135,7 +143,26 @@ class PlayoutClock:
             if isinstance(message, AiAudio | AiAudioDone) and message.item_id in self._taken_by_predecessors:
                 self._forget_item(message.item_id, message.response_id)
 
-    def add_audio(self, chunk: AiAudio) -> str | None:
+    @property
+    def overdue_at(self) -> float:
+        """When the oldest unechoed mark becomes overdue (inf: none is waiting)."""
+        return self._pending[0].due + MARK_OVERDUE_GRACE_MS / 1000.0 if self._pending else math.inf
+
+    def expire_overdue(self, now: float) -> tuple[int, list[PlayoutItem]]:
+        """Marks overdue at `now` are taken as echoed: how many, and the items they finished."""
+        expired, finished = 0, []
+        while self._pending and self._pending[0].due + MARK_OVERDUE_GRACE_MS / 1000.0 <= now:
+            mark = self._pending.popleft()
+            expired += 1
+            item = self.items.get(mark.item_id)
+            if item is not None:
+                item.heard_ms = max(item.heard_ms, mark.ms)
+                played = self._finish_if_played(item)
+                if played is not None:
+                    finished.append(played)
+        return expired, finished
+
+    def add_audio(self, chunk: AiAudio, now: float) -> str | None:
         """The mark to write after the chunk; None when the chunk is dropped (a hang-up is waiting, its item
         or response was cut, or it is empty)."""
         if (
@@ -154,7 +181,8 @@ class PlayoutClock:
         if not item.first_mark_seq:
             item.first_mark_seq = self._mark_seq
         ms = item.sent_bytes // ULAW_BYTES_PER_MS
-        self._pending.append(_PendingMark(self._mark_seq, item.item_id, ms))
+        self._play_end = max(self._play_end, now) + len(chunk.payload) / ULAW_BYTES_PER_MS / 1000.0
+        self._pending.append(_PendingMark(self._mark_seq, item.item_id, ms, self._play_end))
         return mark_name(item.item_id, ms, self.epoch, self._mark_seq)
 
     def audio_done(self, done: AiAudioDone) -> PlayoutItem | None:
@@ -207,6 +235,7 @@ class PlayoutClock:
             cut.append(item)
         was_playing = bool(self._pending)
         self._pending.clear()
+        self._play_end = 0.0  # the line is cleared: what comes next plays from when it is sent
         self._cleared_through = self._mark_seq
         return Cut(playing_item_id, cut, was_playing)
 

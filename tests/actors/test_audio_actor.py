@@ -12,6 +12,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from actors.audio_actor import AudioActor
+from actors.codec import ULAW_BYTES_PER_MS
 from actors.config import CallConfig
 from actors.errors import InjectedFault
 from actors.frame_lag import LAG_BUCKETS_MS
@@ -34,7 +35,7 @@ from actors.messages import (
     UtteranceEnded,
     UtteranceStarted,
 )
-from actors.playout_clock import mark_name, parse_mark
+from actors.playout_clock import MARK_OVERDUE_GRACE_MS, mark_name, parse_mark
 from callrt.server.metrics import MeteredTrace, Metrics
 from callrt.sim.signals import noise_frames, silence_frames, speech_frames
 from tests.support.audio import PlayingLine, StallingLine, drain, feed, running_actor
@@ -290,15 +291,27 @@ async def test_silence_ticks_resume_after_a_reaction_without_audio(autojump_cloc
         assert of_type(drain(ctx.mailboxes.realtime), SilenceElapsed) == [SilenceElapsed(silence_ms=30000.0)]
 
 
-async def test_no_silence_tick_while_ai_audio_is_unplayed(autojump_clock: trio.testing.MockClock) -> None:
+async def test_no_silence_tick_while_ai_audio_may_be_playing_but_not_forever(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
     async with running_actor(echo_marks=False) as (ctx, line, _actor):
         await trio.sleep(15.1)
         assert len(of_type(drain(ctx.mailboxes.realtime), SilenceElapsed)) == 1
-        # The caller's line never acknowledges the audio: it may still be playing, so it is never silence.
+        # The caller's line never acknowledges the audio: while it may still be playing it is not silence ...
+        queued_at = trio.current_time()
         queue_ai_audio(ctx, 10)
-        await trio.sleep(120.0)
+        audio_s = 10 * len(CHUNK) / ULAW_BYTES_PER_MS / 1000.0
+        await trio.sleep(audio_s + MARK_OVERDUE_GRACE_MS / 1000.0 - 0.01)
         assert len(line.of("media")) == 10
         assert of_type(drain(ctx.mailboxes.realtime), SilenceElapsed) == []
+        # ... but marks overdue by more than the audio's length and a margin count as played: the silence
+        # timer runs again (a client that never echoes marks no longer keeps a call open for ever).
+        await trio.sleep(15.1)
+        ticks = of_type(drain(ctx.mailboxes.realtime), SilenceElapsed)
+        assert len(ticks) == 1
+        overdue = [e for e in ctx.trace.events if e["ev"] == "marks_overdue"]
+        assert overdue and sum(e["marks"] for e in overdue) == 10
+        assert overdue[0]["t"] <= (queued_at + audio_s + MARK_OVERDUE_GRACE_MS / 1000.0 + 0.05) * 1000.0
 
 
 async def test_no_silence_tick_while_the_caller_is_mid_segment(autojump_clock: trio.testing.MockClock) -> None:

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from actors.messages import AiAudio, AiAudioDone, HangUpAfterPlayout, MarkPlayed
-from actors.playout_clock import MarkEcho, PlayoutClock, PlayoutItem, mark_name, parse_mark
+from actors.playout_clock import MARK_OVERDUE_GRACE_MS, MarkEcho, PlayoutClock, PlayoutItem, mark_name, parse_mark
 
 CHUNK = b"\xff" * 1040  # 130 ms
 
@@ -31,14 +31,14 @@ def test_mark_names_round_trip() -> None:
 
 def test_each_chunk_is_marked_with_the_items_audio_so_far() -> None:
     playout = clock(epoch=2)
-    marks = [playout.add_audio(audio()) for _ in range(3)]
+    marks = [playout.add_audio(audio(), 0.0) for _ in range(3)]
     assert marks == ["item_1@130#2.1", "item_1@260#2.2", "item_1@390#2.3"]
     assert playout.playing and not playout.idle and playout.unechoed_marks == 3
 
 
 def test_an_item_is_finished_when_its_last_mark_is_echoed_after_its_audio_is_done() -> None:
     playout = clock()
-    marks = [playout.add_audio(audio()) for _ in range(3)]
+    marks = [playout.add_audio(audio(), 0.0) for _ in range(3)]
     assert playout.mark_echoed(str(marks[0])) == (MarkEcho.HEARD, None)
     assert playout.playing_item().heard_ms == 130
     assert playout.audio_done(done()) is None  # two marks still out
@@ -56,25 +56,25 @@ def test_an_item_without_audio_is_finished_at_once() -> None:
 
 def test_marks_of_cleared_audio_are_stale_and_late_audio_of_a_cut_response_is_dropped() -> None:
     playout = clock()
-    marks = [playout.add_audio(audio()) for _ in range(4)]
+    marks = [playout.add_audio(audio(), 0.0) for _ in range(4)]
     playout.mark_echoed(str(marks[0]))
     heard = playout.heard_ms("item_1")
     cut = playout.drop_unplayed()
     assert heard == 130 and cut.playing_item_id == "item_1" and cut.was_playing
     assert [(item.item_id, item.heard_ms) for item in cut.items] == [("item_1", 130)]
     assert [playout.mark_echoed(str(mark))[0] for mark in marks[1:]] == [MarkEcho.STALE] * 3
-    assert playout.add_audio(audio()) is None and playout.add_audio(audio(item="item_2")) is None
+    assert playout.add_audio(audio(), 0.0) is None and playout.add_audio(audio(item="item_2"), 0.0) is None
     assert playout.audio_done(done()) is None
     # A new response plays on the same clock, its marks numbered after the cleared ones.
-    assert playout.add_audio(audio(item="item_3", response="resp_2")) == "item_3@130#1.5"
+    assert playout.add_audio(audio(item="item_3", response="resp_2"), 0.0) == "item_3@130#1.5"
 
 
 def test_a_finished_item_is_not_cut_by_a_later_clear() -> None:
     playout = clock()
-    mark = str(playout.add_audio(audio()))
+    mark = str(playout.add_audio(audio(), 0.0))
     playout.audio_done(done())
     playout.mark_echoed(mark)
-    playout.add_audio(audio(item="item_2", response="resp_2"))
+    playout.add_audio(audio(item="item_2", response="resp_2"), 0.0)
     cut = playout.drop_unplayed()
     assert [item.item_id for item in cut.items] == ["item_2"] and cut.playing_item_id == "item_2"
     assert playout.heard_ms("item_2") == 0 and playout.heard_ms(None) == 0
@@ -95,20 +95,20 @@ def test_a_restarted_clock_drops_its_predecessors_items_and_plays_new_ones_whole
     # The backlog: the rest of the predecessor's item, and the first chunk of an item nobody played yet.
     for message in (audio(), audio(item="greeting", response="resp_g")):
         playout.take(message)
-    assert playout.add_audio(audio()) is None
-    assert playout.add_audio(audio(item="greeting", response="resp_g")) == "greeting@130#2.1"
+    assert playout.add_audio(audio(), 0.0) is None
+    assert playout.add_audio(audio(item="greeting", response="resp_g"), 0.0) == "greeting@130#2.1"
     assert taken == {"item_1", "greeting"}
     # After the backlog, a predecessor's mark names an item cut by the restart's clear: it is never resumed.
     playout.take(MarkPlayed(mark_name("item_0", 650, 1, 7)))
     assert playout.mark_echoed(mark_name("item_0", 650, 1, 7)) == (MarkEcho.STALE, None)
-    assert playout.add_audio(audio(item="item_0", response="resp_0")) is None
-    assert playout.add_audio(audio(item="item_4", response="resp_0")) == "item_4@130#2.2"
+    assert playout.add_audio(audio(item="item_0", response="resp_0"), 0.0) is None
+    assert playout.add_audio(audio(item="item_4", response="resp_0"), 0.0) == "item_4@130#2.2"
 
 
 def test_a_hang_up_waits_for_the_unheard_audio_and_takes_no_more() -> None:
     playout = clock()
-    first = str(playout.add_audio(audio()))
-    playout.add_audio(audio())
+    first = str(playout.add_audio(audio(), 0.0))
+    playout.add_audio(audio(), 0.0)
     playout.mark_echoed(first)
     assert playout.request_hang_up("goodbye", now=10.0) == 130
     # The deadline: the unheard audio, and a grace for the last mark.
@@ -116,7 +116,7 @@ def test_a_hang_up_waits_for_the_unheard_audio_and_takes_no_more() -> None:
     assert playout.request_hang_up("silence", now=11.0) is None and playout.hang_up_reason == "goodbye"
     assert playout.hang_up_deadline == pytest.approx(13.13)
     assert not playout.playing and not playout.idle  # no barge-in, but the last mark is still awaited
-    assert playout.add_audio(audio()) is None
+    assert playout.add_audio(audio(), 0.0) is None
     assert playout.unechoed_marks == 1
 
 
@@ -125,7 +125,7 @@ def test_the_backlog_counts_messages_not_chunks() -> None:
     for message in (HangUpAfterPlayout("silence"), MarkPlayed("x"), audio()):
         playout.take(message)
     # The chunk came after the two messages that were waiting: it was sent to this instance, which plays it.
-    assert playout.add_audio(audio()) == "item_1@130#2.1"
+    assert playout.add_audio(audio(), 0.0) == "item_1@130#2.1"
 
 
 ITEMS = ("item_a", "item_b", "item_c")
@@ -157,7 +157,7 @@ def test_heard_ms_never_exceeds_the_audio_sent_nor_goes_back(ops: list[tuple[str
 
     for op, item_id, number in ops:
         if op == "audio":
-            mark = playout.add_audio(audio(item=item_id, response=f"resp_{item_id}", payload=b"\xff" * number))
+            mark = playout.add_audio(audio(item=item_id, response=f"resp_{item_id}", payload=b"\xff" * number), 0.0)
             if mark is not None:
                 marks.append(mark)
         elif op == "done":
@@ -178,3 +178,20 @@ def test_heard_ms_never_exceeds_the_audio_sent_nor_goes_back(ops: list[tuple[str
                 check(item)
         for item in playout.items.values():
             check(item)
+
+
+def test_marks_never_echoed_count_as_played_once_overdue() -> None:
+    playout = clock()
+    playout.add_audio(audio(), 10.0)
+    playout.add_audio(audio(), 10.0)  # sent at once: played back to back, the second ends at 10.26 s
+    playout.add_audio(audio("item_2", "resp_2"), 20.0)  # sent later: plays from when it is sent
+    playout.audio_done(done())
+    grace = MARK_OVERDUE_GRACE_MS / 1000.0
+    assert playout.overdue_at == pytest.approx(10.13 + grace)
+    assert playout.expire_overdue(10.13 + grace - 0.001) == (0, [])
+    expired, finished = playout.expire_overdue(10.26 + grace + 1e-9)
+    assert expired == 2 and [item.item_id for item in finished] == ["item_1"]
+    assert finished[0].heard_ms == 260
+    assert playout.overdue_at == pytest.approx(20.13 + grace)
+    assert playout.expire_overdue(20.13 + grace + 1e-9) == (1, [])  # item_2's audio is not done: not finished
+    assert playout.idle and playout.overdue_at == float("inf")

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 import trio
 import trio.testing
 
+from actors.config import CallConfig
 from callrt.scenario.model import load_scenario, parse_scenario
 from callrt.scenario.runner import RunOptions, ScenarioCall, create_business
 from store import Store
@@ -71,3 +72,16 @@ def test_a_callback_promised_while_the_database_is_down_is_stored_when_it_return
     assert request.phone == "+972501234567"
     assert request.request == "אני רוצה פגישה מחר בשש בערב, קוראים לי דנה"
     assert request.call_sid is not None and request.call_sid.endswith("db-down-long")
+
+
+def test_no_call_outlives_its_maximum_duration(store: Store, tmp_path: Path) -> None:
+    scenario = parse_scenario(load_scenario(SCENARIOS_DIR / "booking-en.json").raw)
+    business_id = create_business(store, scenario)
+    options = RunOptions(trace_dir=tmp_path, config=CallConfig(max_call_s=12.0))
+    call = ScenarioCall(scenario, store, business_id, options, index=business_id)
+    report = trio.run(call.run, clock=trio.testing.MockClock(autojump_threshold=0))
+    assert report["violations"] == []
+    assert report["hangup"]["by"] == "ai" and report["hangup"]["reason"] == "max_duration"
+    [goodbye] = report["runtime_lines"]
+    assert goodbye["line"] == "goodbye" and 12_000 <= goodbye["at_ms"] < 12_100
+    assert report["hangup"]["at_ms"] < 12_000 + 10_000, "the goodbye is heard, then the line closes"
