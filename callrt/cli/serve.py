@@ -30,7 +30,7 @@ import attrs
 import trio
 
 from callrt.model.deprecations import shutdown_warnings
-from callrt.server.app import ServerConfig, TelephonyServer, configured_models, serve
+from callrt.server.app import DRAIN_GOODBYE_S, ServerConfig, TelephonyServer, configured_models, serve
 
 logger = logging.getLogger("callrt.serve")
 
@@ -84,6 +84,13 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--relay", action="store_true", help="serve calls as a bare relay, no actors (the benchmark's baseline)"
     )
+    parser.add_argument(
+        "--drain-s",
+        type=float,
+        default=None,
+        help="on SIGTERM, seconds running calls may go on before each hears a goodbye (default: the maximum "
+        "call duration, 1800)",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -101,6 +108,7 @@ def run(args: argparse.Namespace) -> int:
         realtime_url=args.realtime_url,
         relay=args.relay or None,
         write_traces=args.write_traces,
+        drain_s=args.drain_s,
     )
     if config.workers < 1 or config.max_calls < 1:
         raise SystemExit("--workers and --max-calls must be at least 1")
@@ -204,19 +212,21 @@ async def serve_process(config: ServerConfig, bind: str | None) -> None:
             # Each frame allocates a few short-lived objects: at the default threshold (700) a young
             # collection ran every few frames; nearly all of them die young, so rarer passes cost little more.
             gc.set_threshold(*GC_THRESHOLDS)
-            urls = await nursery.start(partial(serve, server, bind=bind, shutdown_trigger=_signalled))
+            urls = await nursery.start(partial(serve, server, bind=bind, shutdown_trigger=partial(_drained, server)))
             if bind is None:  # a worker's URL is the parent's to print
                 print(f"callrt serve: listening on {', '.join(urls)}", flush=True)
     finally:
         store.dispose()
 
 
-async def _signalled() -> None:
-    """Returns on SIGINT or SIGTERM: the server then stops accepting and lets running calls finish briefly."""
+async def _drained(server: TelephonyServer) -> None:
+    """Returns once SIGINT or SIGTERM came and the server drained: /health said "draining" at once, no new
+    stream was accepted, running calls had `--drain-s`, then a goodbye. The listeners then close."""
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async for signum in signals:
-            logger.warning("received %s: shutting down", signal.Signals(signum).name)
-            return
+            logger.warning("received %s: draining", signal.Signals(signum).name)
+            break
+    await server.drain(server.config.drain_s)
 
 
 def _reuseport_socket(host: str, port: int) -> socket.socket:
@@ -260,14 +270,14 @@ def run_workers(config: ServerConfig) -> int:
         for worker in workers:
             worker.join()
     except KeyboardInterrupt:
-        stop_workers(workers, WORKER_STOP_TIMEOUT_S)
+        stop_workers(workers, config.drain_s + DRAIN_GOODBYE_S + WORKER_STOP_TIMEOUT_S)
     finally:
         reservation.close()
     return 0 if all(worker.exitcode == 0 for worker in workers) else 1
 
 
 WORKER_STOP_TIMEOUT_S = 10.0
-"""How long workers get to finish their calls (5 s each) and close, before they are killed."""
+"""How long workers get, beyond their drain, to close before they are killed."""
 
 
 def stop_workers(workers: Sequence[multiprocessing.process.BaseProcess], timeout_s: float) -> None:

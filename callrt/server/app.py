@@ -91,6 +91,8 @@ CLOSE_TRY_AGAIN = 1013
 MAX_WEBHOOK_BODY = 64 * 1024
 _NOT_DIGITS = re.compile(r"[^0-9+]")
 UNKNOWN_NUMBER_SAY = "Sorry, this number is not in service. Goodbye."
+DRAIN_GOODBYE_S = 20.0
+"""After the drain's grace: how long calls get to say their goodbye (a few seconds of audio) and hang up."""
 
 MediaTransport = StarletteTransport | SansIOWebSocket
 
@@ -144,6 +146,8 @@ class ServerConfig:
     to be a simulated peer (`callrt sim-peer`): the stream's sim script and call id go in its handshake."""
     write_traces: bool = True
     """CALLRT_TRACES=off: no per-call trace files (the events still feed /metrics); e.g. under load tests."""
+    drain_s: float = CallConfig().max_call_s
+    """`--drain-s`: on SIGTERM, how long running calls may go on before they are ended with a goodbye."""
     relay: bool = False
     """Serve every call as a bare relay (no actors, no VAD, no trace): the benchmark's baseline."""
     metrics_token: str | None = attrs.field(default=None, repr=False)
@@ -203,6 +207,12 @@ class TelephonyServer:
         self.proxies = TrustedProxies.parse(config.forwarded_allow_ips)
         self.claims = StreamClaims(self.tokens, store, self.db_limiter, wall_clock)
         self.console = _console(config, store)
+        self.draining = False
+        """SIGTERM: /health answers 503 "draining" and no new stream is accepted; running calls go on."""
+        self.goodbye_now = trio.Event()
+        """Set when the drain's grace is over: every running call says its goodbye and ends."""
+        self._no_calls = trio.Event()
+        self._no_calls.set()
 
     # -- HTTP ----------------------------------------------------------------
 
@@ -272,8 +282,22 @@ class TelephonyServer:
             return None
         return await trio.to_thread.run_sync(self.store.business_for_number, number, limiter=self.db_limiter)
 
+    async def drain(self, grace_s: float, goodbye_s: float = DRAIN_GOODBYE_S) -> None:
+        """Stop taking calls; give running calls `grace_s` to end by themselves, then have each say its
+        goodbye and wait (at most `goodbye_s`) for them to hang up. The listeners stay up meanwhile."""
+        self.draining = True
+        logger.warning("draining: %d call(s) running, %g s of grace", self.admission.calls, grace_s)
+        with trio.move_on_after(grace_s):
+            await self._no_calls.wait()
+        self.goodbye_now.set()
+        with trio.move_on_after(goodbye_s):
+            await self._no_calls.wait()
+        logger.warning("drained: %d call(s) still running", self.admission.calls)
+
     async def health(self, _request: Request) -> Response:
         """Up and how loaded: nothing about the process, its model or its businesses."""
+        if self.draining:
+            return JSONResponse({"status": "draining", "calls_active": self.metrics.calls_active}, status_code=503)
         return JSONResponse(
             {
                 "status": "ok",
@@ -330,6 +354,10 @@ class TelephonyServer:
                     return
                 line = TwilioCallerLine(transport)
                 self.metrics.line_opened(line.stats)
+                if self.draining:
+                    self._refuse("draining", None, "the server is draining")
+                    await transport.aclose(CLOSE_TRY_AGAIN)
+                    return
                 start = await line.read_start()
             if transport is None or line is None:
                 return  # dropped from the waiting pool before its handshake was through
@@ -341,6 +369,7 @@ class TelephonyServer:
                 self._refuse("capacity", start, f"{self.admission.calls} calls already running")
                 await transport.aclose(CLOSE_TRY_AGAIN)
                 return
+            self._no_calls = trio.Event() if self._no_calls.is_set() else self._no_calls
             try:
                 if not await self.claims.claim(start):
                     self._refuse("duplicate", start, "its CallSid has streamed before")
@@ -351,6 +380,8 @@ class TelephonyServer:
                     await self._run_call(line, start)
             finally:
                 self.admission.release_call_slot()
+                if self.admission.calls == 0:
+                    self._no_calls.set()
         except LineClosed:
             pass  # hung up before the call started
         finally:
@@ -411,6 +442,7 @@ class TelephonyServer:
                 config=self.call_config,
                 trace=trace,
                 gateway=StoreGateway(self.db_limiter),
+                goodbye_now=self.goodbye_now,
             )
             ended_by = outcome.ended_by
             logger.info("call %s ended by %s: %s", call, outcome.ended_by, outcome.reason)
