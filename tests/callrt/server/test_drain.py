@@ -62,7 +62,7 @@ async def test_sigterm_drains_live_calls_with_a_goodbye(tmp_path: Path) -> None:
                 await trio.sleep(0.3)
                 health = await http.get("/health")
                 assert health.status_code == 503 and health.json()["status"] == "draining"
-                late_url, late_params = await stream_params(http, "CAdrain2")
+                late_url, _params = await stream_params(http, "CAdrain2")
                 async with open_websocket_url(late_url) as late:
                     try:
                         await late.send_message(json.dumps({"event": "connected"}))
