@@ -218,7 +218,9 @@ async def run_call(
         await callbacks.flush()
         trace.record("call_end", by=end.by, reason=end.reason, duration_ms=round(duration_ms, 3))
         with trio.CancelScope(shield=True):
-            await _store_quietly(ctx, "end_call_session", store.end_call_session, call_sid, f"{end.by}:{end.reason}")
+            await _store_quietly(
+                ctx, "end_call_session", store.end_call_session, call_sid, f"{end.by}:{end.reason}", retry=True
+            )
         trace.close()
     return CallOutcome(
         call_sid=call_sid,
@@ -230,10 +232,21 @@ async def run_call(
     )
 
 
-async def _store_quietly(ctx: CallContext, what: str, fn: Callable[..., object], *args: object) -> bool:
-    """Session bookkeeping must never stop a call: a failing database is logged and the call goes on."""
+async def _store_quietly(
+    ctx: CallContext, what: str, fn: Callable[..., object], *args: object, retry: bool = False
+) -> bool:
+    """Session bookkeeping must never stop a call: a failing database is logged and the call goes on.
+    `retry`: retried with the gateway's backoff while the database is unavailable (the session's end: a
+    session never ended is closed as `interrupted` at the next start, but its real outcome is lost)."""
+
+    def retrying(error: StoreError, delay: float) -> None:
+        ctx.log("supervisor", f"{what} failed ({error}); retrying in {delay:g} s")
+
     try:
-        await ctx.gateway.run(fn, *args)
+        if retry:
+            await ctx.gateway.run_retrying(retrying, fn, *args)
+        else:
+            await ctx.gateway.run(fn, *args)
     except StoreError as exc:
         ctx.log("supervisor", f"{what} failed: {exc}")
         return False

@@ -50,6 +50,21 @@ def end_call_session(session: Session, call_sid: str, outcome: str) -> None:
     row.outcome = outcome
 
 
+def close_open_sessions(session: Session, business_ids: list[int], outcome: str, before: dt.datetime) -> int:
+    """End every session of these businesses started before `before` and never ended; how many."""
+    result = session.execute(
+        sa.update(CallSession)
+        .where(
+            CallSession.business_id.in_(business_ids),
+            CallSession.ended_at.is_(None),
+            CallSession.started_at < before,
+        )
+        .values(ended_at=dt.datetime.now(dt.UTC), outcome=outcome)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
 # Turns are written several times a second per busy process: their statements are built once, with bound
 # parameters. Building an ORM unit of work per turn cost four times the database's own work (docs/performance.md).
 _SESSIONS = cast(sa.Table, CallSession.__table__)

@@ -295,6 +295,12 @@ class Store:
     def end_call_session(self, call_sid: str, outcome: str) -> None:
         self._tx.write(lambda s: calls.end_call_session(s, call_sid, outcome))
 
+    def close_open_sessions(self, business_ids: list[int], *, outcome: str = "interrupted") -> int:
+        """Startup reconciliation: sessions of these businesses left open by a process that died are ended
+        (`interrupted`); only sessions started before this call, so a call starting meanwhile is untouched."""
+        before = dt.datetime.now(dt.UTC)
+        return self._tx.write(lambda s: calls.close_open_sessions(s, business_ids, outcome, before))
+
     def record_turn(self, call_sid: str, role: str, text: str) -> int:
         return self._tx.write_statements(lambda c: calls.record_turn(c, call_sid, role, text))
 

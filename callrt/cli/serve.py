@@ -195,6 +195,11 @@ def prepare_database(config: ServerConfig) -> None:
                     business.id,
                 )
         store.shared_secret(SECRET_NAME)
+        # No record left hanging: calls this deployment was running when it died never got their end.
+        served = [config.business_id] if config.business_id is not None else [b.id for b in businesses]
+        closed = store.close_open_sessions(served)
+        if closed:
+            logger.warning("closed %d call session(s) left open by a previous run as 'interrupted'", closed)
     finally:
         store.dispose()
 

@@ -85,3 +85,20 @@ def test_no_call_outlives_its_maximum_duration(store: Store, tmp_path: Path) -> 
     [goodbye] = report["runtime_lines"]
     assert goodbye["line"] == "goodbye" and 12_000 <= goodbye["at_ms"] < 12_100
     assert report["hangup"]["at_ms"] < 12_000 + 10_000, "the goodbye is heard, then the line closes"
+
+
+def test_the_session_end_is_retried_while_the_database_is_down_at_the_end(store: Store, tmp_path: Path) -> None:
+    """The database refuses connections from a second before the call ends until 1.5 s after: the session's
+    end is retried with backoff inside the call and written once it is back (not left open)."""
+    baseline = run("caller-hangs-up", store, None, tmp_path / "baseline")
+    end_ms = baseline["hangup"]["at_ms"]
+    outage = [{"at_ms": end_ms - 1000, "kind": "db_down", "ms": 2500}]
+    report = run("caller-hangs-up", store, None, tmp_path, faults=outage, name="caller-hangs-up-db-down-at-end")
+    assert report["violations"] == []
+    with store.engine.connect() as conn:
+        row = conn.execute(
+            sa.text("SELECT outcome, ended_at FROM call_sessions WHERE call_sid LIKE '%caller-hangs-up-db-down-at-end'")
+        ).one()
+    assert row.ended_at is not None and row.outcome.startswith("caller:")
+    logged = Path(report["trace"]).read_text(encoding="utf-8")
+    assert "end_call_session failed" in logged and "retrying in" in logged, "the outage was met, and waited out"
