@@ -23,6 +23,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from actors.config import CallConfig
+from actors.defaults import DEFAULT_DIALECT
 from callrt.scenario import RunOptions, parse_scenario, run_concurrent, run_scenarios
 from store import DEMO_BUSINESS
 
@@ -179,7 +180,11 @@ def stranger_calls(language: str = "he") -> st.SearchStrategy[list[dict[str, Any
 
 
 def run_scenario(
-    scenario: dict[str, Any], *, db_url: str | None = None, config: CallConfig | None = None, dialect: str = "beta"
+    scenario: dict[str, Any],
+    *,
+    db_url: str | None = None,
+    config: CallConfig | None = None,
+    dialect: str = DEFAULT_DIALECT,
 ) -> dict[str, Any]:
     """Run one scenario document as a whole call in virtual time; returns its report."""
     options = RunOptions(db_url=db_url, config=config or CallConfig(), dialect=dialect)
