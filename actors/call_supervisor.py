@@ -126,7 +126,9 @@ class CallSupervisor:
         closes once it was heard. The runtime says it itself: the model may be the reason the call is long."""
         reason = "max_duration"
         with trio.move_on_after(self.ctx.config.max_call_s):
-            await (goodbye_now.wait() if goodbye_now is not None else trio.sleep_forever())
+            if goodbye_now is None:
+                await trio.sleep_forever()
+            await goodbye_now.wait()
             reason = "draining"
         self.ctx.log("supervisor", f"ending the call politely ({reason})")
         say_runtime_line(self.ctx, self._audio_box, "goodbye", hang_up=reason)

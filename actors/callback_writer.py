@@ -24,7 +24,9 @@ FLUSH_TIMEOUT_S = 10.0
 logger = logging.getLogger("callrt.callbacks")
 
 
-def promise_callback(ctx: CallContext, reason: str, request: str, name: str | None = None) -> None:
+def promise_callback(
+    ctx: CallContext, reason: str, request: str, *, name: str | None = None, phone: str | None = None
+) -> None:
     """The caller was (or is about to be) told a person will call back: queue the request (once per call:
     one person calls back once; a later reason is traced, not stored again)."""
     if ctx.callbacks.reasons:
@@ -33,7 +35,7 @@ def promise_callback(ctx: CallContext, reason: str, request: str, name: str | No
     promise = CallbackPromise(
         business_id=ctx.business_id,
         call_sid=ctx.call_sid,
-        phone=ctx.caller_phone,
+        phone=phone or ctx.caller_phone,
         name=name,
         request=request,
         reason=reason,

@@ -20,6 +20,7 @@ transition is atomic.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -138,7 +139,8 @@ class ModelConversation:
         rendered = self.add_note(kind, text)
         if kind in CALLBACK_NOTES:
             # The prompt has the AI tell the caller a person will get back to them: that is a record.
-            promise_callback(self.ctx, f"{kind}: {text}", self.caller_words())
+            reason = re.search(r"reason=(\S+)", text)
+            promise_callback(self.ctx, reason[1] if reason else kind, self.caller_words())
         await self.session.send(rp.text_item(self.session.dialect, "server", rendered))
         await self.request_response(kind)
 

@@ -90,7 +90,8 @@ def test_prometheus_rendering() -> None:
     assert 'callrt_calls_ended_total{by="odd\\"by\\\\"} 1' in lines
     assert 'callrt_calls_refused_total{reason="capacity"} 0' in lines
     types = dict(line.split()[2:4] for line in lines if line.startswith("# TYPE"))
-    assert len(types) == 14 and sum(kind == "histogram" for kind in types.values()) == 2
+    assert len(types) == 17 and sum(kind == "histogram" for kind in types.values()) == 2
+    assert {"callrt_calls_failed_total", "callrt_model_refusals_total", "callrt_callbacks_lost_total"} <= set(types)
     for line in lines:
         if not line.startswith("#"):
             name = line.split("{")[0].split(" ")[0]
@@ -119,3 +120,17 @@ async def test_histograms_are_fed_by_the_audio_actors_trace_events(tmp_path: Pat
     assert "callrt_barge_in_reaction_seconds_count 1" in lines
     with pytest.raises(ValueError):
         metrics.frame_lag.add_counts([1, 2], 0.0)
+
+
+async def test_failed_calls_refusals_and_lost_callbacks_are_counted_from_the_trace() -> None:
+    metrics = Metrics()
+    trace = MeteredTrace("CAm", None, metrics)
+    trace.record("model_refused", code="invalid_value", param="session.model", refused="x", next="realtime_model")
+    trace.record("call_failed", reason="session_refused")
+    trace.record("call_failed", reason="invalid_settings")
+    trace.record("callback_lost", reason="db_unavailable", why="queue full")
+    lines = metrics.render().splitlines()
+    assert 'callrt_calls_failed_total{reason="session_refused"} 1' in lines
+    assert 'callrt_calls_failed_total{reason="invalid_settings"} 1' in lines
+    assert 'callrt_model_refusals_total{code="invalid_value"} 1' in lines
+    assert "callrt_callbacks_lost_total 1" in lines
