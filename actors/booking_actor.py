@@ -35,7 +35,6 @@ from zoneinfo import ZoneInfo
 from store import BookingOutcome, StoreError, StoreUnavailable
 
 from .call_context import CallContext
-from .callback_writer import promise_callback
 from .caller_identity import may_touch_appointments_of_line
 from .db import RETRY_DELAYS_S
 from .errors import InjectedFault
@@ -176,14 +175,15 @@ class BookingActor:
             f"number said {mask_phone(spoken) if spoken else 'none'}; handing over to a person"
         )
         if request.kind not in self._handed_off:
-            # Queued before the note goes out (the note's own promise then finds it made), and retried
-            # while the database is down.
-            promise_callback(
-                self.ctx,
-                UNVERIFIED_CALLER,
-                f"{wanted}: {about}",
-                name=request.name,
+            await self._call(
+                self.ctx.store.record_callback_request,
+                business_id=self.ctx.business_id,
+                call_sid=self.ctx.call_sid,
                 phone=self.ctx.caller_phone or spoken,
+                name=request.name,
+                request=f"{wanted}: {about}",
+                reason=UNVERIFIED_CALLER,
+                at=self.ctx.now(),
             )
             self._handed_off.add(request.kind)
         return failure_note(UNVERIFIED_CALLER)

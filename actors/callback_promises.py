@@ -21,6 +21,8 @@ REQUEST_MAX_CHARS = 500
 
 CALLBACK_NOTES = frozenset({"booking_failed", "booking_unavailable"})
 """Server notes after which the AI tells the caller a person will get back to them (actors/prompt.py)."""
+RECORDED_BY_THE_BOOKING_ACTOR = frozenset({"unverified_caller"})
+"""Note reasons whose callback request the BookingActor writes itself (one per kind of change asked)."""
 
 
 @attrs.frozen

@@ -30,7 +30,7 @@ import trio
 from . import realtime_protocol as rp
 from .ai_speech import AiSpeech
 from .call_context import CallContext
-from .callback_promises import CALLBACK_NOTES
+from .callback_promises import CALLBACK_NOTES, RECORDED_BY_THE_BOOKING_ACTOR
 from .callback_writer import promise_callback
 from .claim_guard import ClaimGuard
 from .claims import Claim
@@ -139,8 +139,10 @@ class ModelConversation:
         rendered = self.add_note(kind, text)
         if kind in CALLBACK_NOTES:
             # The prompt has the AI tell the caller a person will get back to them: that is a record.
-            reason = re.search(r"reason=(\S+)", text)
-            promise_callback(self.ctx, reason[1] if reason else kind, self.caller_words())
+            found = re.search(r"reason=(\S+)", text)
+            reason = found[1] if found else kind
+            if reason not in RECORDED_BY_THE_BOOKING_ACTOR:
+                promise_callback(self.ctx, reason, self.caller_words())
         await self.session.send(rp.text_item(self.session.dialect, "server", rendered))
         await self.request_response(kind)
 
