@@ -15,6 +15,7 @@ import trio.testing
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from actors.defaults import DEFAULT_REALTIME_MODELS
 from callrt.cli.bench import LOAD_LATE_LIMIT_MS, judge, max_calls_held
 from callrt.loadtest import prom
 from callrt.loadtest.frame_clock import FrameClock
@@ -95,7 +96,7 @@ def test_a_realtime_url_without_a_key_is_a_simulated_peer_over_a_websocket() -> 
     config = ServerConfig(realtime_url="ws://127.0.0.1:9/v1/realtime", dialect="ga")
     plan = plan_call(config, start(sim_script=script.to_json()))
     assert isinstance(plan.model, OpenAIRealtimeConnector) and plan.language == "en"
-    assert plan.model.connect_url() == "ws://127.0.0.1:9/v1/realtime?model=gpt-realtime"
+    assert plan.model.connect_url() == f"ws://127.0.0.1:9/v1/realtime?model={DEFAULT_REALTIME_MODELS['ga']}"
     headers = {name.lower(): value for name, value in plan.model.headers().items()}
     assert SimScript.from_json(headers["x-callrt-sim-script"]) == script
     assert headers["x-callrt-sim-call"] == "CA1" and headers["authorization"].startswith("Bearer ")
