@@ -22,6 +22,7 @@ from callrt.net.transport import WebSocketTransport
 from callrt.sim.caller import SimulatedCaller
 from callrt.sim.peer_script import SimScript
 from callrt.telephony.webhook import parse_stream_twiml
+from tests.support.live_server import prepare_database
 from tests.support.paths import REPO_ROOT
 
 DRAIN_S = 2.0
@@ -39,8 +40,10 @@ async def stream_params(http: httpx.AsyncClient, call_sid: str) -> tuple[str, di
 async def test_sigterm_drains_live_calls_with_a_goodbye(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "TWILIO_AUTH_TOKEN")}
     env |= {"CALLRT_TRACE_DIR": str(tmp_path / "traces"), "PYTHONPATH": str(REPO_ROOT)}
+    db_url = f"sqlite:///{tmp_path / 'drain.db'}"
+    business_id = prepare_database(db_url)
     command = [sys.executable, "-m", "callrt", "serve", "--port", "0", "--drain-s", str(DRAIN_S)]
-    command += ["--db", f"sqlite:///{tmp_path / 'drain.db'}"]
+    command += ["--db", db_url, "--business-id", str(business_id)]
     process = await trio.lowlevel.open_process(command, env=env, cwd=tmp_path, stdout=subprocess.PIPE)
     assert process.stdout is not None
     with trio.fail_after(30):
