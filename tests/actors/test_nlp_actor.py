@@ -33,10 +33,13 @@ class SlowRules(RuleExtractor):
     def __init__(self, delays: Sequence[float]) -> None:
         self.delays = list(delays)
         self.started = 0
+        self.first_started = trio.Event()
+        """Set when the first extraction begins: the actor may read the store in a worker thread before."""
 
     async def extract(self, history: Sequence[HistoryTurn], now: dt.datetime, timezone: str) -> Action:
         delay = self.delays[self.started] if self.started < len(self.delays) else 0.0
         self.started += 1
+        self.first_started.set()
         await trio.sleep(delay)
         return self.extract_sync(history, now, timezone)
 
@@ -183,7 +186,7 @@ async def test_a_newer_transcript_supersedes_a_slow_extraction(ctx: CallContext,
     async with trio.open_nursery() as nursery:
         nursery.start_soon(actor.run)
         outbox.send_nowait(transcript("u1", "אני רוצה תור מחר בחמש"))
-        await trio.testing.wait_all_tasks_blocked()
+        await extractor.first_started.wait()
         assert extractor.started == 1  # the slow extraction is in flight
         await trio.sleep(1.0)
         arrived = trio.current_time()
