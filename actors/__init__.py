@@ -10,7 +10,7 @@ from .mailbox import Mailbox, Outbox
 from .messages import EndedBy
 from .ports import CallerLine, LineClosed, ModelClosed, ModelConnection, ModelConnector
 from .supervision import ChildSpec, Escalation, RestartKind
-from .trace import Trace, TraceEvent, read_trace
+from .trace import Trace, TraceEvent, UnsafeTracePath, read_trace, trace_file
 
 __all__ = [
     "CallConfig",
@@ -31,6 +31,8 @@ __all__ = [
     "StoreGateway",
     "Trace",
     "TraceEvent",
+    "UnsafeTracePath",
     "read_trace",
     "run_call",
+    "trace_file",
 ]

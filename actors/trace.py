@@ -15,8 +15,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 from collections.abc import Iterator, Mapping
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import IO, Any, Protocol
 
 import attrs
@@ -46,6 +47,40 @@ def _encode(event: dict[str, Any]) -> str:
         return orjson.dumps(event).decode("utf-8")
     except TypeError:  # orjson.JSONEncodeError is a TypeError
         return _STDLIB_ENCODE(event)
+
+
+_UNSAFE_IN_NAME = re.compile(r"[^A-Za-z0-9_-]")
+_NOT_PLAIN = re.compile(r"[\x00-\x1f\x7f\\]")
+"""Control characters and backslashes: never part of a trace's file name (a backslash is a separator on Windows)."""
+
+
+class UnsafeTracePath(ValueError):
+    """A trace path that could write outside the folder it names (e.g. built from a caller's `../../x`)."""
+
+
+def check_trace_path(path: str | os.PathLike[str]) -> Path:
+    """`path` as a `Path`, if its last part is a plain file name and no part of it climbs with `..`.
+
+    A trace is named after its call, and call ids come from the caller's side of the line: a path
+    built as `f"traces/{call_sid}.jsonl"` from a callSid of `../../x` would write anywhere."""
+    parts = PurePath(path).parts
+    if ".." in parts:
+        raise UnsafeTracePath(f"trace path {str(path)!r} climbs out of its folder: use trace_file(folder, call_sid)")
+    name = PurePath(path).name
+    if not name or name.startswith(".") or _NOT_PLAIN.search(name):
+        raise UnsafeTracePath(f"trace path {str(path)!r} does not end in a plain file name")
+    return Path(path)
+
+
+def trace_name(call_sid: str) -> str:
+    """The name of a call's trace (its file is `<name>.jsonl`): the call id with every character other than
+    letters, digits, `_` and `-` replaced by `_`, and at most 64 of them."""
+    return _UNSAFE_IN_NAME.sub("_", call_sid)[:64]
+
+
+def trace_file(folder: str | os.PathLike[str], call_sid: str) -> Path:
+    """`<folder>/<trace_name(call_sid)>.jsonl`: a plain file in `folder`, whatever the caller sent as its callSid."""
+    return Path(folder) / f"{trace_name(call_sid) or '_'}.jsonl"
 
 
 def mask_phone(phone: str) -> str:
@@ -85,7 +120,9 @@ class Trace:
     """Records one call's events. Safe to use from any task of the call's trio run.
 
     With `path=None` the events are kept in memory only (`events`), which is what
-    unit tests and the scenario runner's invariant checks read. With neither a file nor
+    unit tests and the scenario runner's invariant checks read. A path that climbs out of its
+    folder or does not end in a plain file name is refused with `UnsafeTracePath` (see
+    `check_trace_path`); `trace_file(folder, call_sid)` builds a safe one. With neither a file nor
     memory, only the events a subclass counts (`counted_events`) are built at all.
     """
 
@@ -105,7 +142,7 @@ class Trace:
         """`max_bytes` caps the events written and kept (None: no cap). With `exclusive` the file is
         created at once and must not exist yet: `FileExistsError` otherwise."""
         self.call_sid = call_sid
-        self.path = Path(path) if path is not None else None
+        self.path = check_trace_path(path) if path is not None else None
         self.events: list[dict[str, Any]] = []
         self._keep = keep_in_memory
         self.detailed = keep_in_memory or path is not None

@@ -24,11 +24,11 @@ from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
+from actors.trace import trace_name
 from callrt.console import auth_pages, booking_pages, call_pages, settings_pages
 from callrt.console.ratelimit import LoginLimiter
 from callrt.console.sessions import CSRF_FIELD, Session, SessionCodec, csrf_ok
 from callrt.console.texts import REFUSALS, TEXTS, Lang, language_of
-from callrt.viewer.routes import trace_name
 from store import BusinessSettings, ConsoleUserInfo, Store, StoreError
 
 HERE = Path(__file__).resolve().parent

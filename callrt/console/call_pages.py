@@ -11,8 +11,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from actors.trace import trace_name
 from callrt.console.texts import language_of
-from callrt.viewer.routes import trace_name
 from store import CallSummary
 
 if TYPE_CHECKING:

@@ -61,6 +61,7 @@ from actors.defaults import (
     Language,
 )
 from actors.ports import LineClosed
+from actors.trace import trace_file
 from callrt.loadtest.relay import relay_call
 from callrt.logsafe import escape_for_log
 from callrt.model.llm_extractor import DEFAULT_NLP_MODEL
@@ -76,7 +77,6 @@ from callrt.server.retention import keep_pruning
 from callrt.server.stream_claims import StreamClaims, chosen_business, token_subject
 from callrt.telephony.media import StreamStart, TwilioCallerLine
 from callrt.telephony.webhook import StreamTokens, stream_twiml, validate_signature
-from callrt.viewer.routes import trace_name
 
 if TYPE_CHECKING:
     from callrt.console import Console
@@ -407,7 +407,7 @@ class TelephonyServer:
         }
         if not self.config.write_traces:
             return MeteredTrace(start.call_sid, None, self.metrics, meta=meta, keep_in_memory=False)
-        path = self.config.trace_dir / f"{trace_name(start.call_sid)}.jsonl"
+        path = trace_file(self.config.trace_dir, start.call_sid)
         return MeteredTrace(
             start.call_sid, path, self.metrics, meta=meta, max_bytes=self.config.trace_max_bytes, exclusive=True
         )

@@ -40,7 +40,6 @@ TRACE_SUFFIX = ".jsonl"
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,200}")
 """Trace names: no slash and no leading dot, so a name can never leave `trace_dir`."""
 _SUMMARIES = SummaryCache()
-_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 
 TraceAccess = Callable[[Request], Awaitable["Response | int | None"]]
 """Who may read traces: a `Response` refuses (e.g. a redirect to a login), an int allows only that
@@ -49,11 +48,6 @@ business's calls, None allows every trace."""
 
 def trace_name_ok(name: str) -> bool:
     return _NAME.fullmatch(name) is not None
-
-
-def trace_name(call_sid: str) -> str:
-    """The name of a call's trace (its file is `<name>.jsonl`): the call id, made safe for a file name."""
-    return _UNSAFE.sub("_", call_sid)[:64]
 
 
 @attrs.frozen
