@@ -24,6 +24,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from .errors import StoreError, StoreUnavailable
+from .versioning import check_schema_name
 
 R = TypeVar("R")
 T = TypeVar("T", sa.Connection, Session)
@@ -59,8 +60,12 @@ def _configure_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN DEFERRED" if read_only else "BEGIN IMMEDIATE")
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, schema: str | None = None) -> Engine:
+    """An engine for `url`; with `schema` (PostgreSQL only), every table of the store lives in that schema
+    (SQLAlchemy's `schema_translate_map`), next to whatever the host application keeps elsewhere."""
     parsed = sa.make_url(url)
+    if schema is not None and parsed.get_backend_name() != "postgresql":
+        raise StoreError(f"a database schema ({schema!r}) needs PostgreSQL, not {parsed.get_backend_name()}")
     if parsed.get_backend_name() == "sqlite":
         if parsed.database in (None, "", ":memory:"):
             raise StoreError("the store needs a SQLite file (sqlite:///path.db): an in-memory database is per thread")
@@ -74,6 +79,7 @@ def make_engine(url: str) -> Engine:
         pool_pre_ping=True,
         pool_timeout=10,
         connect_args={"connect_timeout": POSTGRES_CONNECT_TIMEOUT_S},
+        execution_options={"schema_translate_map": {None: check_schema_name(schema)}} if schema is not None else {},
     )
 
 

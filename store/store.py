@@ -11,6 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 
 from . import availability, bookings, businesses, callbacks, calls, leads, streams, users
 from .businesses import business_ids, create_business, find_business, load_settings
@@ -26,30 +27,41 @@ from .records import (
     ConsoleUserInfo,
     SlotCheck,
 )
+from .versioning import adopt_legacy_version
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 _MIGRATION_LOCK = 0x63616C6C7274  # "callrt": serialises concurrent `init_schema` on PostgreSQL
 
 
 class Store:
-    """Persistence and booking rules over `sqlite:///file.db` or `postgresql+psycopg://…`."""
+    """Persistence and booking rules over `sqlite:///file.db` or `postgresql+psycopg://…`.
 
-    def __init__(self, url: str) -> None:
+    `schema` (PostgreSQL only; `CALLRT_DB_SCHEMA` where callrt reads its environment) keeps every table
+    of the store in that schema, created if missing, for a database shared with the host application."""
+
+    def __init__(self, url: str, *, schema: str | None = None) -> None:
         self.url = url
-        self.engine = make_engine(url)
+        self.schema = schema
+        self.engine = make_engine(url, schema=schema)
         self._tx = Transactions(self.engine)
 
     # -- schema --------------------------------------------------------------
 
     def init_schema(self) -> None:
-        """Bring the schema to the latest migration (`alembic upgrade head`); safe to run again."""
+        """Bring the schema to the latest migration (`alembic upgrade head`); safe to run again. A version
+        recorded in a legacy `alembic_version` table is moved to callrt's own first (store/versioning.py)."""
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
+        known = {script.revision for script in ScriptDirectory.from_config(config).walk_revisions()}
         try:
             with self.engine.begin() as connection:
                 if connection.dialect.name == "postgresql":
                     connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
+                if self.schema:
+                    connection.execute(sa.schema.CreateSchema(self.schema, if_not_exists=True))
+                adopt_legacy_version(connection, self.schema, known)
                 config.attributes["connection"] = connection
+                config.attributes["schema"] = self.schema
                 command.upgrade(config, "head")
         except sa.exc.DBAPIError as exc:
             raise translate_error(exc) from exc

@@ -1,9 +1,14 @@
-"""`callrt call --server URL --scenario FILE [--to NUMBER] [--user NAME] [--json]`: a simulated caller
+"""`callrt call --server URL --scenario FILE… [--to NUMBER] [--user NAME] [--json]`: simulated callers
 against a live server.
 
+Several scenario files are several calls at once, one report each (a line each, in the files' order).
 The server's traces are private: `--user` (default $CALLRT_CONSOLE_USER) names a business-console
 user, whose password is $CALLRT_CONSOLE_PASSWORD (or prompted for on a terminal); the call logs in
 before it fetches its trace. `--to` is the number called, which picks the business.
+
+`--media-url ws://… [--twiml-url URL]` drives any server speaking Twilio's Media Streams protocol: the
+webhook is called when there is one, and without `--server` (callrt's trace routes) the report is the
+caller's side, with the bookings read from `--db`.
 """
 
 from __future__ import annotations
@@ -19,16 +24,26 @@ from typing import Any
 import trio
 
 from callrt.cli.scenario import summary_line
-from callrt.scenario import ScenarioError, load_scenario
-from callrt.sim.live_call import LiveCallError, live_call
+from callrt.scenario import Scenario, ScenarioError, load_scenario
+from callrt.sim.live_call import LiveCallError, Target, live_call
+from store import StoreError
 
 
 def register(subparsers: Any) -> None:
-    call = subparsers.add_parser("call", help="drive the simulated caller against a running `callrt serve`")
-    call.add_argument("--server", required=True, help="the server's base URL, e.g. http://127.0.0.1:8080")
-    call.add_argument("--scenario", required=True, type=Path, help="a scenario file (its script is played)")
-    call.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    call = subparsers.add_parser("call", help="drive the simulated caller against a running server")
+    call.add_argument("--server", default=None, help="a callrt server's base URL, e.g. http://127.0.0.1:8080")
+    call.add_argument("--media-url", default=None, help="the media websocket, e.g. ws://host/media (any server)")
+    call.add_argument("--twiml-url", default=None, help="the voice webhook (default: SERVER/twiml; none: no webhook)")
+    call.add_argument(
+        "--scenario", required=True, type=Path, nargs="+", help="scenario files: one concurrent call each"
+    )
+    call.add_argument("--json", action="store_true", help="print each report as one JSON object (a line each)")
     call.add_argument("--db", default=None, help="the server's database URL, to read the call's appointments")
+    call.add_argument(
+        "--db-schema",
+        default=os.environ.get("CALLRT_DB_SCHEMA") or None,
+        help="the PostgreSQL schema of callrt's tables there (default $CALLRT_DB_SCHEMA)",
+    )
     call.add_argument(
         "--auth-token",
         default=os.environ.get("TWILIO_AUTH_TOKEN"),
@@ -55,15 +70,37 @@ def _login(user: str | None) -> tuple[str, str] | None:
 
 def call_command(args: argparse.Namespace) -> int:
     try:
-        scenario = load_scenario(args.scenario)
-        login = _login(args.user)
-        report = trio.run(
-            lambda: live_call(
-                args.server, scenario, auth_token=args.auth_token, db_url=args.db, to=args.to, login=login
-            )
-        )
-    except (OSError, ScenarioError, LiveCallError) as exc:
+        target = Target(server=args.server, twiml_url=args.twiml_url, media_url=args.media_url)
+        scenarios = [load_scenario(path) for path in args.scenario]
+        reports = trio.run(concurrent_calls, target, scenarios, args, _login(args.user))
+    except (OSError, ScenarioError, LiveCallError, StoreError) as exc:
         print(f"callrt call: {exc}", file=sys.stderr)
         return 2
-    print(json.dumps(report, ensure_ascii=False) if args.json else summary_line(report))
-    return 1 if report["violations"] else 0
+    for report in reports:
+        print(json.dumps(report, ensure_ascii=False) if args.json else summary_line(report))
+    return 1 if any(report["violations"] for report in reports) else 0
+
+
+async def concurrent_calls(
+    target: Target, scenarios: list[Scenario], args: argparse.Namespace, login: tuple[str, str] | None
+) -> list[dict[str, Any]]:
+    reports: list[dict[str, Any]] = [{} for _ in scenarios]
+
+    async def one(index: int) -> None:
+        reports[index] = await live_call(
+            target,
+            scenarios[index],
+            auth_token=args.auth_token,
+            db_url=args.db,
+            db_schema=args.db_schema,
+            to=args.to,
+            login=login,
+        )
+
+    try:
+        async with trio.open_nursery() as nursery:
+            for index in range(len(scenarios)):
+                nursery.start_soon(one, index)
+    except ExceptionGroup as failed:
+        raise failed.exceptions[0] from failed  # the first call that failed ends the run, as one call would
+    return reports

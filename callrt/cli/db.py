@@ -1,7 +1,8 @@
 """`callrt db init` / `seed-demo` / `callbacks`: the schema (Alembic `upgrade head`), a demo business,
 and the callback requests a business owes its callers.
 
-The database is `--db URL`, else `$CALLRT_DB_URL`, else `sqlite:///callrt.db`.
+The database is `--db URL`, else `$CALLRT_DB_URL`, else `sqlite:///callrt.db`; on PostgreSQL, callrt's
+tables go in `--schema NAME`, else `$CALLRT_DB_SCHEMA`, else the connection's default schema.
 """
 
 from __future__ import annotations
@@ -21,6 +22,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     db.add_argument(
         "--db", dest="db_url", default=None, help=f"database URL (default $CALLRT_DB_URL or {DEFAULT_DB_URL})"
     )
+    db.add_argument(
+        "--schema",
+        dest="db_schema",
+        default=os.environ.get("CALLRT_DB_SCHEMA") or None,
+        help="PostgreSQL schema for callrt's tables (default $CALLRT_DB_SCHEMA; none: the default schema)",
+    )
     actions = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     actions.add_parser("init", help="create or upgrade the schema (alembic upgrade head)").set_defaults(handler=init)
     actions.add_parser("seed-demo", help="create the demo business (once) and print its id").set_defaults(
@@ -34,7 +41,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def open_store(args: argparse.Namespace) -> Store:
-    store = Store(args.db_url or os.environ.get("CALLRT_DB_URL", DEFAULT_DB_URL))
+    store = Store(args.db_url or os.environ.get("CALLRT_DB_URL", DEFAULT_DB_URL), schema=args.db_schema)
     store.init_schema()
     return store
 

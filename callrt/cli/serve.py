@@ -174,7 +174,7 @@ def prepare_database(config: ServerConfig) -> None:
     from callrt.console.app import SECRET_NAME
     from store import Store
 
-    store = Store(config.db_url)
+    store = Store(config.db_url, schema=config.db_schema)
     try:
         if config.db_url.startswith("sqlite"):
             store.init_schema()
@@ -207,7 +207,7 @@ def prepare_database(config: ServerConfig) -> None:
 async def serve_process(config: ServerConfig, bind: str | None) -> None:
     from store import Store
 
-    store = Store(config.db_url)
+    store = Store(config.db_url, schema=config.db_schema)
     try:
         async with trio.open_nursery() as nursery:
             server = TelephonyServer(config, store, config.business_id)

@@ -102,6 +102,8 @@ class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 8080
     db_url: str = "sqlite:///callrt.db"
+    db_schema: str | None = None
+    """CALLRT_DB_SCHEMA: the PostgreSQL schema of callrt's tables, in a database shared with another application."""
     public_url: str | None = None
     """The base URL Twilio uses to reach us (e.g. `https://calls.example.com`); overrides the request's
     own URL and any X-Forwarded-Proto/Host headers."""
@@ -156,12 +158,12 @@ class ServerConfig:
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> ServerConfig:
         """Defaults from the environment (CALLRT_DB_URL, OPENAI_API_KEY, TWILIO_AUTH_TOKEN, CALLRT_TRACE_DIR,
-        CALLRT_PUBLIC_URL, CALLRT_FORWARDED_ALLOW_IPS, CALLRT_STREAM_SECRET, CALLRT_OPENAI_MODEL,
-        CALLRT_TRANSCRIPTION_MODEL, CALLRT_DIALECT,
-        CALLRT_REALTIME_URL, CALLRT_TRACES, CALLRT_TRACE_RETENTION_DAYS)."""
+        CALLRT_DB_SCHEMA, CALLRT_PUBLIC_URL, CALLRT_FORWARDED_ALLOW_IPS, CALLRT_STREAM_SECRET, CALLRT_OPENAI_MODEL,
+        CALLRT_TRANSCRIPTION_MODEL, CALLRT_DIALECT, CALLRT_REALTIME_URL, CALLRT_TRACES, CALLRT_TRACE_RETENTION_DAYS)."""
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {
             "db_url": env.get("CALLRT_DB_URL", "sqlite:///callrt.db"),
+            "db_schema": env.get("CALLRT_DB_SCHEMA") or None,
             "public_url": env.get("CALLRT_PUBLIC_URL") or None,
             "auth_token": env.get("TWILIO_AUTH_TOKEN") or None,
             "trace_dir": Path(env.get("CALLRT_TRACE_DIR", "traces")),

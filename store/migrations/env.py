@@ -1,5 +1,8 @@
 """Alembic environment: runs migrations on the connection `Store.init_schema()` passes in,
-or, from the `alembic` command line, on CALLRT_DB_URL.
+or, from the `alembic` command line, on CALLRT_DB_URL (in the PostgreSQL schema CALLRT_DB_SCHEMA, if set).
+
+The version is kept in `callrt_alembic_version` (in the schema, if any), never in the host's
+`alembic_version`: see store/versioning.py.
 """
 
 from __future__ import annotations
@@ -10,16 +13,20 @@ from logging.config import fileConfig
 import sqlalchemy as sa
 from alembic import context
 
+from store.engine import make_engine
 from store.models import Base
+from store.versioning import VERSION_TABLE
 
 config = context.config
 target_metadata = Base.metadata
 
 
-def run_on(connection: sa.Connection) -> None:
+def run_on(connection: sa.Connection, schema: str | None) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
+        version_table=VERSION_TABLE,
+        version_table_schema=schema,
         # SQLite cannot ALTER most things: batch mode recreates tables when a migration needs it.
         render_as_batch=connection.dialect.name == "sqlite",
     )
@@ -30,13 +37,14 @@ def run_on(connection: sa.Connection) -> None:
 def run_online() -> None:
     connection = config.attributes.get("connection")
     if connection is not None:
-        run_on(connection)
+        run_on(connection, config.attributes.get("schema"))
         return
     if config.config_file_name is not None:
         fileConfig(config.config_file_name)
-    engine = sa.create_engine(os.environ.get("CALLRT_DB_URL", "sqlite:///callrt.db"))
+    schema = os.environ.get("CALLRT_DB_SCHEMA") or None
+    engine = make_engine(os.environ.get("CALLRT_DB_URL", "sqlite:///callrt.db"), schema=schema)
     with engine.begin() as conn:
-        run_on(conn)
+        run_on(conn, schema)
     engine.dispose()
 
 

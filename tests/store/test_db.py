@@ -50,7 +50,7 @@ def book(
 def test_init_schema_is_repeatable_and_at_head(store: Store) -> None:
     store.init_schema()
     with store.engine.connect() as conn:
-        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one() == migrations_head()
+        assert conn.execute(sa.text("SELECT version_num FROM callrt_alembic_version")).scalar_one() == migrations_head()
         tables = set(sa.inspect(conn).get_table_names())
     assert {
         "businesses",

@@ -1,0 +1,38 @@
+"""The example FastAPI app with two test-only routes: `GET /ping`, an asyncio endpoint whose latency shows
+whether the calls block the host's loop, and `WS /media-open`, the media stream without a webhook or token
+(a host with no webhook, for `callrt call --media-url` alone)."""
+
+from __future__ import annotations
+
+from fastapi import WebSocket
+from fastapi.responses import PlainTextResponse
+
+import callrt.aio
+from callrt.server.app import plan_call
+from examples.fastapi_app import app, config
+
+__all__ = ["app"]
+
+
+@app.get("/ping")
+async def ping() -> PlainTextResponse:
+    return PlainTextResponse("pong")
+
+
+@app.websocket("/media-open")
+async def media_open(websocket: WebSocket) -> None:
+    await websocket.accept()
+    async with callrt.aio.WebSocketCallerLine(websocket) as caller:
+        start = await caller.read_start()
+        if start is None:
+            return
+        plan = plan_call(config, start)
+        await callrt.aio.run_call(
+            call_sid=start.call_sid,
+            business_id=app.state.business_id,
+            line=caller.line,
+            model=plan.model,
+            store=app.state.store,
+            caller_phone=start.custom_parameters.get("caller") or None,
+            language=plan.language,
+        )
