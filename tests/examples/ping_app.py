@@ -1,5 +1,6 @@
-"""The example FastAPI app with two test-only routes: `GET /ping`, an asyncio endpoint whose latency shows
-whether the calls block the host's loop, and `WS /media-open`, the media stream without a webhook or token
+"""The example FastAPI app with test-only routes: `GET /ping`, an asyncio endpoint whose latency shows
+whether the calls block the host's loop; `GET /loop`, how long trio's batches held the loop (CPU ms); and
+`WS /media-open`, the media stream without a webhook or token
 (a host with no webhook, for `callrt call --media-url` alone)."""
 
 from __future__ import annotations
@@ -17,6 +18,11 @@ __all__ = ["app"]
 @app.get("/ping")
 async def ping() -> PlainTextResponse:
     return PlainTextResponse("pong")
+
+
+@app.get("/loop")
+async def loop_holds() -> dict[str, float]:
+    return callrt.aio.current_guest().holds.summary()
 
 
 @app.websocket("/media-open")
