@@ -117,6 +117,8 @@ class TrioGuest:
     async def start(self) -> None:
         """Start the guest run on the current loop if it has not started yet (idempotent)."""
         loop = asyncio.get_running_loop()
+        if self.finished:
+            raise GuestStopped("the trio guest run has ended")
         if self._loop is None:
             self._loop = loop
             self._started = loop.create_future()
@@ -132,9 +134,7 @@ class TrioGuest:
             )
         elif self._loop is not loop:
             raise RuntimeError("this trio guest runs on another event loop")
-        assert self._started is not None and self._done is not None
-        if self._done.done():
-            raise GuestStopped("the trio guest run has ended")
+        assert self._started is not None
         await asyncio.shield(self._started)
 
     async def run(
