@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from actors.mailbox import Mailbox
 from actors.messages import AiAudio, BookingRequest
-from actors.trace import Trace, mask_phone, read_trace
+from actors.trace import Trace, UnsafeTracePath, check_trace_path, mask_phone, read_trace, trace_file
 
 
 async def test_trace_file_round_trips_through_the_reader(tmp_path: Path) -> None:
@@ -128,3 +128,20 @@ def test_buffered_trace_lines_hold_about_their_own_length(tmp_path: Path) -> Non
 
     held = trio.run(main)
     assert held < 400 * 400, f"{held / 400:.0f} B per buffered line of about 100 characters"
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["traces/../../x.jsonl", "../x.jsonl", "traces/CA1/../../../etc/x.jsonl", "traces/.hidden", "traces/a\\b", "/", "."],
+)
+def test_a_trace_path_climbing_out_of_its_folder_is_refused(path: str) -> None:
+    with pytest.raises(UnsafeTracePath):
+        Trace("CA1", path)
+
+
+@given(call_sid=st.text(max_size=80))
+def test_trace_file_is_a_plain_file_inside_its_folder_whatever_the_call_sid(call_sid: str) -> None:
+    path = trace_file("traces", call_sid)
+    assert path.parent == Path("traces")
+    assert check_trace_path(path) == path
+    assert len(path.name) <= 64 + len(".jsonl")
