@@ -44,6 +44,7 @@ _LAZY = {
     "StoreUnavailable": "store",
     "InvalidHours": "store",
     "TwilioCallerLine": "callrt.telephony.media",
+    "StreamTokens": "callrt.telephony.webhook",
     "OpenAIRealtimeConnector": "callrt.model.realtime",
     "WebSocketTransport": "callrt.net.transport",
     "MemoryTransport": "callrt.net.transport",

@@ -26,7 +26,7 @@ from callrt.loadtest.procs import runqueue_wait_seconds
 from callrt.net.transport import WebSocketTransport
 from callrt.sim.caller import SimulatedCaller
 from callrt.sim.live_call import _fetch_trace as fetch_trace
-from tests.support.processes import sim_peer, test_env, uvicorn
+from tests.support.processes import sim_peer, child_env, uvicorn
 
 CALLS = 20
 PING_P99_LIMIT_MS = 50.0
@@ -67,7 +67,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str,
     cwd = tmp_path_factory.mktemp("fastapi")
     db_url = f"sqlite:///{cwd / 'calls.db'}"
     with sim_peer(cwd) as realtime_url:
-        env = test_env(CALLRT_DB_URL=db_url, CALLRT_TRACE_DIR=str(cwd / "traces"), CALLRT_REALTIME_URL=realtime_url)
+        env = child_env(CALLRT_DB_URL=db_url, CALLRT_TRACE_DIR=str(cwd / "traces"), CALLRT_REALTIME_URL=realtime_url)
         with uvicorn("tests.examples.ping_app:app", cwd, env) as (base, process):
             served_pids[base] = process.pid
             yield base, db_url, cwd / "traces"
@@ -77,7 +77,7 @@ def callrt_call(*args: str) -> subprocess.Popen[str]:
     """`callrt call …` as a user runs it, niced: the load generator must not steal the server's CPU."""
     return subprocess.Popen(
         [sys.executable, "-m", "callrt", "call", *args],
-        env=test_env(),
+        env=child_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -24,7 +24,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def test_env(**extra: str) -> dict[str, str]:
+def child_env(**extra: str) -> dict[str, str]:
     """This checkout importable (`examples`, `tests`), no real keys: nothing leaves the machine."""
     env = {key: value for key, value in os.environ.items() if key not in ("OPENAI_API_KEY", "TWILIO_AUTH_TOKEN")}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
@@ -34,10 +34,11 @@ def test_env(**extra: str) -> dict[str, str]:
 
 @contextlib.contextmanager
 def running(
-    command: list[str], ready: str, *, cwd: Path, env: Mapping[str, str], stop: int = signal.SIGTERM
-) -> Iterator[tuple[subprocess.Popen[str], re.Match[str]]]:
+    command: list[str], ready: str | None, *, cwd: Path, env: Mapping[str, str], stop: int = signal.SIGTERM
+) -> Iterator[tuple[subprocess.Popen[str], re.Match[str] | None]]:
     """Start `command`; yields once a line of its output matches `ready` (stdout and stderr merged), with the
-    match. The rest of its output is drained in the background (kept in `.output`) so it never blocks."""
+    match; at once when `ready` is None (a program that says nothing). The rest of its output is drained in
+    the background (kept in `.output`) so it never blocks."""
     process = subprocess.Popen(
         command, cwd=cwd, env=dict(env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
@@ -57,10 +58,11 @@ def running(
     reader = threading.Thread(target=drain, daemon=True)
     reader.start()
     try:
-        seen.wait(READY_TIMEOUT_S)
-        assert found, f"{command[2:4]} never printed {ready!r}:\n{''.join(lines)[-3000:]}"
+        if ready is not None:
+            seen.wait(READY_TIMEOUT_S)
+            assert found, f"{command[2:4]} never printed {ready!r}:\n{''.join(lines)[-3000:]}"
         process.output = lines  # type: ignore[attr-defined]
-        yield process, found[0]
+        yield process, found[0] if found else None
     finally:
         if process.poll() is None:
             process.send_signal(stop)
@@ -76,7 +78,8 @@ def running(
 def sim_peer(cwd: Path) -> Iterator[str]:
     """`callrt sim-peer` (GA dialect, like the server's default) on a free port; yields its Realtime URL."""
     command = [sys.executable, "-m", "callrt", "sim-peer", "--port", "0", "--dialect", "ga"]
-    with running(command, r"at (ws://\S+/v1/realtime)", cwd=cwd, env=test_env()) as (_process, match):
+    with running(command, r"at (ws://\S+/v1/realtime)", cwd=cwd, env=child_env()) as (_process, match):
+        assert match is not None
         yield match.group(1)
 
 

@@ -1,0 +1,43 @@
+import os
+
+import trio
+from trio_websocket import serve_websocket
+
+from actors import LineClosed, Trace, run_call, trace_file
+from callrt import OpenAIRealtimeConnector, StreamTokens, TwilioCallerLine, WebSocketTransport
+from store import Store, ensure_demo_business
+
+store = Store(os.environ.get("CALLRT_DB_URL", "sqlite:///callrt.db"))  # or postgresql+psycopg://…
+store.init_schema()
+business_id = ensure_demo_business(store)  # or the id of your own business
+# Your Twilio webhook hands each call a token: <Parameter name="token" value="{tokens.issue(CallSid)}"/>
+tokens = StreamTokens(os.environ["CALLRT_STREAM_SECRET"].encode())
+model = OpenAIRealtimeConnector(
+    os.environ["OPENAI_API_KEY"],
+    "gpt-realtime",
+    dialect="ga",
+    url=os.environ.get("CALLRT_REALTIME_URL", "wss://api.openai.com/v1/realtime"),  # or `callrt sim-peer`
+)
+
+
+async def media_stream(request):
+    line = TwilioCallerLine(WebSocketTransport(await request.accept()))
+    try:
+        with trio.fail_after(10):
+            start = await line.read_start()
+    except (LineClosed, trio.TooSlowError):
+        return await line.hang_up()
+    if tokens.expiry(start.call_sid, start.custom_parameters.get("token")) is None:
+        return await line.hang_up()  # not a call your webhook answered
+    await run_call(
+        call_sid=start.call_sid,
+        business_id=business_id,
+        line=line,
+        model=model,
+        store=store,
+        caller_phone=start.custom_parameters.get("caller"),
+        trace=Trace(start.call_sid, trace_file("traces", start.call_sid)),  # without a trace: kept in memory
+    )
+
+
+trio.run(serve_websocket, media_stream, "127.0.0.1", int(os.environ.get("PORT", "8080")), None)
