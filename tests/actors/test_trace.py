@@ -132,7 +132,7 @@ def test_buffered_trace_lines_hold_about_their_own_length(tmp_path: Path) -> Non
 
 @pytest.mark.parametrize(
     "path",
-    ["traces/../../x.jsonl", "../x.jsonl", "traces/CA1/../../../etc/x.jsonl", "traces/.hidden", "traces/a\\b", "/", "."],
+    ["traces/../../x.jsonl", "../x.jsonl", "traces/CA1/../../../x.jsonl", "traces/.hidden", "traces/a\\b", "/", "."],
 )
 def test_a_trace_path_climbing_out_of_its_folder_is_refused(path: str) -> None:
     with pytest.raises(UnsafeTracePath):

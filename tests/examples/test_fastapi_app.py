@@ -26,7 +26,7 @@ from callrt.loadtest.procs import runqueue_wait_seconds
 from callrt.net.transport import WebSocketTransport
 from callrt.sim.caller import SimulatedCaller
 from callrt.sim.live_call import _fetch_trace as fetch_trace
-from tests.support.processes import sim_peer, child_env, uvicorn
+from tests.support.processes import child_env, sim_peer, uvicorn
 
 CALLS = 20
 PING_P99_LIMIT_MS = 50.0

@@ -18,7 +18,7 @@ from actors import TraceEvent, read_trace
 from callrt import StreamTokens
 from callrt.net.transport import WebSocketTransport
 from callrt.sim.caller import CallerReport, SimulatedCaller
-from tests.support.processes import REPO, free_port, running, sim_peer, child_env
+from tests.support.processes import REPO, child_env, free_port, running, sim_peer
 
 SECRET = secrets.token_hex(16)
 
