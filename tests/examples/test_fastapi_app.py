@@ -189,7 +189,7 @@ async def test_a_call_sid_climbing_out_of_the_trace_folder_stays_in_it(served: t
         twiml = (await http.post("/twiml", data={"CallSid": call_sid, "From": "+972501234567"})).text
     token = twiml.split('name="token" value="')[1].split('"')[0]
     async with open_websocket_url(base.replace("http://", "ws://") + "/media") as ws:
-        script = [{"wait": "ai_done"}, {"hangup": True}]
+        script: list[dict[str, Any]] = [{"wait": "ai_done"}, {"hangup": True}]
         caller = SimulatedCaller(WebSocketTransport(ws), script, parameters={"token": token}, call_sid=call_sid)
         with trio.fail_after(30):
             await caller.run()

@@ -9,15 +9,16 @@ import secrets
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import trio
 from trio_websocket import HandshakeError, open_websocket_url
 
 from actors import TraceEvent, read_trace
-from callrt import StreamTokens
 from callrt.net.transport import WebSocketTransport
 from callrt.sim.caller import CallerReport, SimulatedCaller
+from callrt.telephony.webhook import StreamTokens
 from tests.support.processes import REPO, child_env, free_port, running, sim_peer
 
 SECRET = secrets.token_hex(16)
@@ -28,7 +29,7 @@ def readme_example() -> str:
     section = readme.split("## Embedding", 1)[1]
     match = re.search(r"```python\n(.*?)```", section, re.S)
     assert match, "README.md's Embedding section has a python block"
-    return match.group(1)
+    return str(match.group(1))
 
 
 def test_the_readme_example_is_examples_trio_app() -> None:
@@ -56,7 +57,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
 
 async def call(url: str, call_sid: str, token: str | None) -> CallerReport:
     parameters = {"token": token} if token else {}
-    script = [{"wait": "ai_done", "timeout_ms": 5000}, {"hangup": True}]
+    script: list[dict[str, Any]] = [{"wait": "ai_done", "timeout_ms": 5000}, {"hangup": True}]
     with trio.fail_after(60):
         while True:
             try:

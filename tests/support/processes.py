@@ -50,7 +50,7 @@ def running(
         assert process.stdout is not None
         for line in process.stdout:
             lines.append(line)
-            if not found and (match := re.search(ready, line)):
+            if ready is not None and not found and (match := re.search(ready, line)):
                 found.append(match)
                 seen.set()
         seen.set()

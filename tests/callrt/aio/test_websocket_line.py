@@ -5,6 +5,7 @@ what was sent. The websocket is Starlette's, over the ASGI messages a server exc
 from __future__ import annotations
 
 import asyncio
+from collections.abc import MutableMapping
 from typing import Any
 
 import trio
@@ -21,7 +22,7 @@ class AsgiPeer:
 
     def __init__(self) -> None:
         self.to_app: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        self.from_app: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.from_app: asyncio.Queue[MutableMapping[str, Any]] = asyncio.Queue()
         scope = {"type": "websocket", "path": "/media", "headers": [], "query_string": b"", "subprotocols": []}
         self.websocket = WebSocket(scope, receive=self.to_app.get, send=self.from_app.put)
 
