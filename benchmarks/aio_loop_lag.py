@@ -7,15 +7,18 @@ and records how late it woke (its oversleep: the loop's lag, which every asyncio
 see). `callrt sim-peer` is the model, in its own process; one `callrt call` process (niced, so the load
 generator does not take the server's CPU) places N calls at once, each booking its own slot and then holding
 the line for `--hold-s` seconds. Reported: the lag over the run (p50, p99, max), how long trio's batches held
-the loop (CPU ms: what the calls themselves cost the loop, see callrt.aio.guest.LoopHolds), the share of
-time the host waited for a CPU (other processes on the machine), and the calls' results. See
-docs/performance.md.
+the loop (CPU ms: what the calls themselves cost the loop, see callrt.aio.guest.LoopHolds), the longest
+garbage collection of each generation, the share of time the host waited for a CPU (other processes on the
+machine), and the calls' results. `--default-gc` undoes the example's collector set-up (the one `callrt serve`
+uses) for comparison. See docs/performance.md.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
+import gc
 import json
 import os
 import re
@@ -31,6 +34,7 @@ from typing import Any
 from callrt.loadtest.procs import cpu_seconds, runqueue_wait_seconds
 
 TICK_S = 0.010
+DEFAULT_GC_THRESHOLDS = (700, 10, 10)
 DAYS = ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday")
 HOURS = ("9 am", "9:30 am", "10 am", "11 am", "1 pm", "2 pm", "3 pm", "4 pm", "5 pm", "6 pm")
 
@@ -71,6 +75,21 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+class GcPauses:
+    """The longest collection of each generation, in ms (gc.callbacks: start and stop of every collection)."""
+
+    def __init__(self) -> None:
+        self.longest = [0.0, 0.0, 0.0]
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            took = (time.perf_counter() - self._started) * 1000.0
+            self.longest[info["generation"]] = max(self.longest[info["generation"]], took)
+
+
 async def sample_lag(lags: list[float], stop: asyncio.Event) -> None:
     loop = asyncio.get_running_loop()
     while not stop.is_set():
@@ -90,11 +109,16 @@ async def host(args: argparse.Namespace, folder: Path, realtime_url: str) -> dic
     import callrt.aio
     from examples.fastapi_app import app
 
+    pauses = GcPauses()
+    gc.callbacks.append(pauses)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     serving = asyncio.create_task(server.serve())
     while not server.started:
         await asyncio.sleep(0.05)
+    if args.default_gc:  # undo what the example's lifespan set up, for comparison
+        gc.unfreeze()
+        gc.set_threshold(*DEFAULT_GC_THRESHOLDS)
     files = []
     for index in range(args.calls):
         path = folder / f"call-{index}.json"
@@ -122,6 +146,7 @@ async def host(args: argparse.Namespace, folder: Path, realtime_url: str) -> dic
     return {
         "calls": args.calls,
         "calls_ok": sum(1 for report in reports if not report["violations"]),
+        "violations": dict(collections.Counter(v for report in reports for v in report["violations"])),
         "booked": sum(len(report["appointments"]) for report in reports),
         "seconds": round(wall, 1),
         "lag_samples": len(lags),
@@ -131,6 +156,7 @@ async def host(args: argparse.Namespace, folder: Path, realtime_url: str) -> dic
         "trio_batches": holds["batches"],
         "trio_batch_p99_cpu_ms": round(holds["p99_ms"], 3),
         "trio_batch_max_cpu_ms": round(holds["max_ms"], 3),
+        "gc_longest_ms": [round(ms, 1) for ms in pauses.longest],
         "host_cpu_pct": round(100 * cpu / wall, 1),
         "host_cpu_wait_pct": round(100 * waited / wall, 1),
     }
@@ -140,6 +166,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--calls", type=int, default=50)
     parser.add_argument("--hold-s", type=float, default=20.0, help="how long each call stays on after booking")
+    parser.add_argument(
+        "--default-gc", action="store_true", help="Python's default collector, not the example's (as `callrt serve`)"
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     peer, realtime_url = start_sim_peer()

@@ -24,7 +24,7 @@ from fastapi import FastAPI, Request, Response, WebSocket
 
 import callrt.aio
 from actors import Trace, trace_file
-from callrt.cli.serve import prepare_database
+from callrt.cli.serve import prepare_database, tune_collector
 from callrt.server.app import CLOSE_POLICY, ServerConfig, TelephonyServer
 from callrt.server.plan import plan_call
 from callrt.viewer.routes import viewer_routes
@@ -39,6 +39,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     business_id = prepare_database(config)
     store = Store(config.db_url, schema=config.db_schema)
     app.state.telephony = TelephonyServer(config, store, business_id)
+    # As `callrt serve` does: what the app imported stays out of the collector's full passes, which
+    # otherwise stop the whole loop, calls and endpoints alike (docs/performance.md).
+    tune_collector()
     try:
         async with callrt.aio.lifespan():  # at shutdown: running calls are hung up, then the guest run ends
             yield
