@@ -14,7 +14,8 @@ import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.support.paths import REPO_ROOT as REPO
+
 READY_TIMEOUT_S = 60.0
 
 
