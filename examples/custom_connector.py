@@ -20,7 +20,7 @@ from typing import Any
 import trio
 import trio.testing
 
-from actors import ModelConnection, ModelConnector, run_call
+from actors import ModelConnection, ModelConnector, StoreGateway, run_call
 from callrt import InMemoryModelConnector, SimScript, SimulatedCaller, TwilioCallerLine, memory_transport_pair
 from store import Store, ensure_demo_business
 
@@ -96,6 +96,7 @@ async def one_call(store: Store) -> list[tuple[str, str]]:
             model=model,
             store=store,
             language="en",
+            gateway=StoreGateway(inline=True),  # the store in this thread: virtual time must not outrun a worker
         )
     return model.transcript
 
