@@ -34,7 +34,7 @@ PING_EVERY_S = 0.02
 QUIET_CPU_WAIT_SHARE = 0.05
 """Above this share of time waiting for a CPU, the server's latency is the machine's, not the loop's."""
 DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday")
-HOURS = ("9 am", "10 am", "11 am", "1 pm", "2 pm")
+HOURS = ("9 am", "10 am", "11 am", "1 pm", "2 pm", "3 pm", "4 pm")  # with DAYS: 28 slots, one per call
 SAFE_NAME = "CA" + "_" * len("/../../../") + "escaped"
 
 
