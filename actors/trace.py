@@ -24,6 +24,8 @@ import attrs
 import orjson
 import trio
 
+from store.errors import CallrtError
+
 from .redact import TEXT_KEYS, mask_phone_numbers
 
 TRACE_VERSION = 1
@@ -54,7 +56,7 @@ _NOT_PLAIN = re.compile(r"[\x00-\x1f\x7f\\]")
 """Control characters and backslashes: never part of a trace's file name (a backslash is a separator on Windows)."""
 
 
-class UnsafeTracePath(ValueError):
+class UnsafeTracePath(CallrtError, ValueError):
     """A trace path that could write outside the folder it names (e.g. built from a caller's `../../x`)."""
 
 

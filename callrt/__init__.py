@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from callrt.sim.peer_script import SimScript
     from callrt.sim.realtime_peer import InMemoryModelConnector
     from callrt.telephony.media import TwilioCallerLine
+    from callrt.telephony.webhook import StreamTokens
     from store import CallrtError, InvalidHours, Store, StoreError, StoreUnavailable
 
 _LAZY = {
@@ -83,6 +84,7 @@ __all__ = [
     "Store",
     "StoreError",
     "StoreUnavailable",
+    "StreamTokens",
     "TelephonyServer",
     "Trace",
     "TransportClosed",

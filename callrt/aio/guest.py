@@ -33,6 +33,8 @@ from typing import Any, TypeVar
 import outcome
 import trio
 
+from store.errors import CallrtError
+
 logger = logging.getLogger("callrt.aio")
 
 T = TypeVar("T")
@@ -41,7 +43,7 @@ GRACE_S = 5.0
 """How long a cancelled call (or every call, when the host shuts down) gets to end cleanly before it is cut."""
 
 
-class GuestStopped(RuntimeError):
+class GuestStopped(CallrtError, RuntimeError):
     """The trio guest run is over (the host's lifespan ended): no more calls can start on it."""
 
 
