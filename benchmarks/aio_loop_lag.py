@@ -69,12 +69,6 @@ def start_sim_peer() -> tuple[subprocess.Popen[str], str]:
     return peer, match.group(1)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 class GcPauses:
     """The longest collection of each generation, in ms (gc.callbacks: start and stop of every collection)."""
 
@@ -111,11 +105,10 @@ async def host(args: argparse.Namespace, folder: Path, realtime_url: str) -> dic
 
     pauses = GcPauses()
     gc.callbacks.append(pauses)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    serving = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.05)
+    listening = socket.create_server(("127.0.0.1", 0))  # bound before uvicorn starts: callers may connect at once
+    port = listening.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    serving = asyncio.create_task(server.serve(sockets=[listening]))
     if args.default_gc:  # undo what the example's lifespan set up, for comparison
         gc.unfreeze()
         gc.set_threshold(*DEFAULT_GC_THRESHOLDS)

@@ -10,7 +10,7 @@ from store import Store, ensure_demo_business
 store = Store(os.environ.get("CALLRT_DB_URL", "sqlite:///callrt.db"))  # or postgresql+psycopg://…
 store.init_schema()
 business_id = ensure_demo_business(store)  # or the id of your own business
-# Your Twilio webhook hands each call a token: <Parameter name="token" value="{tokens.issue(CallSid)}"/>
+# Your webhook gives each call <Parameter name="token" value="{tokens.issue(CallSid, From)}"/> and "caller"
 tokens = StreamTokens(os.environ["CALLRT_STREAM_SECRET"].encode())
 model = OpenAIRealtimeConnector(
     os.environ["OPENAI_API_KEY"],
@@ -27,7 +27,8 @@ async def media_stream(request):
             start = await line.read_start()
     except (LineClosed, trio.TooSlowError):
         return await line.hang_up()
-    if tokens.expiry(start.call_sid, start.custom_parameters.get("token")) is None:
+    params = start.custom_parameters  # the token binds the caller's line: never trust `caller` without it
+    if tokens.expiry(start.call_sid, params.get("token"), caller=params.get("caller", "")) is None:
         return await line.hang_up()  # not a call your webhook answered
     await run_call(
         call_sid=start.call_sid,
@@ -35,7 +36,7 @@ async def media_stream(request):
         line=line,
         model=model,
         store=store,
-        caller_phone=start.custom_parameters.get("caller"),
+        caller_phone=params.get("caller"),
         trace=Trace(start.call_sid, trace_file("traces", start.call_sid)),  # without a trace: kept in memory
     )
 

@@ -9,7 +9,7 @@ from fastapi import WebSocket
 from fastapi.responses import PlainTextResponse
 
 import callrt.aio
-from callrt.server.app import plan_call
+from callrt.server.plan import plan_call
 from examples.fastapi_app import app, config
 
 __all__ = ["app"]

@@ -25,7 +25,8 @@ from trio_websocket import open_websocket_url
 from callrt.loadtest.procs import runqueue_wait_seconds
 from callrt.net.transport import WebSocketTransport
 from callrt.sim.caller import SimulatedCaller
-from callrt.sim.live_call import _fetch_trace as fetch_trace
+from callrt.sim.live_call import fetch_trace
+from callrt.telephony.webhook import parse_stream_twiml
 from tests.support.processes import child_env, sim_peer, uvicorn
 
 CALLS = 20
@@ -187,10 +188,10 @@ async def test_a_call_sid_climbing_out_of_the_trace_folder_stays_in_it(served: t
     call_sid = "CA/../../../escaped"  # as a path under the trace folder: next to the server's own folder
     async with httpx.AsyncClient(base_url=base) as http:
         twiml = (await http.post("/twiml", data={"CallSid": call_sid, "From": "+972501234567"})).text
-    token = twiml.split('name="token" value="')[1].split('"')[0]
+    _url, parameters = parse_stream_twiml(twiml)  # the token, and the caller line it is bound to
     async with open_websocket_url(base.replace("http://", "ws://") + "/media") as ws:
         script: list[dict[str, Any]] = [{"wait": "ai_done"}, {"hangup": True}]
-        caller = SimulatedCaller(WebSocketTransport(ws), script, parameters={"token": token}, call_sid=call_sid)
+        caller = SimulatedCaller(WebSocketTransport(ws), script, parameters=parameters, call_sid=call_sid)
         with trio.fail_after(30):
             await caller.run()
         async with httpx.AsyncClient(base_url=base) as http:

@@ -99,6 +99,6 @@ async def test_a_call_sid_climbing_out_of_traces_stays_in_it(server: tuple[str, 
 async def wait_for_closed_trace(path: Path) -> list[TraceEvent]:
     """The trace once the example's process closed it (after the call: another process, the real clock)."""
     with trio.fail_after(15):
-        while not (path.exists() and (events := read_trace(path)) and events[-1].ev == "trace_end"):
+        while not (await trio.Path(path).exists() and (events := read_trace(path)) and events[-1].ev == "trace_end"):
             await trio.sleep(0.1)
     return events

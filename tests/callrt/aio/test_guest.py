@@ -7,17 +7,18 @@ import asyncio
 
 import pytest
 import trio
+import trio.lowlevel
 
 from callrt.aio import GuestStopped, TrioGuest
 
 
 async def answer(value: int) -> int:
-    await trio.sleep(0)
+    await trio.lowlevel.checkpoint()
     return value
 
 
 async def fail() -> None:
-    await trio.sleep(0)
+    await trio.lowlevel.checkpoint()
     raise ValueError("broken call")
 
 
