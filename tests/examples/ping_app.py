@@ -35,10 +35,10 @@ async def media_open(websocket: WebSocket) -> None:
         plan = plan_call(config, start)
         await callrt.aio.run_call(
             call_sid=start.call_sid,
-            business_id=app.state.business_id,
+            business_id=app.state.telephony.business_id,
             line=caller.line,
             model=plan.model,
-            store=app.state.store,
+            store=app.state.telephony.store,
             caller_phone=start.custom_parameters.get("caller") or None,
             language=plan.language,
         )
