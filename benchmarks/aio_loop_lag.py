@@ -4,9 +4,9 @@ Run: .venv/bin/python benchmarks/aio_loop_lag.py [--calls 50] [--hold-s 20] [--j
 
 This process is the host: uvicorn serving examples/fastapi_app.py, plus a task that sleeps 10 ms over and over
 and records how late it woke (its oversleep: the loop's lag, which every asyncio endpoint of the host would
-see). `callrt sim-peer` is the model, in its own process; one `callrt call` process (niced, so the load
-generator does not take the server's CPU) places N calls at once, each booking its own slot and then holding
-the line for `--hold-s` seconds. Reported: the lag over the run (p50, p99, max), how long trio's batches held
+see). `callrt sim-peer` is the model, in its own process; one `callrt call` process places N calls 20 ms
+apart (the server admits 32 new streams at a time), each booking its own slot and then holding the line
+for `--hold-s` seconds. Reported: the lag over the run (p50, p99, max), how long trio's batches held
 the loop (CPU ms: what the calls themselves cost the loop, see callrt.aio.guest.LoopHolds), the longest
 garbage collection of each generation, the share of time the host waited for a CPU (other processes on the
 machine), and the calls' results. `--default-gc` undoes the example's collector set-up (the one `callrt serve`
@@ -34,6 +34,9 @@ from typing import Any
 from callrt.loadtest.procs import cpu_seconds, runqueue_wait_seconds
 
 TICK_S = 0.010
+NUMBER = "+97231234567"
+"""The demo business's Twilio number: the webhook picks the business by the number called."""
+USER, PASSWORD = "bench", "bench-password-1"
 DEFAULT_GC_THRESHOLDS = (700, 10, 10)
 DAYS = ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday")
 HOURS = ("9 am", "9:30 am", "10 am", "11 am", "1 pm", "2 pm", "3 pm", "4 pm", "5 pm", "6 pm")
@@ -101,6 +104,14 @@ async def host(args: argparse.Namespace, folder: Path, realtime_url: str) -> dic
     import uvicorn
 
     import callrt.aio
+    from callrt.console.passwords import hash_password
+    from store import DEMO_BUSINESS, Store
+
+    store = Store(os.environ["CALLRT_DB_URL"])
+    store.init_schema()
+    store.create_business(**DEMO_BUSINESS, phones=[NUMBER])
+    store.create_console_user(USER, hash_password(PASSWORD))  # the traces are the console's users' to read
+    store.dispose()
     from examples.fastapi_app import app
 
     pauses = GcPauses()
@@ -117,14 +128,20 @@ async def host(args: argparse.Namespace, folder: Path, realtime_url: str) -> dic
         path = folder / f"call-{index}.json"
         path.write_text(json.dumps(scenario(index, args.hold_s)), encoding="utf-8")
         files.append(str(path))
-    command = [sys.executable, "-m", "callrt", "call", "--server", f"http://127.0.0.1:{port}", "--json", "--scenario"]
+    command = [sys.executable, "-m", "callrt", "call", "--server", f"http://127.0.0.1:{port}", "--to", NUMBER]
+    command += ["--user", USER, "--stagger-ms", "20"]
+    command += ["--json", "--scenario"]
     lags: list[float] = []
     stop = asyncio.Event()
     sampler = asyncio.create_task(sample_lag(lags, stop))
     me = [os.getpid()]
     cpu_before, wait_before, started = cpu_seconds(me), runqueue_wait_seconds(me), time.monotonic()
     callers = await asyncio.create_subprocess_exec(
-        *command, *files, stdout=asyncio.subprocess.PIPE, preexec_fn=lambda: os.nice(10)
+        *command,
+        *files,
+        stdout=asyncio.subprocess.PIPE,
+        env={**os.environ, "CALLRT_CONSOLE_PASSWORD": PASSWORD},
+        preexec_fn=lambda: os.nice(args.nice),
     )
     out, _ = await callers.communicate()
     wall = time.monotonic() - started
@@ -161,6 +178,9 @@ def main() -> None:
     parser.add_argument("--hold-s", type=float, default=20.0, help="how long each call stays on after booking")
     parser.add_argument(
         "--default-gc", action="store_true", help="Python's default collector, not the example's (as `callrt serve`)"
+    )
+    parser.add_argument(
+        "--nice", type=int, default=0, help="the load generator's niceness (default 0: niced, it starves when busy)"
     )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()

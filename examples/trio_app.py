@@ -5,11 +5,13 @@ from trio_websocket import serve_websocket
 
 from actors import LineClosed, Trace, run_call, trace_file
 from callrt import OpenAIRealtimeConnector, StreamTokens, TwilioCallerLine, WebSocketTransport
-from store import Store, ensure_demo_business
+from store import Store
 
 store = Store(os.environ.get("CALLRT_DB_URL", "sqlite:///callrt.db"))  # or postgresql+psycopg://…
 store.init_schema()
-business_id = ensure_demo_business(store)  # or the id of your own business
+if not store.business_ids():
+    raise SystemExit("no business in the database: create one with `callrt business create --name NAME`")
+business_id = store.business_ids()[0]  # or the id of the business your number belongs to
 # Your webhook gives each call <Parameter name="token" value="{tokens.issue(CallSid, From)}"/> and "caller"
 tokens = StreamTokens(os.environ["CALLRT_STREAM_SECRET"].encode())
 model = OpenAIRealtimeConnector(

@@ -21,6 +21,7 @@ import math
 from collections.abc import Callable, Iterable
 from types import TracebackType
 
+import attrs
 import trio
 from starlette.websockets import WebSocket
 
@@ -35,8 +36,11 @@ logger = logging.getLogger("callrt.aio.websocket_line")
 WINDOW = 64
 """Messages in flight each way: 1.3 s of caller audio at 50 frames a second."""
 
-_CLOSE = object()
-"""Queued after the last outbound message: the writer closes the websocket once it got there."""
+@attrs.frozen
+class _Close:
+    """Queued after the last outbound message: the writer closes the websocket with `code` once it got there."""
+
+    code: int
 
 
 class _GuestEnd:
@@ -77,11 +81,11 @@ class _GuestEnd:
         self._unwritten += len(batch)
         self._host.to_host(self._host.outbox.put_nowait, batch)
 
-    async def aclose(self) -> None:
-        """Hang up: what was sent is written, then the websocket closes (the writer does both)."""
+    async def aclose(self, code: int = 1000) -> None:
+        """Hang up: what was sent is written, then the websocket closes with `code` (the writer does both)."""
         if self.closed_why is None:
             self._ended("closed by the call")
-            self._host.to_host(self._host.outbox.put_nowait, _CLOSE)
+            self._host.to_host(self._host.outbox.put_nowait, _Close(code))
         await trio.lowlevel.checkpoint()
 
     def _return_credits(self) -> None:
@@ -113,7 +117,8 @@ class _GuestEnd:
 class WebSocketCallerLine:
     """`async with WebSocketCallerLine(websocket) as caller:` on an accepted Starlette/FastAPI websocket.
 
-    `caller.line` is the `TwilioCallerLine` to pass to `callrt.aio.run_call`; `await caller.read_start()`
+    `caller.line` is the `TwilioCallerLine` to pass to `callrt.aio.run_call` (`caller.transport`, the stream as a
+    trio `TextTransport`, for trio code that builds its own line); `await caller.read_start()`
     reads up to the stream's `start` (its callSid and custom parameters, the stream token among them);
     `await caller.close(code)` refuses a stream. Leaving the block closes the websocket if the call did not.
     """
@@ -121,13 +126,13 @@ class WebSocketCallerLine:
     def __init__(self, websocket: WebSocket, *, guest: TrioGuest | None = None, window: int = WINDOW) -> None:
         self.websocket = StarletteTransport(websocket)
         self.guest = guest
-        self.outbox: asyncio.Queue[list[str] | object] = asyncio.Queue()
+        self.outbox: asyncio.Queue[list[str] | _Close] = asyncio.Queue()
         self._credits = asyncio.Semaphore(window)
-        self._end = _GuestEnd(self, window)
-        self.line = TwilioCallerLine(self._end)
+        self.transport = _GuestEnd(self, window)
+        """The stream as a `TextTransport` for trio code (`aclose(code)` closes the websocket with `code`)."""
+        self.line = TwilioCallerLine(self.transport)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: list[asyncio.Task[None]] = []
-        self._close_code = 1000
 
     async def __aenter__(self) -> WebSocketCallerLine:
         self.guest = self.guest or current_guest()
@@ -161,8 +166,7 @@ class WebSocketCallerLine:
             return
         reader, writer = self._tasks
         if not writer.done():
-            self._close_code = code
-            self.outbox.put_nowait(_CLOSE)
+            self.outbox.put_nowait(_Close(code))
             await asyncio.wait([writer])
         reader.cancel()
         await asyncio.gather(reader, writer, return_exceptions=True)
@@ -189,19 +193,18 @@ class WebSocketCallerLine:
             while True:
                 await self._credits.acquire()
                 text = await self.websocket.receive()
-                self._to_guest(self._end.delivered, text)
+                self._to_guest(self.transport.delivered, text)
         except TransportClosed as exc:
             why = f"transport closed: {exc}"
         finally:
             with contextlib.suppress(Exception):
-                self._to_guest(self._end.ended, why)
+                self._to_guest(self.transport.ended, why)
 
     async def _write(self) -> None:
         try:
-            while (batch := await self.outbox.get()) is not _CLOSE:
-                assert isinstance(batch, list)
+            while isinstance(batch := await self.outbox.get(), list):
                 await self.websocket.send_many(batch)
-                self._to_guest(self._end.written, len(batch))
-            await self.websocket.aclose(self._close_code)
+                self._to_guest(self.transport.written, len(batch))
+            await self.websocket.aclose(batch.code)
         except TransportClosed as exc:
-            self._to_guest(self._end.ended, f"transport closed: {exc}")
+            self._to_guest(self.transport.ended, f"transport closed: {exc}")

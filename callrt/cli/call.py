@@ -21,11 +21,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import httpx
 import trio
 
 from callrt.cli.scenario import summary_line
 from callrt.scenario import Scenario, ScenarioError, load_scenario
-from callrt.sim.live_call import LiveCallError, Target, live_call
+from callrt.sim.live_call import LiveCallError, Target, console_login, live_call
 from store import StoreError
 
 
@@ -36,6 +37,12 @@ def register(subparsers: Any) -> None:
     call.add_argument("--twiml-url", default=None, help="the voice webhook (default: SERVER/twiml; none: no webhook)")
     call.add_argument(
         "--scenario", required=True, type=Path, nargs="+", help="scenario files: one concurrent call each"
+    )
+    call.add_argument(
+        "--stagger-ms",
+        type=float,
+        default=0.0,
+        help="with several scenarios: start the calls this far apart (a server admits so many new streams at once)",
     )
     call.add_argument("--json", action="store_true", help="print each report as one JSON object (a line each)")
     call.add_argument("--db", default=None, help="the server's database URL, to read the call's appointments")
@@ -85,8 +92,15 @@ async def concurrent_calls(
     target: Target, scenarios: list[Scenario], args: argparse.Namespace, login: tuple[str, str] | None
 ) -> list[dict[str, Any]]:
     reports: list[dict[str, Any]] = [{} for _ in scenarios]
+    cookies = None
+    if login is not None and target.server and len(scenarios) > 1:
+        # One console session for all the calls: a login is deliberately slow (password hashing).
+        async with httpx.AsyncClient(base_url=target.server, timeout=30.0) as http:
+            await console_login(http, *login)
+            cookies = http.cookies
 
     async def one(index: int) -> None:
+        await trio.sleep(index * args.stagger_ms / 1000.0)
         reports[index] = await live_call(
             target,
             scenarios[index],
@@ -95,6 +109,7 @@ async def concurrent_calls(
             db_schema=args.db_schema,
             to=args.to,
             login=login,
+            cookies=cookies,
         )
 
     try:

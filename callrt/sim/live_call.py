@@ -166,9 +166,11 @@ async def live_call(
     db_schema: str | None = None,
     to: str = "",
     login: tuple[str, str] | None = None,
+    cookies: httpx.Cookies | None = None,
 ) -> dict[str, Any]:
     """One call to `target` (a `Target`, or a server's base URL; to the number `to`), then its trace, fetched
-    as the console user `login` when the target has callrt's trace routes."""
+    as the console user `login` when the target has callrt's trace routes (or with the `cookies` of a console
+    session already open: calls placed together log in once)."""
     target = Target(server=target) if isinstance(target, str) else target
     call_sid = f"CAlive{secrets.token_hex(8)}"
     started_at = dt.datetime.now(dt.UTC)  # a live server books against the real clock, not the file's `now`
@@ -178,8 +180,8 @@ async def live_call(
         "To": to,
         "sim_script": SimScript.from_scenario(scenario.raw).to_json(),
     }
-    async with httpx.AsyncClient(base_url=target.server or "", timeout=10.0) as http:
-        if login is not None and target.server:
+    async with httpx.AsyncClient(base_url=target.server or "", timeout=10.0, cookies=cookies) as http:
+        if login is not None and cookies is None and target.server:
             await console_login(http, *login)
         stream_url, parameters = await _open_stream(http, target, form, auth_token)
         async with open_websocket_url(stream_url) as ws:

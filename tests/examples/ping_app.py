@@ -5,6 +5,7 @@ whether the calls block the host's loop; `GET /loop`, how long trio's batches he
 
 from __future__ import annotations
 
+import trio
 from fastapi import WebSocket
 from fastapi.responses import PlainTextResponse
 
@@ -33,12 +34,15 @@ async def media_open(websocket: WebSocket) -> None:
         if start is None:
             return
         plan = plan_call(config, start)
+        store = app.state.telephony.store
+        guest = callrt.aio.current_guest()
+        [business_id, *_] = await guest.run(trio.to_thread.run_sync, store.business_ids)  # the database: trio's
         await callrt.aio.run_call(
             call_sid=start.call_sid,
-            business_id=app.state.telephony.business_id,
+            business_id=business_id,
             line=caller.line,
             model=plan.model,
-            store=app.state.telephony.store,
+            store=store,
             caller_phone=start.custom_parameters.get("caller") or None,
-            language=plan.language,
+            language=plan.language or "en",
         )

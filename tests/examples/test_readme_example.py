@@ -1,11 +1,13 @@
 """The README's embedding example, run exactly as written (extracted from README.md), as its own process: on a
-database with no business, a call with its webhook's token runs and writes its trace in `traces/`, a stream
-without one is hung up, and a callSid climbing out of the trace folder stays in it."""
+database with no business it says how to create one; with one, a call with its webhook's token runs and writes
+its trace in `traces/`, a stream without one is hung up, and a callSid climbing out of the trace folder stays
+in it."""
 
 from __future__ import annotations
 
 import re
 import secrets
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +21,7 @@ from actors import TraceEvent, read_trace
 from callrt.net.transport import WebSocketTransport
 from callrt.sim.caller import CallerReport, SimulatedCaller
 from callrt.telephony.webhook import StreamTokens
+from store import DEMO_BUSINESS, Store
 from tests.support.processes import REPO, child_env, free_port, running, sim_peer
 
 SECRET = secrets.token_hex(16)
@@ -40,11 +43,15 @@ def test_the_readme_example_is_examples_trio_app() -> None:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     cwd = tmp_path_factory.mktemp("readme")
     (cwd / "app.py").write_text(readme_example(), encoding="utf-8")
+    store = Store(f"sqlite:///{cwd / 'calls.db'}")
+    store.init_schema()
+    store.create_business(**DEMO_BUSINESS)
+    store.dispose()
     port = free_port()
     with sim_peer(cwd) as realtime_url:
         env = child_env(
             PORT=str(port),
-            CALLRT_DB_URL=f"sqlite:///{cwd / 'empty.db'}",
+            CALLRT_DB_URL=f"sqlite:///{cwd / 'calls.db'}",
             CALLRT_STREAM_SECRET=SECRET,
             OPENAI_API_KEY="sk-test-never-sent-anywhere",
             CALLRT_REALTIME_URL=realtime_url,
@@ -72,12 +79,25 @@ def token_for(call_sid: str) -> str:
     return StreamTokens(SECRET.encode()).issue(call_sid)
 
 
-async def test_a_call_with_its_token_runs_on_a_database_without_a_business(server: tuple[str, Path]) -> None:
+def test_on_a_database_without_a_business_it_says_how_to_create_one(tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_text(readme_example(), encoding="utf-8")
+    env = child_env(CALLRT_DB_URL=f"sqlite:///{tmp_path / 'empty.db'}", CALLRT_STREAM_SECRET=SECRET)
+    env["OPENAI_API_KEY"] = "sk-test-never-sent-anywhere"
+    result = subprocess.run(
+        [sys.executable, "app.py"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        "no business in the database: create one with `callrt business create --name NAME`"
+    ), "one line, not an IndexError"
+
+
+async def test_a_call_with_its_token_runs(server: tuple[str, Path]) -> None:
     url, cwd = server
     report = await call(url, "CAreadme1", token_for("CAreadme1"))
     assert report.ended_by == "caller" and report.heard_bytes > 0, "the AI greeted the caller"
     events = await wait_for_closed_trace(cwd / "traces" / "CAreadme1.jsonl")
-    assert next(e for e in events if e.ev == "call_start").get("business_id") == 1, "the demo business, created"
+    assert next(e for e in events if e.ev == "call_start").get("business_id") == 1
 
 
 async def test_a_stream_without_a_token_is_hung_up(server: tuple[str, Path]) -> None:
