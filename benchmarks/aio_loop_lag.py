@@ -4,7 +4,7 @@ Run: .venv/bin/python benchmarks/aio_loop_lag.py [--calls 50] [--hold-s 20] [--j
 
 This process is the host: uvicorn serving examples/fastapi_app.py, plus a task that sleeps 10 ms over and over
 and records how late it woke (its oversleep: the loop's lag, which every asyncio endpoint of the host would
-see). `callrt sim-peer` is the model, in its own process; one `callrt call` process places N calls 20 ms
+see). `callrt sim-peer` is the model, in its own process; one `callrt call` process places N calls 50 ms
 apart (the server admits 32 new streams at a time), each booking its own slot and then holding the line
 for `--hold-s` seconds. Reported: the lag over the run (p50, p99, max), how long trio's batches held
 the loop (CPU ms: what the calls themselves cost the loop, see callrt.aio.guest.LoopHolds), the longest
@@ -129,7 +129,7 @@ async def host(args: argparse.Namespace, folder: Path, realtime_url: str) -> dic
         path.write_text(json.dumps(scenario(index, args.hold_s)), encoding="utf-8")
         files.append(str(path))
     command = [sys.executable, "-m", "callrt", "call", "--server", f"http://127.0.0.1:{port}", "--to", NUMBER]
-    command += ["--user", USER, "--stagger-ms", "20"]
+    command += ["--user", USER, "--stagger-ms", "50"]
     command += ["--json", "--scenario"]
     lags: list[float] = []
     stop = asyncio.Event()
