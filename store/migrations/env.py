@@ -15,13 +15,17 @@ from alembic import context
 
 from store.engine import make_engine
 from store.models import Base
-from store.versioning import VERSION_TABLE
+from store.versioning import VERSION_TABLE, check_schema_name
 
 config = context.config
 target_metadata = Base.metadata
 
 
 def run_on(connection: sa.Connection, schema: str | None) -> None:
+    if schema is not None and connection.dialect.name == "postgresql":
+        # Operations that name a table without building one (ALTER TABLE … ADD COLUMN) escape the
+        # engine's schema_translate_map: the migration's transaction looks in the schema first.
+        connection.execute(sa.text(f'SET LOCAL search_path TO "{check_schema_name(schema)}"'))
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
