@@ -36,6 +36,7 @@ logger = logging.getLogger("callrt.aio.websocket_line")
 WINDOW = 64
 """Messages in flight each way: 1.3 s of caller audio at 50 frames a second."""
 
+
 @attrs.frozen
 class _Close:
     """Queued after the last outbound message: the writer closes the websocket with `code` once it got there."""
