@@ -20,7 +20,8 @@ if TYPE_CHECKING:
     from callrt.net.transport import MemoryTransport, TransportClosed, WebSocketTransport, memory_transport_pair
     from callrt.net.websocket import HandshakeFailed
     from callrt.scenario import ScenarioError, load_scenario, run_scenarios
-    from callrt.server.app import ServerConfig, TelephonyServer
+    from callrt.server.app import TelephonyServer
+    from callrt.server.config import ServerConfig
     from callrt.sim.caller import SimulatedCaller
     from callrt.sim.peer_script import SimScript
     from callrt.sim.realtime_peer import InMemoryModelConnector
@@ -53,7 +54,7 @@ _LAZY = {
     "memory_transport_pair": "callrt.net.transport",
     "HandshakeFailed": "callrt.net.websocket",
     "TelephonyServer": "callrt.server.app",
-    "ServerConfig": "callrt.server.app",
+    "ServerConfig": "callrt.server.config",
     "SimulatedCaller": "callrt.sim.caller",
     "InMemoryModelConnector": "callrt.sim.realtime_peer",
     "SimScript": "callrt.sim.peer_script",

@@ -31,7 +31,8 @@ from starlette.routing import BaseRoute
 
 import callrt.aio
 from callrt.cli.serve import prepare_database, tune_collector
-from callrt.server.app import MAX_WEBHOOK_BODY, ServerConfig, TelephonyServer
+from callrt.server.app import MAX_WEBHOOK_BODY, TelephonyServer
+from callrt.server.config import ServerConfig
 from callrt.server.http_limits import BodyTooLarge, limited_body
 from store import Store
 

@@ -26,7 +26,7 @@ from callrt.doctor.verdict import Verdict
 from callrt.model.deprecations import sdk_shutdowns, shutdown_warnings
 from callrt.model.llm_extractor import LlmExtractor
 from callrt.model.realtime import OPENAI_REALTIME_URL, OpenAIRealtimeConnector
-from callrt.server.app import ServerConfig, configured_models
+from callrt.server.config import ServerConfig, configured_models
 from callrt.server.plan import SIM_PEER_KEY
 from callrt.sim.realtime_peer import REALTIME_PATH, serve_sim_peer
 

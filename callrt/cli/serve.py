@@ -30,7 +30,8 @@ import attrs
 import trio
 
 from callrt.model.deprecations import shutdown_warnings
-from callrt.server.app import DRAIN_GOODBYE_S, ServerConfig, TelephonyServer, configured_models, serve
+from callrt.server.app import DRAIN_GOODBYE_S, TelephonyServer, serve
+from callrt.server.config import ServerConfig, configured_models
 
 logger = logging.getLogger("callrt.serve")
 

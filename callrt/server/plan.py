@@ -24,7 +24,7 @@ from callrt.sim.realtime_peer import CALL_HEADER, SCRIPT_HEADER, InMemoryModelCo
 from callrt.telephony.media import StreamStart
 
 if TYPE_CHECKING:
-    from callrt.server.app import ServerConfig
+    from callrt.server.config import ServerConfig
 
 logger = logging.getLogger("callrt.server.plan")
 

@@ -12,7 +12,8 @@ from pathlib import Path
 import trio
 
 from callrt.cli.doctor import diagnose
-from callrt.server.app import ServerConfig, TelephonyServer, serve
+from callrt.server.app import TelephonyServer, serve
+from callrt.server.config import ServerConfig
 from store import Store
 from tests.support.paths import REPO_ROOT
 

@@ -13,7 +13,8 @@ import pytest
 
 from callrt.console.passwords import hash_password
 from callrt.console.ratelimit import MAX_FAILURES_PER_USER
-from callrt.server.app import ServerConfig, TelephonyServer
+from callrt.server.app import TelephonyServer
+from callrt.server.config import ServerConfig
 from store import ISRAELI_HOURS, Store
 from tests.callrt.server.test_app import STEP_S, live
 from tests.support.store import NOW

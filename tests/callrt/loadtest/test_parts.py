@@ -24,8 +24,9 @@ from callrt.loadtest.wsclient import RawWebSocket, frame
 from callrt.model.realtime import OPENAI_REALTIME_URL, OpenAIRealtimeConnector
 from callrt.net.transport import TransportClosed
 from callrt.net.websocket import accept_websocket
-from callrt.server.app import ServerConfig, plan_call
+from callrt.server.config import ServerConfig
 from callrt.server.metrics import Histogram
+from callrt.server.plan import plan_call
 from callrt.sim.peer_script import SimScript
 from callrt.sim.realtime_peer import InMemoryModelConnector
 from callrt.telephony.media import StreamStart

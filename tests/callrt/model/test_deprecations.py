@@ -7,7 +7,7 @@ import datetime as dt
 from actors.config import CallConfig
 from actors.defaults import DEFAULT_REALTIME_MODELS, DEFAULT_TRANSCRIPTION_MODEL, REPLACEMENT_TRANSCRIPTION_MODEL
 from callrt.model.deprecations import parse_shutdowns, sdk_shutdowns, shutdown_warnings
-from callrt.server.app import ServerConfig, configured_models
+from callrt.server.config import ServerConfig, configured_models
 
 
 def test_the_sdk_announces_the_shutdowns_we_know_of() -> None:

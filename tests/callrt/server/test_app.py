@@ -35,7 +35,8 @@ from actors.ports import LineClosed
 from actors.trace import read_trace
 from callrt.cli.serve import stop_workers
 from callrt.net.transport import WebSocketTransport
-from callrt.server.app import ServerConfig, TelephonyServer, serve, token_subject
+from callrt.server.app import TelephonyServer, serve, token_subject
+from callrt.server.config import ServerConfig
 from callrt.server.metrics import Metrics
 from callrt.sim.peer_script import SimScript
 from callrt.sim.realtime_peer import InMemoryModelConnector
@@ -556,7 +557,7 @@ def test_with_an_api_key_calls_book_through_gpt_4o_mini_with_the_rules_as_fallba
     from actors.appointment_nlp import RuleExtractor
     from callrt.model.llm_extractor import LlmExtractor
     from callrt.model.realtime import OpenAIRealtimeConnector
-    from callrt.server.app import plan_call
+    from callrt.server.plan import plan_call
     from callrt.telephony.media import StreamStart
 
     start = StreamStart(stream_sid="MZ1", call_sid="CA1")

@@ -15,7 +15,8 @@ import httpx
 import pytest
 import trio
 
-from callrt.server.app import ServerConfig, TelephonyServer, serve
+from callrt.server.app import TelephonyServer, serve
+from callrt.server.config import ServerConfig
 from callrt.server.front_door import is_media_request
 from store import Store
 
