@@ -41,7 +41,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def open_store(args: argparse.Namespace) -> Store:
-    store = Store(args.db_url or os.environ.get("CALLRT_DB_URL", DEFAULT_DB_URL), schema=args.db_schema)
+    """The store of `--db`/$CALLRT_DB_URL, in `--schema`/$CALLRT_DB_SCHEMA (commands without `--schema`
+    read the variable), its schema brought up to date."""
+    schema = getattr(args, "db_schema", None) or os.environ.get("CALLRT_DB_SCHEMA") or None
+    store = Store(args.db_url or os.environ.get("CALLRT_DB_URL", DEFAULT_DB_URL), schema=schema)
     store.init_schema()
     return store
 
