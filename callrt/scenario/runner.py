@@ -33,6 +33,7 @@ from callrt.net.transport import memory_transport_pair
 from callrt.scenario.invariants import check_appointments, check_foreign_appointments, check_trace
 from callrt.scenario.model import Scenario, script_duration_ms
 from callrt.scenario.report import build_report
+from callrt.scenario.verdict import judge
 from callrt.sim.caller import SimulatedCaller
 from callrt.sim.peer_script import SimScript
 from callrt.sim.realtime_peer import InMemoryModelConnector
@@ -200,13 +201,14 @@ class ScenarioCall:
         )
         if any(e.get("ev") == "caller" and e.get("what") == "wait_timed_out" for e in events):
             violations.append("wait_timed_out")
-        return build_report(
+        report = build_report(
             scenario_name=self.scenario.name,
             events=events,
             appointments=created,
             violations=violations,
             trace_path=str(self.trace_path),
         )
+        return judge(report, self.scenario.expect)
 
 
 def _open_store(options: RunOptions, tmp: str) -> Store:

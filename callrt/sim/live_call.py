@@ -37,7 +37,9 @@ from callrt.scenario.invariants import (
     check_trace,
     server_note_texts,
 )
-from callrt.scenario.report import build_report
+from callrt.scenario.outcome import caller_side_failure
+from callrt.scenario.report import build_report, failed_json
+from callrt.scenario.verdict import judge
 from callrt.sim.caller import SimulatedCaller
 from callrt.sim.peer_script import SimScript
 from callrt.telephony.webhook import compute_signature, parse_stream_twiml
@@ -220,4 +222,7 @@ async def live_call(
     if not target.server:
         report["trace_checked"] = False
         report["caller"] = caller_report.to_json()
-    return report
+        # No trace to read the outcome off: the caller's own side tells only whether it heard anything.
+        report["outcome"] = None
+        report["failed"] = failed_json(caller_side_failure(caller_report.heard_ms, caller_report.ended_at_ms or 0.0))
+    return judge(report, scenario.expect, live=True)
