@@ -32,7 +32,7 @@ from callrt.net.transport import WebSocketTransport
 from callrt.scenario import Scenario
 from callrt.scenario.invariants import (
     Event,
-    check_appointments,
+    check_appointments_in_store,
     check_foreign_appointments,
     check_trace,
     server_note_texts,
@@ -200,8 +200,7 @@ async def live_call(
             for business_id in _businesses_of(store, events):
                 ours = store.list_appointments(business_id, call_sid=call_sid)
                 appointments += ours
-                business = store.get_business(business_id)
-                violations += check_appointments(ours, store.list_appointments(business_id), business, started_at)
+                violations += check_appointments_in_store(store, business_id, ours, started_at)
                 violations += check_foreign_appointments(
                     call_sid,
                     scenario.caller_phone,
