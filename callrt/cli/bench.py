@@ -1,15 +1,18 @@
-"""`callrt bench`: live load over loopback, with the bare relay as a baseline in the same run.
+"""`callrt bench`: live load over loopback, with a baseline relay under the same load in the same run.
 
-    callrt bench --calls 50 --seconds 20 [--json] [--workers W]
+    callrt bench --calls 50 --seconds 20 [--json] [--workers W] [--baseline relay|asgi-relay|none]
     callrt bench --sweep 25,50,100,200,400 --seconds 20 [--plot docs/img/bench-sweep.png]
 
 N simulated callers (this process) -> `callrt serve` (its own process) -> the simulated
 Realtime peer (`callrt sim-peer`, its own process), everything over real websockets on
-127.0.0.1. Each point runs twice on a fresh server: with the actors, then as a bare relay
-(`callrt serve --relay`). On two or more CPUs the generator and the peer are pinned to
-CPU 0 and a single server process to CPU 1. CPU, frame lag and barge-in reaction are
-measured over the steady window (every call up, from a second after the last one started);
-`whole_run_*` includes the ramp. See docs/performance.md.
+127.0.0.1. Each point runs twice on a fresh server: with the actors, then as the baseline:
+the bare relay on callrt's own stack (`relay`, `callrt serve --relay`, the default) or a
+conventional asyncio relay (`asgi-relay`: FastAPI on uvicorn, the `websockets` client, the
+model's server VAD deciding turns). On two or more CPUs the generator and the peer are
+pinned to CPU 0 and a single server process to CPU 1. CPU, frame lag and barge-in reaction
+are measured over the steady window (every call up, from a second after the last one
+started); `whole_run_*` includes the ramp. A sweep's verdict is the most server CPU (% of
+a core) at which the frame-lag target still held. See docs/performance.md.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from typing import Any
 
 from callrt.loadtest import procs
 from callrt.loadtest.probe import probe_us
-from callrt.loadtest.run import LAG_TARGET_MS, Setup, barge_in_target_ms, run_point
+from callrt.loadtest.run import BASELINES, LAG_TARGET_MS, Baseline, Setup, barge_in_target_ms, run_point
 
 MAX_ATTEMPTS = 3
 LOAD_LATE_LIMIT_MS = 100.0
@@ -36,7 +39,7 @@ RELAY_KEYS = ("cpu_per_call_minute_s", "p50_frame_lag_ms", "p99_frame_lag_ms", "
 
 def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
-        "bench", help="live load benchmark over loopback (with a bare relay baseline)", description=__doc__,
+        "bench", help="live load benchmark over loopback (with a baseline relay)", description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )  # fmt: skip
     parser.add_argument("--calls", type=int, default=50, help="concurrent calls (default 50)")
@@ -46,7 +49,16 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--plot", type=Path, default=None, help="write the sweep's plot (PNG) here")
     parser.add_argument("--ramp", type=float, default=None, help="seconds over which calls start (default 20 ms/call)")
     parser.add_argument("--traces", action="store_true", help="let the server write every call's trace file")
-    parser.add_argument("--no-relay", action="store_true", help="skip the bare relay baseline")
+    parser.add_argument(
+        "--baseline",
+        choices=(*BASELINES, "none"),
+        default="relay",
+        help="what each point is compared with: the bare relay on callrt's stack (relay, the default), a "
+        "conventional FastAPI/uvicorn relay (asgi-relay), or nothing (none)",
+    )
+    parser.add_argument(
+        "--no-relay", dest="baseline", action="store_const", const="none", help="no baseline (--baseline none)"
+    )
     parser.add_argument("--no-pin", action="store_true", help="do not pin processes to CPUs")
     parser.add_argument(
         "--max-cpu-wait",
@@ -64,6 +76,9 @@ def run(args: argparse.Namespace) -> int:
     counts = [int(n) for n in args.sweep.split(",")] if args.sweep else [args.calls]
     if min(counts) < 1 or args.seconds <= 0 or args.workers < 1:
         raise SystemExit("calls, seconds and workers must be positive")
+    baseline: Baseline | None = None if args.baseline == "none" else args.baseline
+    if baseline == "asgi-relay":
+        _check_asgi_relay(args.workers)
     gc.freeze()  # the generator's own full collections would make its frames late
     workdir = Path(tempfile.mkdtemp(prefix="callrt-bench-"))
     generator_cpus, server_cpus = _cpus(args.no_pin, args.workers)
@@ -87,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
         )
         points = []
         for calls in counts:
-            point = _measure(setup, calls, args.no_relay, args.max_cpu_wait)
+            point = _measure(setup, calls, baseline, args.max_cpu_wait)
             points.append(point)
             if not args.json:
                 _print_point(point)
@@ -102,8 +117,10 @@ def run(args: argparse.Namespace) -> int:
     if args.sweep:
         result: dict[str, Any] = {
             "sweep": points,
+            "holds_up_to_cpu_pct": max_cpu_held(points),
             "max_calls_lag_ok": max_calls_held(points),
             "lag_target_ms": LAG_TARGET_MS,
+            "baseline": baseline,
             **pinning,
         }
         if args.plot:
@@ -117,21 +134,35 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(result, ensure_ascii=False))
     elif args.sweep:
         print(
-            f"most calls with p99 frame lag < {LAG_TARGET_MS:.0f} ms and no drops, under a load delivered on time: "
-            f"{result['max_calls_lag_ok']}"
+            f"holds up to {result['holds_up_to_cpu_pct']} % of a core: the most server CPU with p99 frame lag "
+            f"< {LAG_TARGET_MS:.0f} ms and no drops, under a load delivered on time "
+            f"(at {result['max_calls_lag_ok']} calls on this machine)"
         )
     if not args.json:
         print(f"machine probe: {machine['machine_probe_us']} µs per media message parsed (CPU figures scale with it)")
     return 0
 
 
-def _measure(setup: Setup, calls: int, no_relay: bool, max_wait: float | None) -> dict[str, Any]:
-    """The actors and then the relay under the same load; rerun while another process held our CPUs."""
+def _check_asgi_relay(workers: int) -> None:
+    if workers != 1:
+        raise SystemExit("--baseline asgi-relay runs one server process: use it with --workers 1")
+    try:
+        import fastapi  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError as exc:
+        raise SystemExit(
+            f"--baseline asgi-relay needs FastAPI and uvicorn (pip install 'callrt[asgi]'): {exc}"
+        ) from exc
+
+
+def _measure(setup: Setup, calls: int, baseline: Baseline | None, max_wait: float | None) -> dict[str, Any]:
+    """The actors and then the baseline under the same load; rerun while another process held our CPUs."""
     attempts: list[dict[str, Any]] = []
     for _attempt in range(MAX_ATTEMPTS):
         point = run_point(setup, "actors", calls)
-        if not no_relay:
-            relay = run_point(setup, "relay", calls)
+        point["baseline"] = baseline
+        if baseline is not None:
+            relay = run_point(setup, baseline, calls)
             point.update({f"relay_{key}": relay[key] for key in RELAY_KEYS})
             point["relay_run"] = relay
         judge(point)
@@ -158,6 +189,12 @@ def max_calls_held(points: list[dict[str, Any]]) -> int:
     return max((p["calls"] for p in points if p["lag_ok"] and p["load_ok"]), default=0)
 
 
+def max_cpu_held(points: list[dict[str, Any]]) -> float:
+    """The sweep's verdict: the most server CPU (% of a core) of a point that met the lag target under a load
+    delivered on time. Unlike a call count, it does not move with the machine's speed."""
+    return max((p["server_cpu_pct"] or 0.0 for p in points if p["lag_ok"] and p["load_ok"]), default=0.0)
+
+
 def judge(point: dict[str, Any]) -> None:
     lag = point["p99_frame_lag_ms"]
     point["lag_ok"] = lag is not None and lag < LAG_TARGET_MS and point["dropped_frames"] == 0 and point["failed"] == 0
@@ -175,9 +212,11 @@ def _print_point(point: dict[str, Any]) -> None:
         f"frame lag p50 {point['p50_frame_lag_ms']} / p99 {point['p99_frame_lag_ms']} ms "
         f"(whole run, ramp included: p99 {point['whole_run_p99_frame_lag_ms']} ms), "
         f"drops {point['dropped_frames']}, barge-in p50 {point['barge_in_p50_ms']} / p99 {point['barge_in_p99_ms']} ms "
-        f"({point['barge_ins']}), CPU {point['cpu_per_call_minute_s']} s/call-min ({point['server_cpu_pct']} %), "
-        f"RSS {point['rss_per_call_kib']} KiB/call; relay: CPU {point.get('relay_cpu_per_call_minute_s')} s/call-min, "
-        f"p99 lag {point.get('relay_p99_frame_lag_ms')} ms; generator {point['generator_cpu_pct']} % "
+        f"({point['barge_ins']}), server CPU {point['server_cpu_pct']} % of a core, "
+        f"{point['cpu_per_call_minute_s']} s/call-min, RSS {point['rss_per_call_kib']} KiB/call; "
+        f"{point['baseline'] or 'no baseline'}: CPU {point.get('relay_server_cpu_pct')} %, "
+        f"{point.get('relay_cpu_per_call_minute_s')} s/call-min, p99 lag {point.get('relay_p99_frame_lag_ms')} ms, "
+        f"actors / baseline {point.get('cpu_vs_relay')}; generator {point['generator_cpu_pct']} % "
         f"(frames late p99 {point['generator_lateness_p99_ms']} ms), peer {point['peer_cpu_pct']} %, "
         f"load {point['load_avg_1m']}, server waited for a CPU {point['server_cpu_wait_pct']} % of the time",
         flush=True,

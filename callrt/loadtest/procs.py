@@ -1,4 +1,4 @@
-"""The bench's child processes (`callrt sim-peer`, `callrt serve`): start, pin, measure, stop.
+"""The bench's child processes (`callrt sim-peer`, `callrt serve`, the asyncio relay): start, pin, measure, stop.
 
 Output goes to files, never to pipes: a server logging at load must not block on a pipe
 nobody reads. CPU and memory come from /proc (Linux), per process and summed over workers.
@@ -59,14 +59,21 @@ class Child:
 
 
 def start(
-    name: str, args: Sequence[str], log_dir: Path, env: dict[str, str], cpus: set[int] | None, ready: str
+    name: str,
+    args: Sequence[str],
+    log_dir: Path,
+    env: dict[str, str],
+    cpus: set[int] | None,
+    ready: str,
+    *,
+    module: str = "callrt",
 ) -> Child:
-    """`python -m callrt <args>`, pinned to `cpus`; returns once it printed a line starting with `ready`
-    and the URL it serves."""
+    """`python -m <module> <args>` (`callrt`'s CLI unless told), pinned to `cpus`; returns once it printed a
+    line starting with `ready` and the URL it serves."""
     log = log_dir / f"{name}.log"
     with log.open("wb") as out:
         popen = subprocess.Popen(
-            [sys.executable, "-m", "callrt", *args], stdout=out, stderr=subprocess.STDOUT, env=env, cwd=log_dir
+            [sys.executable, "-m", module, *args], stdout=out, stderr=subprocess.STDOUT, env=env, cwd=log_dir
         )
     if cpus:
         pin(popen.pid, cpus)

@@ -1,4 +1,8 @@
-"""One bench point: a fresh `callrt serve` (actors or bare relay) under N live calls for S seconds.
+"""One bench point: a fresh server (callrt's actors, or a baseline relay) under N live calls for S seconds.
+
+The server is `callrt serve` (`actors`), `callrt serve --relay` (`relay`, the bare relay on callrt's
+own stack) or the conventional asyncio relay (`asgi-relay`, `callrt.loadtest.asgi_relay`); each
+exposes the same /metrics, read the same way.
 
 Topology (2 cores): the load generator (this process) and the simulated model peer share
 CPU 0, the server has CPU 1 to itself, so the server's figures are not the generator's.
@@ -23,7 +27,9 @@ from callrt.loadtest import procs, prom
 from callrt.loadtest.load import LoadResult, run_load
 from store import Store, ensure_demo_business
 
-Mode = Literal["actors", "relay"]
+Mode = Literal["actors", "relay", "asgi-relay"]
+Baseline = Literal["relay", "asgi-relay"]
+BASELINES: tuple[Baseline, ...] = ("relay", "asgi-relay")
 DRAIN_TIMEOUT_S = 15.0
 METRICS_TOKEN = secrets.token_urlsafe(24)
 """The bearer token the bench's own server takes for /metrics."""
@@ -79,22 +85,7 @@ def run_point(setup: Setup, mode: Mode, calls: int) -> dict[str, Any]:
     """Start the server, run the load, read its metrics, stop it; the point's figures as a dict."""
     secret = secrets.token_hex(24).encode("ascii")
     trace_dir = setup.workdir / f"traces-{mode}-{calls}"
-    db_url = f"sqlite:///{setup.workdir / 'bench.db'}"
-    args = [
-        "serve",
-        "--port", "0",
-        "--db", db_url,
-        "--business-id", str(bench_business(db_url)),
-        "--max-calls", str(calls + 10),
-        "--workers", str(setup.workers),
-        "--realtime-url", setup.peer_url,
-    ]  # fmt: skip
-    if mode == "relay":
-        args.append("--relay")
-    if not setup.traces:
-        args.append("--no-traces")
-    env = server_env(secret, trace_dir)
-    server = procs.start(f"serve-{mode}-{calls}", args, setup.workdir, env, setup.server_cpus, "callrt serve:")
+    server = _start_server(setup, mode, calls, server_env(secret, trace_dir))
     try:
         time.sleep(0.5)  # let the workers finish importing before the baseline RSS
         pids = server.pids()
@@ -182,6 +173,38 @@ def run_point(setup: Setup, mode: Mode, calls: int) -> dict[str, Any]:
         "caller_wait_timeouts": load.wait_timeouts,
         "load_avg_1m": round(os.getloadavg()[0], 2),
     }
+
+
+def _start_server(setup: Setup, mode: Mode, calls: int, env: dict[str, str]) -> procs.Child:
+    if mode == "asgi-relay":
+        # Imported here: FastAPI and uvicorn are the `asgi` extra, which only this baseline needs.
+        from callrt.loadtest import asgi_relay
+
+        args = ["--port", "0", "--realtime-url", setup.peer_url]
+        return procs.start(
+            f"asgi-relay-{calls}",
+            args,
+            setup.workdir,
+            env,
+            setup.server_cpus,
+            asgi_relay.READY,
+            module=asgi_relay.__name__,
+        )
+    db_url = f"sqlite:///{setup.workdir / 'bench.db'}"
+    args = [
+        "serve",
+        "--port", "0",
+        "--db", db_url,
+        "--business-id", str(bench_business(db_url)),
+        "--max-calls", str(calls + 10),
+        "--workers", str(setup.workers),
+        "--realtime-url", setup.peer_url,
+    ]  # fmt: skip
+    if mode == "relay":
+        args.append("--relay")
+    if not setup.traces:
+        args.append("--no-traces")
+    return procs.start(f"serve-{mode}-{calls}", args, setup.workdir, env, setup.server_cpus, "callrt serve:")
 
 
 def _pct(part: float, whole: float) -> float | None:

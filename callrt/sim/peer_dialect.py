@@ -173,6 +173,9 @@ class Dialect:
             return str(session.get("output_audio_format") or "pcm16")
         return str(_dig(session, "audio", "output", "format", "type") or "audio/pcm")
 
+    def turn_detection(self, session: Mapping[str, Any]) -> Any:
+        return _dig(session, "audio", "input", "turn_detection") if self.is_ga else session.get("turn_detection")
+
     def voice(self, session: Mapping[str, Any]) -> Any:
         return _dig(session, "audio", "output", "voice") if self.is_ga else session.get("voice")
 

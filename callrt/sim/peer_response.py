@@ -21,6 +21,12 @@ CHUNK_INTERVAL_S = 0.010
 class ActiveResponse:
     id: str
     cancel_requested: trio.Event = attrs.field(factory=trio.Event)
+    cancel_reason: str = "client_cancelled"
+    """`client_cancelled` (`response.cancel`) or `turn_detected` (the server VAD heard the caller)."""
+
+    def cancel(self, reason: str) -> None:
+        self.cancel_reason = reason
+        self.cancel_requested.set()
 
     @property
     def cancelled(self) -> bool:

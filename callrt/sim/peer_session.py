@@ -34,6 +34,7 @@ from callrt.sim.peer_dialect import Dialect, PeerError, validate_strict
 from callrt.sim.peer_replies import FALSE_CLAIM, plan_reply
 from callrt.sim.peer_response import ActiveResponse, audio_plan, text_pieces
 from callrt.sim.peer_script import PeerFault
+from callrt.sim.peer_vad import Edge, ServerVad, SpeechStarted, VadSettings
 from callrt.sim.peer_voice import bytes_per_ms, speech_duration_ms
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,12 @@ class PeerSession:
         self.conversation = PeerConversation()
         self._buffer_ms = 0.0
         self._buffer_digest = hashlib.sha256()
+        self._audio_ms_written = 0.0
+        """Input audio appended in this session: the server VAD's positions count from its start."""
+        self._vad: ServerVad | None = None
+        self._speech_item_id: str | None = None
+        """The user item the server VAD announced in `speech_started`, committed when speech stops."""
+        self._configure_vad()
         self._untranscribed: dict[str, tuple[bytes, str | None]] = {}
         self._response: ActiveResponse | None = None
         self._response_started = trio.Event()
@@ -167,15 +174,47 @@ class PeerSession:
         if refusal is not None:
             raise _refused(refusal.field, paths.get(refusal.field))
         self.session = self.dialect.updated_session(self.session, event.get("session"), voice_locked=self._voice_used)
+        self._configure_vad()
         await self.emit("session.updated", session=self.session)
+
+    def _configure_vad(self) -> None:
+        """Run the server VAD while the session's `turn_detection` asks for it (kept as it is while unchanged)."""
+        settings = VadSettings.of(self.dialect.turn_detection(self.session))
+        audio_format = self.dialect.input_format(self.session)
+        if settings is None:
+            self._vad = None
+        elif self._vad is None or (self._vad.settings, self._vad.audio_format) != (settings, audio_format):
+            self._vad = ServerVad(settings, audio_format, position_ms=round(self._audio_ms_written))
 
     async def _append(self, event: dict[str, Any]) -> None:
         try:
             audio = base64.b64decode(event["audio"], validate=True)
         except (binascii.Error, ValueError) as exc:
             raise PeerError("invalid_value", "Invalid 'audio'. Expected base64-encoded audio bytes.", "audio") from exc
-        self._buffer_ms += len(audio) / bytes_per_ms(self.dialect.input_format(self.session))
+        ms = len(audio) / bytes_per_ms(self.dialect.input_format(self.session))
+        self._buffer_ms += ms
+        self._audio_ms_written += ms
         self._buffer_digest.update(audio)
+        if self._vad is not None:
+            for edge in self._vad.feed(audio):
+                await self._on_speech_edge(edge, self._vad.settings)
+
+    async def _on_speech_edge(self, edge: Edge, settings: VadSettings) -> None:
+        """The service's server VAD: announce speech, interrupt the reply, and at its end commit and answer."""
+        if isinstance(edge, SpeechStarted):
+            self._speech_item_id = self.call.new_id("item")
+            await self.emit(
+                "input_audio_buffer.speech_started", audio_start_ms=edge.audio_start_ms, item_id=self._speech_item_id
+            )
+            response = self._response
+            if settings.interrupt_response and response is not None and not response.cancelled:
+                response.cancel("turn_detected")
+            return
+        item_id, self._speech_item_id = self._speech_item_id or self.call.new_id("item"), None
+        await self.emit("input_audio_buffer.speech_stopped", audio_end_ms=edge.audio_end_ms, item_id=item_id)
+        await self._commit_buffer(item_id)
+        if settings.create_response and self._response is None:
+            await self._start_response({})
 
     async def _clear(self, event: dict[str, Any]) -> None:
         self._buffer_ms = 0.0
@@ -189,9 +228,15 @@ class PeerSession:
                 "Error committing input audio buffer: buffer too small. Expected at least 100ms of audio, "
                 f"but buffer only has {self._buffer_ms:.2f}ms of audio.",
             )
+        # A commit while the server VAD hears speech takes the item it announced.
+        item_id, self._speech_item_id = self._speech_item_id or self.call.new_id("item"), None
+        await self._commit_buffer(item_id)
+
+    async def _commit_buffer(self, item_id: str) -> None:
+        """The buffer becomes user item `item_id` (committed, added, and transcribed when the session asks)."""
         self._buffer_ms = 0.0
         digest, self._buffer_digest = self._buffer_digest.digest(), hashlib.sha256()
-        item = Item(self.call.new_id("item"), "user", [{"type": "input_audio", "transcript": None}])
+        item = Item(item_id, "user", [{"type": "input_audio", "transcript": None}])
         previous = self.conversation.append(item)
         await self.emit("input_audio_buffer.committed", item_id=item.id, previous_item_id=previous)
         await self._emit_item_added(item_doc(item), previous)
@@ -286,13 +331,17 @@ class PeerSession:
                 f"Conversation already has an active response in progress: {self._response.id}. "
                 "Wait until the response is finished before creating a new one.",
             )
+        await self._start_response(event.get("response") or {})
+
+    async def _start_response(self, options: Mapping[str, Any]) -> None:
+        """One response (`response.create`'s `response` options), streamed in the background."""
         response = ActiveResponse(self.call.new_id("resp"))
         self._response = response
         script = self.call.script
         text = plan_reply(self.conversation.turns(), script.language, script.business_name)
         if self.call.take_due("ai_false_claim"):
             text = FALSE_CLAIM[script.language]
-        modalities = self.dialect.modalities(self.session, event.get("response") or {})
+        modalities = self.dialect.modalities(self.session, options)
         # `text_only_reply`: the model answers in text whatever the session says (seen after text history).
         with_audio = "audio" in modalities and not self.call.take_due("text_only_reply")
         assert self._nursery is not None
@@ -303,7 +352,7 @@ class PeerSession:
         wanted = event.get("response_id")
         if response is None or response.cancelled or (wanted and wanted != response.id):
             raise PeerError("response_cancel_not_active", "Cancellation failed: no active response found")
-        response.cancel_requested.set()
+        response.cancel("client_cancelled")
 
     async def _stream_response(self, response: ActiveResponse, text: str, with_audio: bool) -> None:
         d = self.dialect
@@ -350,7 +399,7 @@ class PeerSession:
             await self.emit("conversation.item.done", previous_item_id=previous, item=final)
         done = d.response_object(response.id, self.session, status, [final])
         if status == "cancelled":
-            done["status_details"] = {"type": "cancelled", "reason": "client_cancelled"}
+            done["status_details"] = {"type": "cancelled", "reason": response.cancel_reason}
         done["usage"] = self.conversation.usage(said, item.audio_ms)
         self._response = None
         await self.emit("response.done", response=done)

@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from actors.defaults import DEFAULT_REALTIME_MODELS
-from callrt.cli.bench import LOAD_LATE_LIMIT_MS, judge, max_calls_held
+from callrt.cli.bench import LOAD_LATE_LIMIT_MS, judge, max_calls_held, max_cpu_held
 from callrt.loadtest import prom
 from callrt.loadtest.frame_clock import FrameClock
 from callrt.loadtest.load import LoadCaller, caller_script
@@ -201,9 +201,12 @@ async def test_the_load_caller_echoes_a_mark_within_a_frame_of_its_audio_having_
     assert caller.playout.marks_echoed == 2 and caller.playout.marks_echoed_on_clear == 1
 
 
-def _point(calls: int, *, lag_ms: float, late_ms: float, relay_late_ms: float = 1.0) -> dict[str, object]:
+def _point(
+    calls: int, *, lag_ms: float, late_ms: float, relay_late_ms: float = 1.0, cpu_pct: float = 50.0
+) -> dict[str, object]:
     point: dict[str, object] = {
         "calls": calls,
+        "server_cpu_pct": cpu_pct,
         "p99_frame_lag_ms": lag_ms,
         "dropped_frames": 0,
         "failed": 0,
@@ -226,3 +229,15 @@ def test_a_sweep_counts_only_points_whose_load_left_on_time() -> None:
     assert late["lag_ok"] and not late["load_ok"] and not late_in_relay["load_ok"]
     assert max_calls_held([held, late_in_relay, late]) == 100
     assert max_calls_held([_point(50, lag_ms=25.0, late_ms=1.0)]) == 0
+
+
+def test_a_sweeps_verdict_is_the_most_server_cpu_at_which_the_target_held() -> None:
+    """In % of a core, not calls: a point above the lag target or under a late load does not count, however busy."""
+    points = [
+        _point(50, lag_ms=3.0, late_ms=2.0, cpu_pct=41.5),
+        _point(75, lag_ms=12.0, late_ms=2.0, cpu_pct=63.0),
+        _point(100, lag_ms=25.0, late_ms=2.0, cpu_pct=88.0),
+        _point(125, lag_ms=5.0, late_ms=LOAD_LATE_LIMIT_MS + 1, cpu_pct=97.0),
+    ]
+    assert max_cpu_held(points) == 63.0
+    assert max_cpu_held(points[2:]) == 0.0

@@ -1,5 +1,6 @@
 """`callrt bench` end to end, briefly: a few live calls through a real `callrt serve` and `callrt sim-peer`,
-then the same through the bare relay. Shape and sanity only: benchmarks are not timed tests."""
+then the same through a baseline (the bare relay; the FastAPI relay). Shape and sanity only: benchmarks are
+not timed tests."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+from typing import Any
 
 FIELDS = (
     "calls",
@@ -27,12 +29,18 @@ FIELDS = (
 )
 
 
-def test_a_short_bench_reports_every_figure_and_drops_nothing() -> None:
+def bench(*options: str) -> dict[str, Any]:
     env = {**os.environ, "OPENAI_API_KEY": ""}
-    command = [sys.executable, "-m", "callrt", "bench", "--calls", "3", "--seconds", "4", "--json"]
+    command = [sys.executable, "-m", "callrt", "bench", *options, "--json"]
     done = subprocess.run(command, capture_output=True, text=True, timeout=90, env=env, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
-    report = json.loads(done.stdout.strip().splitlines()[-1])
+    report: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return report
+
+
+def test_a_short_bench_reports_every_figure_and_drops_nothing() -> None:
+    report = bench("--calls", "3", "--seconds", "4")
+    assert report["baseline"] == "relay"
     for field in FIELDS:
         assert field in report, field
     assert report["calls"] == report["connected"] == 3 and report["failed"] == 0
@@ -51,3 +59,21 @@ def test_a_short_bench_reports_every_figure_and_drops_nothing() -> None:
     # The callers talk over the greeting: barge-ins happen, and react no sooner than barge_in_min_ms allows.
     assert report["barge_ins"] >= 1 and report["caller_clears"] >= 1
     assert report["whole_run_barge_in_p50_ms"] is not None and report["whole_run_barge_in_p50_ms"] >= 150
+
+
+def test_the_fastapi_relay_holds_the_same_conversation_through_the_models_vad() -> None:
+    """The conventional relay as the baseline: the simulated model's server VAD takes the turns, so the callers
+    are greeted, barge in (the relay clears their playout) and are answered, with nothing lost on the way."""
+    report = bench("--calls", "2", "--seconds", "4", "--baseline", "asgi-relay")
+    relay = report["relay_run"]
+    assert report["baseline"] == "asgi-relay" and relay["mode"] == "asgi-relay"
+    assert relay["connected"] == 2 and relay["failed"] == 0 and relay["calls_ended_error"] == 0
+    assert relay["bad_messages"] == 0 and relay["dropped_frames"] == 0
+    # Every frame was appended to the model and measured (a few may be in flight at hang-up).
+    assert relay["frames_sent"] >= 2 * 4 * 50 * 0.9
+    assert relay["frames_sent"] - 10 <= relay["frames_lagged"] <= relay["frames_sent"]
+    assert 0 <= relay["p50_frame_lag_ms"] <= relay["p99_frame_lag_ms"] == report["relay_p99_frame_lag_ms"]
+    # The callers heard a greeting and talked over it: the model's speech_started made the relay send `clear`.
+    assert relay["barge_ins"] >= 1 and relay["caller_clears"] >= 1 and relay["caller_wait_timeouts"] == 0
+    assert report["relay_cpu_per_call_minute_s"] > 0 and report["relay_server_cpu_pct"] > 0
+    assert report["cpu_vs_relay"] == round(report["cpu_per_call_minute_s"] / report["relay_cpu_per_call_minute_s"], 2)
