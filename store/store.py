@@ -89,8 +89,8 @@ class Store:
         head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
         revision = self.schema_revision()
         if revision is None:
-            where = f" in schema {self.schema!r}" if self.schema else ""
-            raise SchemaNotInitialised(f"the database has no callrt schema{where}: create it with `callrt db init`")
+            where = f" (in schema {self.schema!r})" if self.schema else ""
+            raise SchemaNotInitialised(f"the database has no callrt tables{where}: create them with `callrt db init`")
         if revision != head:
             raise SchemaNotInitialised(
                 f"the database's schema is at revision {revision}, this callrt needs {head}: "
