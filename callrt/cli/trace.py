@@ -90,6 +90,12 @@ def print_summary(args: argparse.Namespace) -> int:
 
 def view_trace(args: argparse.Namespace) -> int:
     path: Path = args.file
+    name = path.name.removesuffix(TRACE_SUFFIX)
+    if path.is_file() and args.html is None and (not path.name.endswith(TRACE_SUFFIX) or not trace_name_ok(name)):
+        raise CliError(
+            f"serving needs a file named like NAME{TRACE_SUFFIX} (letters, digits, . _ -); use --html OUT for any "
+            "other name"
+        )
     problem = _not_a_trace(path)
     if problem is not None:
         raise CliError(problem)
@@ -99,12 +105,6 @@ def view_trace(args: argparse.Namespace) -> int:
         size = write_standalone_html(path, args.html)
         print(f"wrote {args.html} ({size:,} bytes)")
         return 0
-    name = path.name.removesuffix(TRACE_SUFFIX)
-    if not path.name.endswith(TRACE_SUFFIX) or not trace_name_ok(name):
-        raise CliError(
-            f"serving needs a file named like NAME{TRACE_SUFFIX} (letters, digits, . _ -); use --html OUT for any "
-            "other name"
-        )
     # Ctrl-C is how a person closes the viewer: not an error.
     with contextlib.suppress(KeyboardInterrupt):
         trio.run(serve_trace, path.resolve(), args.host, args.port)
