@@ -5,7 +5,14 @@ Businesses and their opening hours, availability, bookings that can never double
 """
 
 from .demo import DEMO_BUSINESS, ISRAELI_HOURS, ensure_demo_business
-from .errors import CallrtError, InvalidHours, StoreError, StoreUnavailable
+from .errors import (
+    CallrtError,
+    InvalidDatabaseUrl,
+    InvalidHours,
+    SchemaNotInitialised,
+    StoreError,
+    StoreUnavailable,
+)
 from .records import (
     AppointmentInfo,
     BookingOutcome,
@@ -34,9 +41,11 @@ __all__ = [
     "CallbackInfo",
     "CallrtError",
     "ConsoleUserInfo",
+    "InvalidDatabaseUrl",
     "InvalidHours",
     "InvalidSettings",
     "OpeningHours",
+    "SchemaNotInitialised",
     "SlotCheck",
     "SpecialDays",
     "Store",

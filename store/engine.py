@@ -23,7 +23,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from .errors import StoreError, StoreUnavailable
+from .errors import InvalidDatabaseUrl, StoreError, StoreUnavailable
 from .versioning import check_schema_name
 
 R = TypeVar("R")
@@ -60,10 +60,40 @@ def _configure_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN DEFERRED" if read_only else "BEGIN IMMEDIATE")
 
 
+POSTGRES_DRIVER = "postgresql+psycopg"
+"""The PostgreSQL driver callrt depends on (psycopg 3); SQLAlchemy's own default for `postgresql://` is psycopg2."""
+
+
+def database_url(url: str) -> sa.URL:
+    """`url` parsed, with PostgreSQL spelled the way callrt connects to it: Heroku-style `postgres://` and a bare
+    `postgresql://` both mean psycopg 3. Raises `InvalidDatabaseUrl` naming what is wrong."""
+    try:
+        parsed = sa.make_url(url)
+    except sa.exc.ArgumentError:
+        raise InvalidDatabaseUrl(
+            "the database URL is not a URL: write it like sqlite:///callrt.db or postgresql://user@host/db"
+        ) from None
+    if parsed.drivername in ("postgres", "postgresql"):
+        parsed = parsed.set(drivername=POSTGRES_DRIVER)
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        raise InvalidDatabaseUrl(
+            f"database URL {parsed.render_as_string()!r}: callrt stores its data in SQLite (sqlite:///FILE) "
+            f"or PostgreSQL (postgresql://…), not {parsed.get_backend_name()}"
+        )
+    try:
+        parsed.get_dialect().import_dbapi()
+    except (sa.exc.NoSuchModuleError, ImportError) as exc:
+        raise InvalidDatabaseUrl(
+            f"database URL {parsed.render_as_string()!r}: its driver cannot be loaded ({exc}); "
+            f"use {POSTGRES_DRIVER}:// or sqlite://"
+        ) from None
+    return parsed
+
+
 def make_engine(url: str, *, schema: str | None = None) -> Engine:
-    """An engine for `url`; with `schema` (PostgreSQL only), every table of the store lives in that schema
-    (SQLAlchemy's `schema_translate_map`), next to whatever the host application keeps elsewhere."""
-    parsed = sa.make_url(url)
+    """An engine for `url` (see `database_url`); with `schema` (PostgreSQL only), every table of the store lives
+    in that schema (SQLAlchemy's `schema_translate_map`), next to whatever the host application keeps elsewhere."""
+    parsed = database_url(url)
     if schema is not None and parsed.get_backend_name() != "postgresql":
         raise StoreError(f"a database schema ({schema!r}) needs PostgreSQL, not {parsed.get_backend_name()}")
     if parsed.get_backend_name() == "sqlite":

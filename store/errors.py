@@ -19,6 +19,15 @@ class StoreUnavailable(StoreError):
     """A transient database failure (unreachable, locked too long, repeated conflicts): retry later."""
 
 
+class InvalidDatabaseUrl(StoreError, ValueError):
+    """A database URL that cannot be used: malformed, an unknown database, or a driver not installed."""
+
+
+class SchemaNotInitialised(StoreError):
+    """The database has no callrt schema, or an older one than this callrt needs: `callrt db init` (or
+    `Store.init_schema()`) creates or upgrades it."""
+
+
 class BrokenSettings(StoreError):
     """A business's stored settings cannot be used (written by hand, or by an older version): the message
     says which. Raised when they are loaded, so a call sees it before any booking decision."""

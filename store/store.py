@@ -16,6 +16,7 @@ from alembic.script import ScriptDirectory
 from . import availability, bookings, businesses, callbacks, calls, leads, streams, users
 from .businesses import business_ids, create_business, find_business, load_settings
 from .engine import Transactions, make_engine, translate_error
+from .errors import SchemaNotInitialised
 from .records import (
     AppointmentInfo,
     BookingOutcome,
@@ -27,10 +28,16 @@ from .records import (
     ConsoleUserInfo,
     SlotCheck,
 )
-from .versioning import adopt_legacy_version
+from .versioning import adopt_legacy_version, current_revision
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 _MIGRATION_LOCK = 0x63616C6C7274  # "callrt": serialises concurrent `init_schema` on PostgreSQL
+
+
+def _alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return config
 
 
 class Store:
@@ -47,11 +54,11 @@ class Store:
 
     # -- schema --------------------------------------------------------------
 
-    def init_schema(self) -> None:
+    def init_schema(self) -> str | None:
         """Bring the schema to the latest migration (`alembic upgrade head`); safe to run again. A version
-        recorded in a legacy `alembic_version` table is moved to callrt's own first (store/versioning.py)."""
-        config = Config()
-        config.set_main_option("script_location", str(MIGRATIONS))
+        recorded in a legacy `alembic_version` table is moved to callrt's own first (store/versioning.py).
+        Returns the revision the database was at before: None when it had no callrt schema."""
+        config = _alembic_config()
         known = {script.revision for script in ScriptDirectory.from_config(config).walk_revisions()}
         try:
             with self.engine.begin() as connection:
@@ -60,11 +67,35 @@ class Store:
                 if self.schema:
                     connection.execute(sa.schema.CreateSchema(self.schema, if_not_exists=True))
                 adopt_legacy_version(connection, self.schema, known)
+                before = current_revision(connection, self.schema)
                 config.attributes["connection"] = connection
                 config.attributes["schema"] = self.schema
                 command.upgrade(config, "head")
         except sa.exc.DBAPIError as exc:
             raise translate_error(exc) from exc
+        return before
+
+    def schema_revision(self) -> str | None:
+        """The migration the database's schema is at; None when it has no callrt schema."""
+        try:
+            with self.engine.connect() as connection:
+                return current_revision(connection, self.schema)
+        except sa.exc.DBAPIError as exc:
+            raise translate_error(exc) from exc
+
+    def check_schema(self) -> None:
+        """Raises `SchemaNotInitialised` unless the database's schema is at the latest migration (what a server
+        that does not migrate on its own start needs: `callrt db init` first)."""
+        head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+        revision = self.schema_revision()
+        if revision is None:
+            where = f" (in schema {self.schema!r})" if self.schema else ""
+            raise SchemaNotInitialised(f"the database has no callrt tables{where}: create them with `callrt db init`")
+        if revision != head:
+            raise SchemaNotInitialised(
+                f"the database's schema is at revision {revision}, this callrt needs {head}: "
+                "upgrade it with `callrt db init`"
+            )
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -41,6 +41,14 @@ def version_table(schema: str | None) -> sa.Table:
     )
 
 
+def current_revision(connection: sa.Connection, schema: str | None) -> str | None:
+    """The revision callrt's migrations brought this database to; None when they never ran here."""
+    if not sa.inspect(connection).has_table(VERSION_TABLE, schema=schema):
+        return None
+    table = version_table(schema)
+    return connection.execute(sa.select(table.c.version_num)).scalar()
+
+
 def adopt_legacy_version(connection: sa.Connection, schema: str | None, known_revisions: set[str]) -> str | None:
     """Move callrt's revision out of a legacy `alembic_version` (see the module's docstring); returns it."""
     inspector = sa.inspect(connection)

@@ -11,17 +11,20 @@ import argparse
 import getpass
 import sys
 
-from callrt.cli.db import DEFAULT_DB_URL, open_store
-from store import StoreError
+from callrt.cli.db import DB_ENVIRONMENT, open_store
+from callrt.cli.errors import EXIT_FAILURE, CliError
+from callrt.cli.options import DEFAULT_DB_URL, add_db_option, describe
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    admin = subparsers.add_parser("admin", help="business console users", description=__doc__)
-    admin.add_argument(
-        "--db", dest="db_url", default=None, help=f"database URL (default $CALLRT_DB_URL or {DEFAULT_DB_URL})"
-    )
+    admin = describe(subparsers, "admin", "business console users", __doc__, DB_ENVIRONMENT)
+    default = f"$CALLRT_DB_URL or {DEFAULT_DB_URL}"
+    add_db_option(admin, default)
     actions = admin.add_subparsers(dest="admin_command", required=True, metavar="ACTION")
-    create = actions.add_parser("create-user", help="create a console user (password from stdin or prompted)")
+    create = describe(
+        actions, "create-user", "create a console user (password from stdin or prompted)", __doc__, DB_ENVIRONMENT
+    )
+    add_db_option(create, default, repeated=True)
     create.add_argument("name", help="the user name to log in with")
     create.add_argument("--business", type=int, metavar="ID", help="the only business this user may see")
     create.set_defaults(handler=create_user)
@@ -41,14 +44,13 @@ def create_user(args: argparse.Namespace) -> int:
 
     try:
         password_hash = hash_password(_read_password())
-        store = open_store(args)
-        try:
-            user_id = store.create_console_user(args.name, password_hash, args.business)
-        finally:
-            store.dispose()
-    except (ValueError, StoreError, EOFError) as exc:
-        print(f"callrt admin create-user: {exc}", file=sys.stderr)
-        return 1
+    except (ValueError, EOFError) as exc:
+        raise CliError(str(exc) or "no password on standard input", status=EXIT_FAILURE) from exc
+    store = open_store(args)
+    try:
+        user_id = store.create_console_user(args.name, password_hash, args.business)
+    finally:
+        store.dispose()
     scope = f"business {args.business}" if args.business is not None else "every business"
     print(f"user {args.name} (id {user_id}) created; may see {scope}")
     return 0

@@ -26,6 +26,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from callrt.cli.options import describe
 from callrt.loadtest import procs
 from callrt.loadtest.probe import probe_us
 from callrt.loadtest.run import BASELINES, LAG_TARGET_MS, Baseline, Setup, barge_in_target_ms, run_point
@@ -38,10 +39,7 @@ RELAY_KEYS = ("cpu_per_call_minute_s", "p50_frame_lag_ms", "p99_frame_lag_ms", "
 
 
 def register(subparsers: Any) -> None:
-    parser: argparse.ArgumentParser = subparsers.add_parser(
-        "bench", help="live load benchmark over loopback (with a baseline relay)", description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )  # fmt: skip
+    parser = describe(subparsers, "bench", "live load benchmark over loopback (with a baseline relay)", __doc__)
     parser.add_argument("--calls", type=int, default=50, help="concurrent calls (default 50)")
     parser.add_argument("--seconds", type=float, default=20.0, help="how long each call lasts (default 20)")
     parser.add_argument("--sweep", default=None, help="comma-separated call counts: find the most one server holds")

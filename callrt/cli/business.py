@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
-from callrt.cli.db import DEFAULT_DB_URL, open_store
-from store import ISRAELI_HOURS, Store, StoreError
+from callrt.cli.db import DB_ENVIRONMENT, open_store
+from callrt.cli.errors import EXIT_FAILURE, CliError
+from callrt.cli.options import DEFAULT_DB_URL, add_db_option, describe
+from store import ISRAELI_HOURS, Store
 from store.hours import parse_special_days
 
 
@@ -47,22 +48,26 @@ def _settings_options(parser: argparse.ArgumentParser) -> None:
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    business = subparsers.add_parser("business", help="list, show, create and change businesses", description=__doc__)
-    business.add_argument(
-        "--db", dest="db_url", default=None, help=f"database URL (default $CALLRT_DB_URL or {DEFAULT_DB_URL})"
-    )
+    business = describe(subparsers, "business", "list, show, create and change businesses", __doc__, DB_ENVIRONMENT)
+    default = f"$CALLRT_DB_URL or {DEFAULT_DB_URL}"
+    add_db_option(business, default)
     actions = business.add_subparsers(dest="business_command", required=True, metavar="ACTION")
-    actions.add_parser("list", help="one line per business").set_defaults(handler=list_businesses)
-    show = actions.add_parser("show", help="a business's settings as JSON")
+    listing = describe(actions, "list", "one line per business", None, DB_ENVIRONMENT)
+    listing.set_defaults(handler=list_businesses)
+    show = describe(actions, "show", "a business's settings as JSON", None, DB_ENVIRONMENT)
     show.add_argument("business_id", type=int, metavar="ID")
     show.set_defaults(handler=show_business)
-    create = actions.add_parser("create", help="create a business (default hours: Sun-Thu 9-19, Fri 8-13)")
+    create = describe(
+        actions, "create", "create a business (default hours: Sun-Thu 9-19, Fri 8-13)", __doc__, DB_ENVIRONMENT
+    )
     _settings_options(create)
     create.set_defaults(handler=create_business)
-    change = actions.add_parser("set", help="change a business's settings (all or nothing)")
+    change = describe(actions, "set", "change a business's settings (all or nothing)", __doc__, DB_ENVIRONMENT)
     change.add_argument("business_id", type=int, metavar="ID")
     _settings_options(change)
     change.set_defaults(handler=set_business)
+    for action in (listing, show, create, change):
+        add_db_option(action, default, repeated=True)
 
 
 def _changes(args: argparse.Namespace, current_special: object) -> dict[str, Any]:
@@ -104,18 +109,13 @@ def _changes(args: argparse.Namespace, current_special: object) -> dict[str, Any
     return changes
 
 
-def _run(command: str, args: argparse.Namespace, work: Any) -> int:
-    try:
-        store = open_store(args)
-    except StoreError as exc:
-        print(f"callrt business {command}: {exc}", file=sys.stderr)
-        return 1
+def _run(args: argparse.Namespace, work: Any) -> int:
+    store = open_store(args)
     try:
         result: int = work(store)
         return result
-    except (StoreError, ValueError, OSError) as exc:  # InvalidSettings and InvalidHours are ValueErrors
-        print(f"callrt business {command}: {exc}", file=sys.stderr)
-        return 1
+    except (ValueError, OSError) as exc:  # InvalidSettings and InvalidHours are ValueErrors; the hours file
+        raise CliError(str(exc), status=EXIT_FAILURE) from exc
     finally:
         store.dispose()
 
@@ -133,7 +133,7 @@ def list_businesses(args: argparse.Namespace) -> int:
             print("no businesses: create one with `callrt business create --name NAME`")
         return 0
 
-    return _run("list", args, work)
+    return _run(args, work)
 
 
 def show_business(args: argparse.Namespace) -> int:
@@ -143,13 +143,12 @@ def show_business(args: argparse.Namespace) -> int:
         print(json.dumps({"id": args.business_id, **stored}, ensure_ascii=False, indent=2))
         return 0
 
-    return _run("show", args, work)
+    return _run(args, work)
 
 
 def create_business(args: argparse.Namespace) -> int:
     if not args.name:
-        print("callrt business create: --name is required", file=sys.stderr)
-        return 2
+        raise CliError("--name is required")
 
     def work(store: Store) -> int:
         changes = _changes(args, None)
@@ -158,7 +157,7 @@ def create_business(args: argparse.Namespace) -> int:
         print(business_id)
         return 0
 
-    return _run("create", args, work)
+    return _run(args, work)
 
 
 def set_business(args: argparse.Namespace) -> int:
@@ -166,10 +165,9 @@ def set_business(args: argparse.Namespace) -> int:
         current = store.stored_settings(args.business_id)
         changes = _changes(args, current["special_days"])
         if not changes:
-            print("callrt business set: nothing to change (see --help)", file=sys.stderr)
-            return 2
+            raise CliError("nothing to change (see --help)")
         store.update_business(args.business_id, **changes)
         print(f"business {args.business_id} updated: {', '.join(sorted(changes))}")
         return 0
 
-    return _run("set", args, work)
+    return _run(args, work)

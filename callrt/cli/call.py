@@ -30,9 +30,10 @@ from typing import Any
 import httpx
 import trio
 
+from callrt.cli.options import describe, server_url, websocket_url
 from callrt.scenario import Scenario, ScenarioError, load_scenario
 from callrt.scenario.verdict import LIVE_UNAPPLIED, exit_status, summary_line
-from callrt.sim.live_call import LiveCallError, Target, console_login, live_call
+from callrt.sim.live_call import LiveCallError, Target, console_login, live_call, reaching
 from store import StoreError
 
 _UNAPPLIED_NOTE = (
@@ -43,12 +44,41 @@ _UNAPPLIED_NOTE = (
 
 
 def register(subparsers: Any) -> None:
-    call = subparsers.add_parser("call", help="drive the simulated caller against a running server")
-    call.add_argument("--server", default=None, help="a callrt server's base URL, e.g. http://127.0.0.1:8080")
-    call.add_argument("--media-url", default=None, help="the media websocket, e.g. ws://host/media (any server)")
-    call.add_argument("--twiml-url", default=None, help="the voice webhook (default: SERVER/twiml; none: no webhook)")
+    call = describe(
+        subparsers,
+        "call",
+        "drive the simulated caller against a running server",
+        __doc__,
+        ("CALLRT_DB_SCHEMA", "TWILIO_AUTH_TOKEN", "CALLRT_CONSOLE_USER", "CALLRT_CONSOLE_PASSWORD"),
+    )
     call.add_argument(
-        "--scenario", required=True, type=Path, nargs="+", help="scenario files: one concurrent call each"
+        "--server",
+        type=server_url,
+        metavar="URL",
+        default=None,
+        help="a callrt server's base URL, e.g. http://127.0.0.1:8080",
+    )
+    call.add_argument(
+        "--media-url",
+        type=websocket_url,
+        metavar="URL",
+        default=None,
+        help="the media websocket, e.g. ws://host/media (any server)",
+    )
+    call.add_argument(
+        "--twiml-url",
+        type=server_url,
+        metavar="URL",
+        default=None,
+        help="the voice webhook (default: SERVER/twiml; none: no webhook)",
+    )
+    call.add_argument(
+        "--scenario",
+        required=True,
+        type=Path,
+        nargs="+",
+        metavar="FILE",
+        help="scenario files: one concurrent call each",
     )
     call.add_argument(
         "--stagger-ms",
@@ -57,20 +87,27 @@ def register(subparsers: Any) -> None:
         help="with several scenarios: start the calls this far apart (a server admits so many new streams at once)",
     )
     call.add_argument("--json", action="store_true", help="print each report as one JSON object (a line each)")
-    call.add_argument("--db", default=None, help="the server's database URL, to read the call's appointments")
+    call.add_argument(
+        "--db", metavar="URL", default=None, help="the server's database URL, to read the call's appointments"
+    )
     call.add_argument(
         "--db-schema",
+        metavar="NAME",
         default=os.environ.get("CALLRT_DB_SCHEMA") or None,
         help="the PostgreSQL schema of callrt's tables there (default $CALLRT_DB_SCHEMA)",
     )
     call.add_argument(
         "--auth-token",
+        metavar="TOKEN",
         default=os.environ.get("TWILIO_AUTH_TOKEN"),
         help="sign the webhook like Twilio (default: TWILIO_AUTH_TOKEN)",
     )
-    call.add_argument("--to", default="", help="the number called (Twilio's To): it picks the business")
+    call.add_argument(
+        "--to", default="", metavar="NUMBER", help="the number called (Twilio's To): it picks the business"
+    )
     call.add_argument(
         "--user",
+        metavar="NAME",
         default=os.environ.get("CALLRT_CONSOLE_USER"),
         help="console user to read the call's trace as (default $CALLRT_CONSOLE_USER; "
         "password in $CALLRT_CONSOLE_PASSWORD)",
@@ -109,7 +146,8 @@ async def concurrent_calls(
     if login is not None and target.server and len(scenarios) > 1:
         # One console session for all the calls: a login is deliberately slow (password hashing).
         async with httpx.AsyncClient(base_url=target.server, timeout=30.0) as http:
-            await console_login(http, *login)
+            with reaching(target.server):
+                await console_login(http, *login)
             cookies = http.cookies
 
     async def one(index: int) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from actors.trace import read_trace
+from callrt.cli.options import add_db_option, describe
 from callrt.scenario import RunOptions, call_log_lines, load_scenario, run_scenarios
 from callrt.scenario.model import Scenario
 
@@ -26,8 +27,8 @@ DEMO_CALLS = {
 
 
 def register(subparsers: Any) -> None:
-    demo = subparsers.add_parser("demo", help="run the built-in acceptance calls end to end")
-    demo.add_argument("--db", default=None, help="database URL (default: a temporary SQLite file)")
+    demo = describe(subparsers, "demo", "run the built-in acceptance calls end to end", __doc__, ("CALLRT_TRACE_DIR",))
+    add_db_option(demo, "a temporary SQLite file")
     demo.set_defaults(handler=demo_command)
 
 
@@ -54,7 +55,7 @@ def summary_table(reports: list[dict[str, Any]]) -> list[str]:
 
 def demo_command(args: argparse.Namespace) -> int:
     scenarios = demo_scenarios()
-    reports = run_scenarios(scenarios, RunOptions(db_url=args.db))
+    reports = run_scenarios(scenarios, RunOptions(db_url=args.db_url))
     for scenario, report, what in zip(scenarios, reports, DEMO_CALLS.values(), strict=True):
         print(f"\n=== {scenario.name}: {what}")
         for line in call_log_lines([event.data for event in read_trace(report["trace"])]):

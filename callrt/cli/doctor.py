@@ -20,6 +20,7 @@ import trio
 from actors.appointment_nlp import RuleExtractor
 from actors.config import CallConfig
 from actors.prompt import build_instructions
+from callrt.cli.options import describe, public_url
 from callrt.doctor.other_checks import check_nlp, check_webhook
 from callrt.doctor.realtime_check import check_realtime
 from callrt.doctor.verdict import Verdict
@@ -30,14 +31,35 @@ from callrt.server.config import ServerConfig, configured_models
 from callrt.server.plan import SIM_PEER_KEY
 from callrt.sim.realtime_peer import REALTIME_PATH, serve_sim_peer
 
+DOCTOR_ENVIRONMENT = (
+    "OPENAI_API_KEY",
+    "CALLRT_OPENAI_MODEL",
+    "CALLRT_TRANSCRIPTION_MODEL",
+    "CALLRT_DIALECT",
+    "CALLRT_REALTIME_URL",
+    "CALLRT_PUBLIC_URL",
+    "TWILIO_AUTH_TOKEN",
+)
+
 
 def register(subparsers: Any) -> None:
-    parser: argparse.ArgumentParser = subparsers.add_parser(
-        "doctor", help="check the model, NLP and webhook configuration before the first real call", description=__doc__
+    parser = describe(
+        subparsers,
+        "doctor",
+        "check the model, NLP and webhook configuration before the first real call",
+        __doc__,
+        DOCTOR_ENVIRONMENT,
     )
-    parser.add_argument("--public-url", default=None, help="base URL Twilio reaches us at (default $CALLRT_PUBLIC_URL)")
+    parser.add_argument(
+        "--public-url",
+        type=public_url,
+        metavar="URL",
+        default=None,
+        help="base URL Twilio reaches us at, https://… (default $CALLRT_PUBLIC_URL)",
+    )
     parser.add_argument(
         "--realtime-url",
+        metavar="URL",
         default=None,
         help="Realtime websocket to check instead of OpenAI's, or a running `callrt sim-peer` "
         "(default $CALLRT_REALTIME_URL; without it and without OPENAI_API_KEY a simulator is started here)",

@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 import trio
 
 from actors.appointment_nlp import Action, Extractor, RuleExtractor
+from callrt.cli.options import describe, environment_epilog
 from callrt.model.nlp_eval import (
     BadCase,
     CountedFallback,
@@ -49,12 +50,13 @@ class BadInput(ValueError):
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    nlp = subparsers.add_parser("nlp", help="the booking extractor")
-    commands = nlp.add_subparsers(dest="nlp_command", required=True, metavar="SUBCOMMAND")
+    nlp = describe(subparsers, "nlp", "the booking extractor", __doc__, ("OPENAI_API_KEY",))
+    commands = nlp.add_subparsers(dest="nlp_command", required=True, metavar="ACTION")
     extract = commands.add_parser(
         "extract",
         help="extract the booking action from TEXT, or from JSON lines on stdin",
         description=__doc__,
+        epilog=environment_epilog(("OPENAI_API_KEY",)),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     extract.add_argument("--now", help="the current time, ISO 8601 (default: the wall clock)")
@@ -65,6 +67,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "eval",
         help="score the extractor on labelled cases (JSON lines) and print each miss",
         description=__doc__,
+        epilog=environment_epilog(("OPENAI_API_KEY",)),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     evaluate.add_argument("files", nargs="+", type=Path, metavar="FILE.jsonl", help="labelled cases")

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import errno
 import gc
 import ipaddress
 import logging
 import multiprocessing
 import signal
 import socket
-import sys
 import time
 from collections.abc import Sequence
 from functools import partial
@@ -29,6 +29,16 @@ from typing import Any
 import attrs
 import trio
 
+from callrt.cli.errors import EXIT_FAILURE, CliError
+from callrt.cli.options import (
+    PUBLIC_URL_EXAMPLE,
+    SERVER_ENVIRONMENT,
+    add_db_option,
+    describe,
+    port,
+    public_url,
+    url_problem,
+)
 from callrt.model.deprecations import shutdown_warnings
 from callrt.server.app import DRAIN_GOODBYE_S, TelephonyServer, serve
 from callrt.server.config import ServerConfig, configured_models
@@ -53,19 +63,25 @@ def tune_collector() -> None:
 
 
 def register(subparsers: Any) -> None:
-    parser: argparse.ArgumentParser = subparsers.add_parser(
-        "serve", help="run the telephony server (Twilio webhook and media streams)", description=__doc__
+    parser = describe(
+        subparsers, "serve", "run the telephony server (Twilio webhook and media streams)", __doc__, SERVER_ENVIRONMENT
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8080, help="port to bind (default 8080)")
-    parser.add_argument("--db", dest="db_url", default=None, help="database URL (default $CALLRT_DB_URL)")
+    parser.add_argument("--port", type=port, default=8080, help="port to bind, 0 for a free one (default 8080)")
+    add_db_option(parser, "$CALLRT_DB_URL or sqlite:///callrt.db")
     parser.add_argument(
         "--business-id",
         type=int,
         default=None,
         help="send every call to this business, whatever number was called (default: route by the number)",
     )
-    parser.add_argument("--public-url", default=None, help="base URL Twilio reaches us at (default $CALLRT_PUBLIC_URL)")
+    parser.add_argument(
+        "--public-url",
+        type=public_url,
+        metavar="URL",
+        default=None,
+        help="base URL Twilio reaches us at, https://… (default $CALLRT_PUBLIC_URL)",
+    )
     parser.add_argument(
         "--forwarded-allow-ips",
         default=None,
@@ -81,6 +97,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--workers", type=int, default=1, help="server processes sharing the port (default 1)")
     parser.add_argument(
         "--realtime-url",
+        metavar="URL",
         default=None,
         help="Realtime websocket to use instead of OpenAI's (default $CALLRT_REALTIME_URL); "
         "without OPENAI_API_KEY it is a simulated peer (callrt sim-peer)",
@@ -122,15 +139,13 @@ def run(args: argparse.Namespace) -> int:
         drain_s=args.drain_s,
     )
     if config.workers < 1 or config.max_calls < 1:
-        raise SystemExit("--workers and --max-calls must be at least 1")
+        raise CliError("--workers and --max-calls must be at least 1")
+    if config.public_url and (problem := url_problem(config.public_url, PUBLIC_URL_EXAMPLE)):
+        raise CliError(f"$CALLRT_PUBLIC_URL {problem}")
     refusal = unsigned_webhook_refusal(config)
     if refusal is not None:
         raise SystemExit(refusal)
-    try:
-        prepare_database(config)
-    except NoBusiness as exc:
-        print(f"callrt serve: {exc}", file=sys.stderr)
-        return 1
+    prepare_database(config)
     logger.warning(
         "callrt serving %s on %s:%d (%s model%s, %d worker(s)%s)",
         f"business {config.business_id}" if config.business_id is not None else "calls routed by the number called",
@@ -174,26 +189,30 @@ def unsigned_webhook_refusal(config: ServerConfig) -> str | None:
     )
 
 
-class NoBusiness(Exception):
-    """There is no business to answer calls for: the message says how to create one."""
-
-
 def prepare_database(config: ServerConfig) -> None:
-    """Create the schema on SQLite (PostgreSQL is migrated with `callrt db init`), check that there is a
-    business to answer for, log every business whose saved settings are invalid (ERROR) or that no
-    number reaches (WARNING), and make the console's session secret once, before any worker starts."""
+    """Create the schema on SQLite (PostgreSQL is migrated with `callrt db init`: a server that finds it missing
+    or older says so and does not start), check that there is a business to answer for, log every business
+    whose saved settings are invalid (ERROR) or that no number reaches (WARNING), and make the console's
+    session secret once, before any worker starts."""
     from callrt.console.app import SECRET_NAME
     from store import Store
 
     store = Store(config.db_url, schema=config.db_schema)
     try:
-        if config.db_url.startswith("sqlite"):
+        if store.engine.dialect.name == "sqlite":
             store.init_schema()
+        else:
+            store.check_schema()
         businesses = store.list_businesses()
         if not businesses:
-            raise NoBusiness("no business in the database: create one with `callrt business create --name NAME`")
+            raise CliError(
+                "no business in the database: create one with `callrt business create --name NAME`", status=EXIT_FAILURE
+            )
         if config.business_id is not None and config.business_id not in {b.id for b in businesses}:
-            raise NoBusiness(f"--business-id {config.business_id}: no such business (see `callrt business list`)")
+            raise CliError(
+                f"--business-id {config.business_id}: no such business (see `callrt business list`)",
+                status=EXIT_FAILURE,
+            )
         for business in businesses:
             problem = store.settings_problem(business.id)
             if problem:
@@ -223,11 +242,25 @@ async def serve_process(config: ServerConfig, bind: str | None) -> None:
         async with trio.open_nursery() as nursery:
             server = TelephonyServer(config, store, config.business_id)
             tune_collector()
-            urls = await nursery.start(partial(serve, server, bind=bind, shutdown_trigger=partial(_drained, server)))
+            try:
+                urls = await nursery.start(
+                    partial(serve, server, bind=bind, shutdown_trigger=partial(_drained, server))
+                )
+            except OSError as exc:
+                raise cannot_listen(config, exc) from exc
             if bind is None:  # a worker's URL is the parent's to print
                 print(f"callrt serve: listening on {', '.join(urls)}", flush=True)
     finally:
         store.dispose()
+
+
+def cannot_listen(config: ServerConfig, exc: OSError) -> CliError:
+    why = (
+        "the port is in use: stop whatever holds it, or choose another --port"
+        if exc.errno == errno.EADDRINUSE
+        else exc.strerror or str(exc)
+    )
+    return CliError(f"cannot listen on {config.host}:{config.port}: {why}", status=EXIT_FAILURE)
 
 
 async def _drained(server: TelephonyServer) -> None:
@@ -262,7 +295,10 @@ def run_workers(config: ServerConfig) -> int:
     if not hasattr(socket, "SO_REUSEPORT"):
         raise SystemExit("--workers > 1 needs SO_REUSEPORT (Linux, BSD, macOS)")
     # Holding a bound (not listening) SO_REUSEPORT socket pins the port, so `--port 0` picks one port for all.
-    reservation = _reuseport_socket(config.host, config.port)
+    try:
+        reservation = _reuseport_socket(config.host, config.port)
+    except OSError as exc:
+        raise cannot_listen(config, exc) from exc
     config = attrs.evolve(config, port=reservation.getsockname()[1])
     # fork: workers start with everything already imported (the parent has no threads and no trio loop yet).
     context = multiprocessing.get_context("fork")

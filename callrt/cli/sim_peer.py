@@ -14,14 +14,15 @@ import json
 import trio
 
 from actors.defaults import DEFAULT_DIALECT, DIALECTS
+from callrt.cli.options import describe, port
 from callrt.sim.peer_script import ScriptError, SimScript
 from callrt.sim.realtime_peer import REALTIME_PATH, serve_sim_peer
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    peer = subparsers.add_parser("sim-peer", help="run the simulated OpenAI Realtime peer on a websocket")
+    peer = describe(subparsers, "sim-peer", "run the simulated OpenAI Realtime peer on a websocket", __doc__)
     peer.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
-    peer.add_argument("--port", type=int, default=8765, help="port, 0 for a free one (default: %(default)s)")
+    peer.add_argument("--port", type=port, default=8765, help="port, 0 for a free one (default: %(default)s)")
     peer.add_argument(
         "--dialect", choices=DIALECTS, default=DEFAULT_DIALECT, help="protocol spelling (default: %(default)s)"
     )

@@ -23,6 +23,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from callrt.cli.errors import CliError
+from callrt.cli.options import describe, port
 from callrt.viewer.html import write_standalone_html
 from callrt.viewer.routes import TRACE_SUFFIX, trace_name_ok, viewer_routes
 from callrt.viewer.summary import summarise_file
@@ -30,16 +32,27 @@ from callrt.viewer.summary_text import summary_text
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    trace = subparsers.add_parser("trace", help="inspect call traces")
+    trace = describe(subparsers, "trace", "inspect call traces", __doc__)
     actions = trace.add_subparsers(dest="trace_command", required=True, metavar="ACTION")
-    view = actions.add_parser("view", help="open a trace in the swimlane viewer")
-    view.add_argument("file", type=Path, help="a trace file (JSON lines, *.jsonl)")
+    view = describe(
+        actions,
+        "view",
+        "open a trace in the swimlane viewer",
+        "Serve the viewer for FILE on localhost and print its URL (the other traces next to FILE are listed at "
+        "/traces), or with --html OUT write one self-contained HTML file that works offline.",
+    )
+    view.add_argument("file", type=Path, metavar="FILE", help="a trace file (JSON lines, *.jsonl)")
     view.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
-    view.add_argument("--port", type=int, default=0, help="port to listen on (default: a free port)")
+    view.add_argument("--port", type=port, default=0, help="port to listen on (default: a free port)")
     view.add_argument("--html", type=Path, metavar="OUT", help="write a self-contained HTML file instead of serving")
     view.set_defaults(handler=view_trace)
-    summary = actions.add_parser("summary", help="print a call's outcome and conversation")
-    summary.add_argument("file", type=Path, help="a trace file (JSON lines, *.jsonl)")
+    summary = describe(
+        actions,
+        "summary",
+        "print a call's outcome and conversation",
+        "Who called, what came of it and the conversation, as text (or --json).",
+    )
+    summary.add_argument("file", type=Path, metavar="FILE", help="a trace file (JSON lines, *.jsonl)")
     summary.add_argument("--json", action="store_true", help="print the summary as JSON instead of text")
     summary.set_defaults(handler=print_summary)
 
@@ -66,8 +79,7 @@ _HEADER_LIMIT = 64 * 1024
 def print_summary(args: argparse.Namespace) -> int:
     problem = _not_a_trace(args.file)
     if problem is not None:
-        print(f"callrt trace summary: {problem}", file=sys.stderr)
-        return 2
+        raise CliError(problem)
     summary = summarise_file(args.file)
     if args.json:
         print(json.dumps(summary, ensure_ascii=False, indent=2))
@@ -78,21 +90,21 @@ def print_summary(args: argparse.Namespace) -> int:
 
 def view_trace(args: argparse.Namespace) -> int:
     path: Path = args.file
-    if not path.is_file():
-        print(f"callrt trace view: no such file: {path}", file=sys.stderr)
-        return 2
+    name = path.name.removesuffix(TRACE_SUFFIX)
+    if path.is_file() and args.html is None and (not path.name.endswith(TRACE_SUFFIX) or not trace_name_ok(name)):
+        raise CliError(
+            f"serving needs a file named like NAME{TRACE_SUFFIX} (letters, digits, . _ -); use --html OUT for any "
+            "other name"
+        )
+    problem = _not_a_trace(path)
+    if problem is not None:
+        raise CliError(problem)
     if args.html is not None:
+        if not args.html.parent.is_dir():
+            raise CliError(f"--html {args.html}: no folder {args.html.parent} to write it in (create it first)")
         size = write_standalone_html(path, args.html)
         print(f"wrote {args.html} ({size:,} bytes)")
         return 0
-    name = path.name.removesuffix(TRACE_SUFFIX)
-    if not path.name.endswith(TRACE_SUFFIX) or not trace_name_ok(name):
-        print(
-            f"callrt trace view: serving needs a file named like NAME{TRACE_SUFFIX} (letters, digits, . _ -);"
-            " use --html OUT for any other name",
-            file=sys.stderr,
-        )
-        return 2
     # Ctrl-C is how a person closes the viewer: not an error.
     with contextlib.suppress(KeyboardInterrupt):
         trio.run(serve_trace, path.resolve(), args.host, args.port)

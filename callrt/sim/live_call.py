@@ -17,16 +17,18 @@ the caller heard under `caller`, and the bookings read from the database when on
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import re
 import secrets
+from collections.abc import Iterator
 from typing import Any
 
 import attrs
 import httpx
 import trio
-from trio_websocket import open_websocket_url
+from trio_websocket import HandshakeError, WebSocketConnection, open_websocket_url
 
 from callrt.net.transport import WebSocketTransport
 from callrt.scenario import Scenario
@@ -47,6 +49,8 @@ from store import AppointmentInfo, Store
 from store.errors import CallrtError
 
 TRACE_WAIT_S = 10.0
+CLOSE_TRY_AGAIN = 1013
+"""The websocket close code of a server turning a stream away for now (callrt's: at its call limit, or draining)."""
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
@@ -72,6 +76,26 @@ class Target:
     @property
     def webhook(self) -> str | None:
         return self.twiml_url or (self.server.rstrip("/") + "/twiml" if self.server else None)
+
+
+@contextlib.contextmanager
+def reaching(what: str) -> Iterator[None]:
+    """Network failures on the way to `what` (a server's URL) as one `LiveCallError` saying so."""
+    try:
+        yield
+    except (httpx.TransportError, OSError, HandshakeError) as exc:
+        detail = str(exc) or type(exc).__name__
+        raise LiveCallError(f"cannot reach {what} ({detail}): is the server running, and is the URL right?") from exc
+
+
+def _turned_away(ws: WebSocketConnection) -> None:
+    """Raises when the server closed the stream to try again later: there was no call, so no trace will come."""
+    closed = ws.closed
+    if closed is not None and closed.code == CLOSE_TRY_AGAIN:
+        raise LiveCallError(
+            "the server turned the call away (websocket close 1013, try again later): it is at its limit of "
+            "concurrent calls (callrt serve --max-calls) or draining; call again later"
+        )
 
 
 def _note_fields(text: str) -> dict[str, str]:
@@ -183,13 +207,19 @@ async def live_call(
         "sim_script": SimScript.from_scenario(scenario.raw).to_json(),
     }
     async with httpx.AsyncClient(base_url=target.server or "", timeout=10.0, cookies=cookies) as http:
-        if login is not None and cookies is None and target.server:
-            await console_login(http, *login)
-        stream_url, parameters = await _open_stream(http, target, form, auth_token)
-        async with open_websocket_url(stream_url) as ws:
-            caller = SimulatedCaller(WebSocketTransport(ws), scenario.script, parameters=parameters, call_sid=call_sid)
-            caller_report = await caller.run()
-        events = await fetch_trace(http, call_sid) if target.server else []
+        with reaching(target.server or target.webhook or "the server"):
+            if login is not None and cookies is None and target.server:
+                await console_login(http, *login)
+            stream_url, parameters = await _open_stream(http, target, form, auth_token)
+        with reaching(stream_url):
+            async with open_websocket_url(stream_url) as ws:
+                caller = SimulatedCaller(
+                    WebSocketTransport(ws), scenario.script, parameters=parameters, call_sid=call_sid
+                )
+                caller_report = await caller.run()
+                _turned_away(ws)
+        with reaching(target.server or "the server"):
+            events = await fetch_trace(http, call_sid) if target.server else []
     violations = check_trace(events) if target.server else []  # no trace: nothing to check it on
     if caller_report.wait_timeouts:
         violations.append("wait_timed_out")

@@ -102,8 +102,8 @@ def standalone_html(trace_path: Path) -> str:
 
 
 def write_standalone_html(trace_path: Path, out: Path) -> int:
-    """Write the standalone page for `trace_path` to `out`; returns the number of bytes written."""
+    """Write the standalone page for `trace_path` to `out` (in a folder that exists); returns the number of bytes
+    written."""
     page = standalone_html(trace_path).encode("utf-8")
-    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(page)
     return len(page)

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 
-from store import InvalidHours, Store, StoreError, StoreUnavailable
+from store import InvalidDatabaseUrl, InvalidHours, SchemaNotInitialised, Store, StoreError, StoreUnavailable
 from store.store import MIGRATIONS
 from tests.support.store import (
     ISRAELI_HOURS,
@@ -350,6 +350,46 @@ def test_a_locked_sqlite_database_raises_store_unavailable(tmp_path: object, mon
     assert book(second, business, "CA-locked", TOMORROW_18).created
     first.dispose()
     second.dispose()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("scheme", ["postgres", "postgresql"])
+def test_postgres_urls_without_a_driver_mean_psycopg(pg_url: str, scheme: str) -> None:
+    """Heroku-style `postgres://` (and SQLAlchemy's bare `postgresql://`, whose default driver callrt does not
+    install) reach PostgreSQL through psycopg 3."""
+    same = Store(pg_url.replace("postgresql+psycopg://", f"{scheme}://", 1))
+    try:
+        same.init_schema()
+        assert same.engine.url.drivername == "postgresql+psycopg"
+        assert same.schema_revision() == migrations_head()
+    finally:
+        same.dispose()
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("not a url", "is not a URL"),
+        ("mysql://user@host/db", "not mysql"),
+        ("postgresql+psycopg2://user@host/db", "driver cannot be loaded"),
+    ],
+)
+def test_an_unusable_database_url_is_refused_before_connecting(url: str, says: str) -> None:
+    with pytest.raises(InvalidDatabaseUrl, match=says):
+        Store(url)
+
+
+def test_check_schema_says_to_run_db_init_until_it_ran(tmp_path: Path) -> None:
+    fresh = Store(f"sqlite:///{tmp_path / 'fresh.db'}")
+    try:
+        assert fresh.schema_revision() is None
+        with pytest.raises(SchemaNotInitialised, match="callrt db init"):
+            fresh.check_schema()
+        assert fresh.init_schema() is None
+        assert fresh.init_schema() == migrations_head()
+        fresh.check_schema()
+    finally:
+        fresh.dispose()
 
 
 def test_in_memory_sqlite_is_refused() -> None:

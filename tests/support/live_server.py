@@ -52,13 +52,14 @@ def prepare_database(db_url: str, **business: object) -> int:
 
 
 @contextmanager
-def running_server(folder: Path, db_url: str, business_id: int) -> Iterator[LiveServer]:
+def running_server(folder: Path, db_url: str, business_id: int, *options: str) -> Iterator[LiveServer]:
+    """`callrt serve` with `options` on a free port, once its /health answers."""
     port = free_port()
     env = {**os.environ, "CALLRT_TRACE_DIR": str(folder / "traces"), "CALLRT_METRICS_TOKEN": METRICS_TOKEN}
     for name in ("OPENAI_API_KEY", "TWILIO_AUTH_TOKEN", "CALLRT_SECRET_KEY", "CALLRT_REALTIME_URL"):
         env.pop(name, None)
     process = subprocess.Popen(
-        [sys.executable, "-m", "callrt", "serve", "--host", "127.0.0.1", "--port", str(port), "--db", db_url],
+        [sys.executable, "-m", "callrt", "serve", "--host", "127.0.0.1", "--port", str(port), "--db", db_url, *options],
         env=env,
         cwd=folder,
         stdout=subprocess.DEVNULL,

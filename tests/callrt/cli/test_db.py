@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import argparse
+from pathlib import Path
 
 import pytest
 
 from callrt import cli
-from callrt.cli import db as cli_db
 from store import Store
 from tests.support.store import db_url, pg_url
 
@@ -15,11 +14,7 @@ __all__ = ["db_url", "pg_url"]  # fixtures used by this module
 
 
 def run(*argv: str) -> int:
-    parser = argparse.ArgumentParser(prog="callrt")
-    cli_db.register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    result: int = args.handler(args)
-    return result
+    return cli.main(list(argv))
 
 
 def test_registered_in_the_cli() -> None:
@@ -40,6 +35,14 @@ def test_init_then_seed_demo_once(db_url: str, capsys: pytest.CaptureFixture[str
     assert demo.name == "מספרת דנה" and demo.timezone == "Asia/Jerusalem"
     assert demo.opening_hours["sun"] == demo.opening_hours["thu"] == [("09:00", "19:00")]
     assert demo.opening_hours["fri"] == [("08:00", "13:00")] and demo.opening_hours["sat"] == []
+
+
+def test_init_says_whether_it_created_the_schema(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    url = f"sqlite:///{tmp_path / 'new.db'}"
+    assert run("db", "init", "--db", url) == 0
+    assert capsys.readouterr().out.startswith("schema created (revision ")
+    assert run("db", "--db", url, "init") == 0
+    assert capsys.readouterr().out.startswith("schema is up to date (revision ")
 
 
 def test_url_from_environment(

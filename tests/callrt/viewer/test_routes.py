@@ -134,6 +134,7 @@ def test_routes_serve_list_page_lines_and_assets(sample_trace: Path) -> None:
 
 def test_cli_writes_the_standalone_file(sample_trace: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "report" / "call.html"
+    out.parent.mkdir()  # the folder must exist: the command creates no folders (tests/callrt/cli/test_cli_mistakes.py)
     assert main(["trace", "view", str(sample_trace), "--html", str(out)]) == 0
     assert str(out) in capsys.readouterr().out
     assert inlined_events(out.read_text(encoding="utf-8"))[0]["call_sid"] == "CA0123456789abcdef"
