@@ -128,11 +128,12 @@ def call_command(args: argparse.Namespace) -> int:
     try:
         target = Target(server=args.server, twiml_url=args.twiml_url, media_url=args.media_url)
         scenarios = [load_scenario(path) for path in args.scenario]
-        print(_UNAPPLIED_NOTE, file=sys.stderr)
         reports = trio.run(concurrent_calls, target, scenarios, args, _login(args.user))
     except (OSError, ScenarioError, LiveCallError, StoreError) as exc:
         print(f"callrt call: {exc}", file=sys.stderr)
         return 2
+    # Said once the calls were placed: a call that never reached the server has nothing to qualify.
+    print(_UNAPPLIED_NOTE, file=sys.stderr)
     for report in reports:
         print(json.dumps(report, ensure_ascii=False) if args.json else summary_line(report))
     return exit_status(reports)
