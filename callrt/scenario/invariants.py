@@ -331,6 +331,30 @@ def check_caller_heard(events: Sequence[Event]) -> list[str]:
     return []
 
 
+HEARD_NOTHING_AFTER_MS = 5_000.0
+"""A call that lasts longer than this lets the caller hear some AI audio, acknowledged by a mark: the
+greeting starts within a second or two of the call, so this long in silence is a call the caller could
+not use (`caller_heard_nothing`)."""
+
+
+def caller_heard_nothing(events: Sequence[Event]) -> bool:
+    """The call lasted more than `HEARD_NOTHING_AFTER_MS` and no AI audio reached the caller: no item was
+    heard in part or whole, as the AudioActor's playout record (`playout`, `barge_in`) tells from Twilio's
+    marks."""
+    ends = _of(events, "call_end")
+    duration = float(ends[-1]["t"]) if ends else _end_time(events)
+    heard = any(
+        (e.get("ev") == "playout" and float(e.get("heard_ms", 0.0)) > 0.0)
+        or (e.get("ev") == "barge_in" and float(e.get("audio_end_ms", 0.0)) > 0.0)
+        for e in events
+    )
+    return duration > HEARD_NOTHING_AFTER_MS and not heard
+
+
+def check_caller_heard_something(events: Sequence[Event]) -> list[str]:
+    return ["caller_heard_nothing"] if caller_heard_nothing(events) else []
+
+
 def check_silence_ends_the_call(events: Sequence[Event], silence_timeout_ms: float) -> list[str]:
     """A caller who stays silent is asked once, then said goodbye to: no stretch without caller speech
     or AI audio outlasts two silence timeouts and the time to say those two things."""
@@ -353,6 +377,7 @@ def check_trace(events: Sequence[Event], silence_timeout_ms: float = 15_000.0) -
         check_call_ended,
         check_caller_answered,
         check_caller_heard,
+        check_caller_heard_something,
     ):
         violations.extend(check(events))
     violations.extend(check_silence_ends_the_call(events, silence_timeout_ms))

@@ -15,6 +15,7 @@ from callrt.scenario.invariants import (
     silence_prompts,
     user_turns,
 )
+from callrt.scenario.outcome import call_outcome
 from store import AppointmentInfo
 
 
@@ -74,9 +75,12 @@ def build_report(
     trace_path: str | None,
 ) -> dict[str, Any]:
     end = next((e for e in reversed(events) if e.get("ev") == "call_end"), None)
+    outcome = call_outcome(events)
     return {
         "scenario": scenario_name,
         "violations": list(violations),
+        "failed": {"reason": outcome.reason, "words": outcome.words} if outcome.kind == "failed" else None,
+        "outcome": {"kind": outcome.kind, "words": outcome.words},
         "duration_ms": _ms(end["t"] if end else (events[-1]["t"] if events else 0.0)),
         "hangup": (
             {"by": end.get("by"), "reason": end.get("reason"), "at_ms": _ms(end["t"])} if end is not None else None

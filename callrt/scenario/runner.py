@@ -221,9 +221,10 @@ def run_scenarios(scenarios: Sequence[Scenario], options: RunOptions) -> list[di
     with tempfile.TemporaryDirectory() as tmp:
         store = _open_store(options, tmp)
         try:
-            for scenario in scenarios:
+            for index, scenario in enumerate(scenarios):
                 business_id = create_business(store, scenario)
-                call = ScenarioCall(scenario, store, business_id, options)
+                # A call id of its own: a second call with the first one's id would resume its stored state.
+                call = ScenarioCall(scenario, store, business_id, options, index=index)
                 reports.append(trio.run(call.run, clock=trio.testing.MockClock(autojump_threshold=0)))
         finally:
             store.dispose()

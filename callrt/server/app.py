@@ -51,11 +51,13 @@ from actors.defaults import (
     Language,
 )
 from actors.ports import LineClosed
+from actors.supervision import describe
 from actors.trace import trace_file
 from callrt.loadtest.relay import relay_call
 from callrt.logsafe import escape_for_log
 from callrt.net.asgi_transport import StarletteTransport
 from callrt.net.websocket import HandshakeFailed, SansIOWebSocket, accept_websocket
+from callrt.scenario.outcome import call_failure, runtime_failure
 from callrt.server.admission import Admission
 from callrt.server.config import ServerConfig, hypercorn_config
 from callrt.server.front_door import open_listeners, serve_front_door
@@ -354,14 +356,27 @@ class TelephonyServer:
         except FileExistsError:
             ended_by = "refused"
             self._refuse("duplicate", start, "a trace of its CallSid exists already")
-        except Exception:
+        except Exception as exc:
             # One broken call must never take the server (or the other calls) down with it.
             logger.exception("call %s failed", call)
+            if trace is not None:
+                trace.record("call_failed", reason="server_error", error=describe(exc)[:300])
         finally:
             self.metrics.calls_active -= 1
             self.metrics.calls_ended[ended_by] += 1
+            if ended_by != "refused":
+                self._count_failure(call, trace)
             if trace is not None:
                 trace.close()
+
+    def _count_failure(self, call: str, trace: MeteredTrace | None) -> None:
+        """A call the caller could not use (`callrt.scenario.call_failure`): one ERROR line and
+        `callrt_calls_failed_total{reason}`, once per call, at its end."""
+        failure = call_failure(trace.outcome_events) if trace is not None else runtime_failure("server_error")
+        if failure is None or failure.reason is None:
+            return
+        self.metrics.calls_failed[failure.reason] += 1
+        logger.error("call %s failed (%s): %s", call, failure.reason, escape_for_log(failure.words, 400))
 
     async def _language_of(self, business_id: int) -> Language:
         """The business's language, read as the call starts (a change saved later is for the next call)."""

@@ -23,6 +23,7 @@ from typing import Any
 
 from actors.frame_lag import LAG_BUCKETS_MS
 from actors.trace import Trace
+from callrt.scenario.outcome import OUTCOME_EVENTS, reads_event
 from callrt.telephony.media import LineStats
 
 REACTION_BUCKETS_MS: tuple[float, ...] = (
@@ -129,7 +130,7 @@ class Metrics:
             out,
             "callrt_calls_failed_total",
             "counter",
-            "Calls the runtime could not serve as configured (the caller heard the handoff line), by reason.",
+            "Calls the caller could not use, counted at their end, by reason (docs/scenario-format.md, Failed calls).",
             _labelled("reason", self.calls_failed, ()),
         )
         _metric(
@@ -205,15 +206,18 @@ def _metric(out: list[str], name: str, kind: str, help_text: str, value: float |
         out.append(f"{name} {value}")
 
 
-_METERED_EVENTS = frozenset(
-    {"audio", "restart", "barge_in", "frame_lag", "io", "call_failed", "model_refused", "callback_lost"}
+_METERED_EVENTS = (
+    frozenset({"audio", "restart", "barge_in", "frame_lag", "io", "model_refused", "callback_lost"}) | OUTCOME_EVENTS
 )
 """Counted from the AudioActor's own `barge_in` event, not the `send` of its `BargeIn`: a call without
-a trace file then builds no event for any message sent between its actors."""
+a trace file then builds no event for any message sent between its actors. The outcome's events are
+kept (`outcome_events`) however the trace is written."""
 
 
 class MeteredTrace(Trace):
-    """A call trace that also feeds the server's counters from the events it records."""
+    """A call trace that also feeds the server's counters from the events it records, and keeps the few
+    its outcome is read from (`outcome_events`, for `callrt.scenario.call_outcome` / `call_failure`):
+    a live call's other events go to its file only."""
 
     counted_events = _METERED_EVENTS
 
@@ -229,6 +233,7 @@ class MeteredTrace(Trace):
         exclusive: bool = False,
     ) -> None:
         self.metrics = metrics
+        self.outcome_events: list[dict[str, Any]] = []
         # A live call's events go to its file only: memory stays flat however long the call. Without a file
         # and without memory (`keep_in_memory=False`) the events only feed the counters.
         super().__init__(
@@ -247,6 +252,8 @@ class MeteredTrace(Trace):
         super().write(event)
 
     def _meter(self, event: dict[str, Any]) -> None:
+        if reads_event(event):
+            self.outcome_events.append(event)
         ev = event["ev"]
         if ev == "audio":
             self.metrics.frames_dropped_total += int(event.get("dropped", 0))
@@ -254,8 +261,6 @@ class MeteredTrace(Trace):
             self.metrics.restarts_total += 1
         elif ev == "barge_in":
             self.metrics.barge_ins_total += 1
-        elif ev == "call_failed":
-            self.metrics.calls_failed[str(event.get("reason"))] += 1
         elif ev == "model_refused":
             self.metrics.model_refusals[str(event.get("code"))] += 1
         elif ev == "callback_lost":

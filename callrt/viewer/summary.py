@@ -4,7 +4,7 @@
 panel, and the trace list show (as JSON, `SUMMARY_VERSION` 1). The turns come from the
 scenario checks' own readings of a trace (`callrt.scenario.invariants`: AI turns and what the
 caller heard of them, committed utterances, server notes), the outcome from
-`callrt.viewer.outcome`.
+`callrt.scenario.outcome`.
 
 `read_summary_events(path)` reads a trace for it without decoding the bulk of the file: the
 JSON of mailbox receives, aggregated audio windows, frame-lag samples and most external I/O is
@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from callrt.scenario.invariants import Event, ai_turns, heard_text, server_note_texts, user_turns
-from callrt.viewer.outcome import call_outcome
+from callrt.scenario.outcome import call_outcome
 from callrt.viewer.trace_files import open_trace
 
 SUMMARY_VERSION = 1

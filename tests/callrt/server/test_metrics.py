@@ -15,6 +15,7 @@ from actors.mailbox import Mailbox
 from actors.messages import BargeIn, CallerFrame
 from actors.supervision import ChildSpec, supervise
 from actors.trace import read_trace
+from callrt.scenario.outcome import call_failure
 from callrt.server.metrics import MeteredTrace, Metrics
 from callrt.telephony.media import LineStats
 
@@ -122,15 +123,20 @@ async def test_histograms_are_fed_by_the_audio_actors_trace_events(tmp_path: Pat
         metrics.frame_lag.add_counts([1, 2], 0.0)
 
 
-async def test_failed_calls_refusals_and_lost_callbacks_are_counted_from_the_trace() -> None:
+async def test_refusals_and_lost_callbacks_are_counted_and_the_outcome_kept_from_a_counters_only_trace() -> None:
+    """A failed call is counted once, at its end, by the server (tests/callrt/server/test_failed_calls.py):
+    its metered trace keeps what `call_failure` reads even when it keeps nothing else."""
     metrics = Metrics()
-    trace = MeteredTrace("CAm", None, metrics)
+    trace = MeteredTrace("CAm", None, metrics, keep_in_memory=False)
     trace.record("model_refused", code="invalid_value", param="session.model", refused="x", next="realtime_model")
     trace.record("call_failed", reason="session_refused")
-    trace.record("call_failed", reason="invalid_settings")
+    trace.record("realtime", what="response_create", reason="greeting")
+    trace.record("call_end", by="ai", reason="session_refused", duration_ms=0.0)
     trace.record("callback_lost", reason="db_unavailable", why="queue full")
     lines = metrics.render().splitlines()
-    assert 'callrt_calls_failed_total{reason="session_refused"} 1' in lines
-    assert 'callrt_calls_failed_total{reason="invalid_settings"} 1' in lines
     assert 'callrt_model_refusals_total{code="invalid_value"} 1' in lines
     assert "callrt_callbacks_lost_total 1" in lines
+    assert trace.events == []
+    assert [e["ev"] for e in trace.outcome_events] == ["call_failed", "call_end"]
+    failure = call_failure(trace.outcome_events)
+    assert failure is not None and failure.reason == "session_refused"

@@ -1,4 +1,4 @@
-"""A call's summary (`callrt.viewer.summary`, `callrt.viewer.outcome`) and `callrt trace summary`,
+"""A call's summary (`callrt.viewer.summary`, `callrt.scenario.outcome`) and `callrt trace summary`,
 on traces of real scenario runs and on hand-made edge cases."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from callrt.cli import main
-from callrt.viewer.outcome import OUTCOME_KINDS, call_outcome
+from callrt.scenario.outcome import OUTCOME_KINDS, call_outcome
 from callrt.viewer.summary import call_summary, read_summary_events, summarise_file
 
 
