@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 from actors.config import CallConfig
 from actors.defaults import DEFAULT_DIALECT
 from callrt.scenario import RunOptions, parse_scenario, run_concurrent, run_scenarios
+from callrt.scenario.verdict import problems
 from store import DEMO_BUSINESS
 
 DEFAULT_NOW = "2026-11-24T10:00:00+02:00"
@@ -186,7 +187,8 @@ def run_scenario(
     config: CallConfig | None = None,
     dialect: str = DEFAULT_DIALECT,
 ) -> dict[str, Any]:
-    """Run one scenario document as a whole call in virtual time; returns its report."""
+    """Run one scenario document as a whole call in virtual time; returns its report, judged against the
+    document's `expect` (`unmet`, `failure_expected`)."""
     options = RunOptions(db_url=db_url, config=config or CallConfig(), dialect=dialect)
     return run_scenarios([parse_scenario(scenario)], options)[0]
 
@@ -197,4 +199,7 @@ def run_simultaneous(scenarios_: list[dict[str, Any]], *, db_url: str | None = N
 
 
 def assert_no_violations(report: dict[str, Any]) -> None:
-    assert not report["violations"], f"{report['scenario']}: {report['violations']} (trace: {report['trace']})"
+    """Fails when the call broke an invariant, left an expectation of its document (`expect`) unmet, or
+    failed (`failed`) without the document expecting it; the message says which, and the trace's path."""
+    found = problems(report)
+    assert not found, f"{report['scenario']}: {' | '.join(found)} (trace: {report['trace']})"

@@ -9,6 +9,12 @@ before it fetches its trace. `--to` is the number called, which picks the busine
 `--media-url ws://… [--twiml-url URL]` drives any server speaking Twilio's Media Streams protocol: the
 webhook is called when there is one, and without `--server` (callrt's trace routes) the report is the
 caller's side, with the bookings read from `--db`.
+
+A live server answers with its own business, clock and appointments: a scenario's `now`, `business` and
+`appointments` are not applied (said once on stderr), and its expectations on what follows from them are
+reported `not_applicable`. Exit status: 0 when every call passed, 1 when one failed, broke an invariant or
+left an expectation unmet, 3 when none did but some expectation was not applicable, 2 when the calls could
+not be made (`callrt.scenario.verdict`).
 """
 
 from __future__ import annotations
@@ -24,10 +30,16 @@ from typing import Any
 import httpx
 import trio
 
-from callrt.cli.scenario import summary_line
 from callrt.scenario import Scenario, ScenarioError, load_scenario
+from callrt.scenario.verdict import LIVE_UNAPPLIED, exit_status, summary_line
 from callrt.sim.live_call import LiveCallError, Target, console_login, live_call
 from store import StoreError
+
+_UNAPPLIED_NOTE = (
+    "callrt call: the server answers with its own business, clock and appointments: the scenarios' "
+    + ", ".join(LIVE_UNAPPLIED)
+    + " are not applied, and expectations that depend on them are not applicable"
+)
 
 
 def register(subparsers: Any) -> None:
@@ -79,13 +91,14 @@ def call_command(args: argparse.Namespace) -> int:
     try:
         target = Target(server=args.server, twiml_url=args.twiml_url, media_url=args.media_url)
         scenarios = [load_scenario(path) for path in args.scenario]
+        print(_UNAPPLIED_NOTE, file=sys.stderr)
         reports = trio.run(concurrent_calls, target, scenarios, args, _login(args.user))
     except (OSError, ScenarioError, LiveCallError, StoreError) as exc:
         print(f"callrt call: {exc}", file=sys.stderr)
         return 2
     for report in reports:
         print(json.dumps(report, ensure_ascii=False) if args.json else summary_line(report))
-    return 1 if any(report["violations"] for report in reports) else 0
+    return exit_status(reports)
 
 
 async def concurrent_calls(

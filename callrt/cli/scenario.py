@@ -1,4 +1,8 @@
-"""`callrt scenario run FILE... [--json] [--concurrent] [--db URL]`."""
+"""`callrt scenario run FILE... [--json] [--concurrent] [--db URL]`.
+
+Exit status: 0 when every call passed, 1 when one failed, broke an invariant or left an expectation of its
+file unmet (`callrt.scenario.verdict`), 2 when a file could not be read.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from typing import Any
 
 from actors.defaults import DEFAULT_DIALECT, DIALECTS
 from callrt.scenario import RunOptions, ScenarioError, load_scenario, run_concurrent, run_scenarios
+from callrt.scenario.verdict import exit_status, summary_line
 
 
 def register(subparsers: Any) -> None:
@@ -24,17 +29,6 @@ def register(subparsers: Any) -> None:
     run.set_defaults(handler=run_command)
 
 
-def summary_line(report: dict[str, Any]) -> str:
-    verdict = "ok" if not report["violations"] else "VIOLATIONS: " + ", ".join(report["violations"])
-    hangup = report.get("hangup") or {}
-    return (
-        f"{report['scenario']}: {verdict} | {report['duration_ms'] / 1000:.1f}s, ended by {hangup.get('by')}"
-        f" ({hangup.get('reason')}), appointments={len(report['appointments'])},"
-        f" silence_prompts={report['silence_prompts']}, barge_ins={len(report['barge_ins'])},"
-        f" responses={report['responses_created']}, trace={report['trace']}"
-    )
-
-
 def run_command(args: argparse.Namespace) -> int:
     try:
         scenarios = [load_scenario(path) for path in args.files]
@@ -45,4 +39,4 @@ def run_command(args: argparse.Namespace) -> int:
     reports = run_concurrent(scenarios, options) if args.concurrent else run_scenarios(scenarios, options)
     for report in reports:
         print(json.dumps(report, ensure_ascii=False) if args.json else summary_line(report))
-    return 1 if any(report["violations"] for report in reports) else 0
+    return exit_status(reports)

@@ -12,8 +12,9 @@ from typing import Any
 
 from actors.caller_identity import same_line
 from actors.claims import detect_claim
-from store import AppointmentInfo, BusinessSettings
+from store import AppointmentInfo, BusinessSettings, Store
 from store.availability import check_slot
+from store.errors import BrokenSettings
 
 Event = dict[str, Any]
 
@@ -249,6 +250,18 @@ def check_appointments(
         elif problem in ("too_soon", "in_past"):
             violations.append("appointment_too_soon")
     return sorted(set(violations), key=violations.index)
+
+
+def check_appointments_in_store(
+    store: Store, business_id: int, created: Sequence[AppointmentInfo], call_started_at: dt.datetime
+) -> list[str]:
+    """`check_appointments` against the business as the database holds it; with settings nobody can read
+    (`BrokenSettings`) the only right number of bookings is none."""
+    try:
+        business = store.get_business(business_id)
+    except BrokenSettings:
+        return ["booked_with_invalid_settings"] if created else []
+    return check_appointments(created, store.list_appointments(business_id), business, call_started_at)
 
 
 def check_foreign_appointments(

@@ -139,14 +139,21 @@ def call_failure(events: Sequence[Event]) -> Outcome | None:
         return Outcome("failed", words, detail=detail, reason=reason)
     if reason == "cancelled":
         return Outcome("failed", "failed: the call was cut off from outside before it ended", reason="cancelled")
-    if caller_heard_nothing(events):
-        seconds = float(end["t"]) / 1000.0
-        words = (
-            f"failed: the caller heard nothing in {seconds:.0f} s"
-            f" (no AI audio played within {HEARD_NOTHING_AFTER_MS / 1000:g} s)"
-        )
-        return Outcome("failed", words, reason="caller_heard_nothing")
-    return None
+    return _heard_nothing(float(end["t"])) if caller_heard_nothing(events) else None
+
+
+def _heard_nothing(duration_ms: float) -> Outcome:
+    words = (
+        f"failed: the caller heard nothing in {duration_ms / 1000:.0f} s"
+        f" (no AI audio played within {HEARD_NOTHING_AFTER_MS / 1000:g} s)"
+    )
+    return Outcome("failed", words, reason="caller_heard_nothing")
+
+
+def caller_side_failure(heard_ms: float, duration_ms: float) -> Outcome | None:
+    """Without the call's trace (a call to another server): `caller_heard_nothing` read off the caller's
+    own side, how much AI audio reached it; the only failure a caller can tell by itself."""
+    return _heard_nothing(duration_ms) if heard_ms <= 0.0 and duration_ms > HEARD_NOTHING_AFTER_MS else None
 
 
 def _booking(notes: Sequence[tuple[str, str]]) -> Outcome | None:

@@ -15,7 +15,7 @@ from callrt.scenario.invariants import (
     silence_prompts,
     user_turns,
 )
-from callrt.scenario.outcome import call_outcome
+from callrt.scenario.outcome import Outcome, call_outcome
 from store import AppointmentInfo
 
 
@@ -56,6 +56,13 @@ def _realtime(events: Sequence[Event], what: str) -> list[Event]:
     return [e for e in events if e.get("ev") == "realtime" and e.get("what") == what]
 
 
+def failed_json(outcome: Outcome | None) -> dict[str, Any] | None:
+    """The report's `failed`: the reason and words of a failed call; None for any other."""
+    return (
+        {"reason": outcome.reason, "words": outcome.words} if outcome is not None and outcome.kind == "failed" else None
+    )
+
+
 def appointment_json(appointment: AppointmentInfo) -> dict[str, Any]:
     return {
         "id": appointment.id,
@@ -79,7 +86,7 @@ def build_report(
     return {
         "scenario": scenario_name,
         "violations": list(violations),
-        "failed": {"reason": outcome.reason, "words": outcome.words} if outcome.kind == "failed" else None,
+        "failed": failed_json(outcome),
         "outcome": {"kind": outcome.kind, "words": outcome.words},
         "duration_ms": _ms(end["t"] if end else (events[-1]["t"] if events else 0.0)),
         "hangup": (

@@ -30,15 +30,15 @@ from actors.defaults import DEFAULT_DIALECT
 from actors.messages import InjectedCrash
 from actors.trace import Trace
 from callrt.net.transport import memory_transport_pair
-from callrt.scenario.invariants import check_appointments, check_foreign_appointments, check_trace
+from callrt.scenario.invariants import check_appointments_in_store, check_foreign_appointments, check_trace
 from callrt.scenario.model import Scenario, script_duration_ms
 from callrt.scenario.report import build_report
+from callrt.scenario.verdict import judge
 from callrt.sim.caller import SimulatedCaller
 from callrt.sim.peer_script import SimScript
 from callrt.sim.realtime_peer import InMemoryModelConnector
 from callrt.telephony.media import TwilioCallerLine
 from store import AppointmentInfo, Store
-from store.errors import BrokenSettings
 
 CALL_GRACE_MS = 120_000.0
 """How long a call may outlive its caller's script before it counts as `call_never_ended`."""
@@ -181,15 +181,8 @@ class ScenarioCall:
         self.trace.close()
         events = self.trace.events
         created = self.store.list_appointments(self.business_id, call_sid=self.call_sid)
-        every_active = self.store.list_appointments(self.business_id)
         violations = check_trace(events, self.options.config.silence_timeout_ms)
-        try:
-            business = self.store.get_business(self.business_id)
-        except BrokenSettings:
-            # Settings nobody can read: the only right number of bookings is none.
-            violations += ["booked_with_invalid_settings"] if created else []
-        else:
-            violations += check_appointments(created, every_active, business, self.started_at)
+        violations += check_appointments_in_store(self.store, self.business_id, created, self.started_at)
         violations += check_foreign_appointments(
             self.call_sid,
             self.scenario.caller_phone,
@@ -200,13 +193,14 @@ class ScenarioCall:
         )
         if any(e.get("ev") == "caller" and e.get("what") == "wait_timed_out" for e in events):
             violations.append("wait_timed_out")
-        return build_report(
+        report = build_report(
             scenario_name=self.scenario.name,
             events=events,
             appointments=created,
             violations=violations,
             trace_path=str(self.trace_path),
         )
+        return judge(report, self.scenario.expect)
 
 
 def _open_store(options: RunOptions, tmp: str) -> Store:

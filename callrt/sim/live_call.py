@@ -32,12 +32,14 @@ from callrt.net.transport import WebSocketTransport
 from callrt.scenario import Scenario
 from callrt.scenario.invariants import (
     Event,
-    check_appointments,
+    check_appointments_in_store,
     check_foreign_appointments,
     check_trace,
     server_note_texts,
 )
-from callrt.scenario.report import build_report
+from callrt.scenario.outcome import caller_side_failure
+from callrt.scenario.report import build_report, failed_json
+from callrt.scenario.verdict import judge
 from callrt.sim.caller import SimulatedCaller
 from callrt.sim.peer_script import SimScript
 from callrt.telephony.webhook import compute_signature, parse_stream_twiml
@@ -198,8 +200,7 @@ async def live_call(
             for business_id in _businesses_of(store, events):
                 ours = store.list_appointments(business_id, call_sid=call_sid)
                 appointments += ours
-                business = store.get_business(business_id)
-                violations += check_appointments(ours, store.list_appointments(business_id), business, started_at)
+                violations += check_appointments_in_store(store, business_id, ours, started_at)
                 violations += check_foreign_appointments(
                     call_sid,
                     scenario.caller_phone,
@@ -220,4 +221,7 @@ async def live_call(
     if not target.server:
         report["trace_checked"] = False
         report["caller"] = caller_report.to_json()
-    return report
+        # No trace to read the outcome off: the caller's own side tells only whether it heard anything.
+        report["outcome"] = None
+        report["failed"] = failed_json(caller_side_failure(caller_report.heard_ms, caller_report.ended_at_ms or 0.0))
+    return judge(report, scenario.expect, live=True)

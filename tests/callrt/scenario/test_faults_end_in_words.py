@@ -58,6 +58,7 @@ def test_a_business_with_hand_broken_settings_still_answers_and_hands_off(
     [request] = store.callback_requests(business_id)
     assert request.reason == "invalid_settings" and request.phone == scenario.caller_phone
     assert report["hangup"]["by"] == "ai"
+    assert report["failed"]["reason"] == "invalid_settings", "a call nobody could book on is a failed call"
 
 
 def test_a_callback_promised_while_the_database_is_down_is_stored_when_it_returns(store: Store, tmp_path: Path) -> None:

@@ -6,11 +6,16 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from callrt.scenario.invariants import (
+    HEARD_NOTHING_AFTER_MS,
     check_appointments,
     check_call_ended,
     check_caller_answered,
     check_caller_heard,
+    check_caller_heard_something,
     check_claims_backed,
     check_foreign_appointments,
     check_no_audio_after_clear,
@@ -210,3 +215,33 @@ def test_foreign_appointment_touched() -> None:
     assert check_foreign_appointments("CA1", None, [appointment(2, "0501234567", cancel_call_sid="CA1")], None) == [
         "foreign_appointment_touched"
     ]
+
+
+def test_caller_heard_nothing() -> None:
+    """The AI's audio was written to the line, but no mark came back for it: the caller heard nothing."""
+    written = [ev(0, "call_start"), media(400), media(500)]
+    ended = ev(HEARD_NOTHING_AFTER_MS + 1, "call_end", by="caller", reason="hangup")
+    assert check_caller_heard_something([*written, ended]) == ["caller_heard_nothing"]
+    played = ev(3000, "playout", item_id="i1", heard_ms=200.0, finished=True)
+    assert check_caller_heard_something([*written, played, ended]) == []
+    cut = ev(900, "barge_in", item_id="i1", speech_at_ms=800, clear_at_ms=900, audio_end_ms=300)
+    assert check_caller_heard_something([*written, cut, ended]) == []
+    unplayed = ev(900, "playout", item_id="i1", heard_ms=0, finished=False)
+    assert check_caller_heard_something([*written, unplayed, ended]) == ["caller_heard_nothing"]
+    short = ev(HEARD_NOTHING_AFTER_MS, "call_end", by="caller", reason="hangup")
+    assert check_caller_heard_something([*written, short]) == [], "a caller who left within 5 s missed nothing"
+    never_ended = [*written, ev(HEARD_NOTHING_AFTER_MS + 1, "log", actor="audio", msg="still going")]
+    assert check_caller_heard_something(never_ended) == ["caller_heard_nothing"]
+
+
+@given(
+    duration=st.floats(0, 10 * HEARD_NOTHING_AFTER_MS, allow_nan=False),
+    heard=st.lists(st.floats(0, 5000, allow_nan=False), max_size=4),
+)
+def test_caller_heard_nothing_exactly_when_a_long_call_played_nothing(duration: float, heard: list[float]) -> None:
+    events = [
+        *(ev(1.0, "playout", item_id=f"i{i}", heard_ms=ms, finished=True) for i, ms in enumerate(heard)),
+        ev(duration, "call_end", by="ai", reason="silence"),
+    ]
+    expected = duration > HEARD_NOTHING_AFTER_MS and not any(ms > 0 for ms in heard)
+    assert check_caller_heard_something(events) == (["caller_heard_nothing"] if expected else [])
