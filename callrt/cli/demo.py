@@ -17,6 +17,7 @@ from typing import Any
 from actors.trace import read_trace
 from callrt.scenario import RunOptions, call_log_lines, load_scenario, run_scenarios
 from callrt.scenario.model import Scenario
+from callrt.scenario.verdict import exit_status, problems
 
 DEMO_CALLS = {
     "a-silent-caller": "a silent caller: one cough ignored as noise, one 'are you still on the line?', a goodbye",
@@ -51,7 +52,7 @@ def summary_table(reports: list[dict[str, Any]]) -> list[str]:
     for report in reports:
         hangup = report.get("hangup") or {}
         rows.append(
-            f"{report['scenario']:28} {'yes' if not report['violations'] else 'NO':4}"
+            f"{report['scenario']:28} {'NO' if problems(report) else 'yes':4}"
             f" {report['duration_ms'] / 1000:6.1f} {str(hangup.get('by')) + '/' + str(hangup.get('reason')):14}"
             f" {len(report['appointments']):5d} {len(report['ignored_segments']):6d} {report['silence_prompts']:7d}"
             f" {len(report['barge_ins']):9d} {report['false_claims_cut']:10d} {len(report['server_notes']):5d}"
@@ -68,10 +69,10 @@ def demo_command(args: argparse.Namespace) -> int:
             print(line)
         for appointment in report["appointments"]:
             print(f"{'':20}appointment #{appointment['id']} at {appointment['start']} for {appointment['name']}")
-        if report["violations"]:
-            print(f"{'':20}VIOLATIONS: {', '.join(report['violations'])}")
+        for problem in problems(report):
+            print(f"{'':20}{problem}")
     print()
     for row in summary_table(reports):
         print(row)
     print(f"\ntraces: {', '.join(report['trace'] for report in reports)}  (open one: callrt trace view FILE)")
-    return 1 if any(report["violations"] for report in reports) else 0
+    return exit_status(reports)

@@ -378,11 +378,11 @@ class TelephonyServer:
         facts = f"business={business_id} duration={duration_s:.1f}s appointment={appointment}"
         words = escape_for_log(outcome.words, 400)
         if outcome.kind != "failed":
-            logger.info("call %s ended: %s: %s", call, facts, words)
+            logger.info("call %s ended: %s (%s)", call, words, facts)
             return
         reason = outcome.reason or "unknown"
         self.metrics.calls_failed[reason] += 1
-        logger.error("call %s failed (%s): %s: %s", call, reason, facts, words)
+        logger.error("call %s failed (%s): %s (%s)", call, reason, words, facts)
 
     async def _language_of(self, business_id: int) -> Language:
         """The business's language, read as the call starts (a change saved later is for the next call)."""

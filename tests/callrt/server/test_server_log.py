@@ -54,8 +54,8 @@ def test_serve_logs_its_start_and_each_call_end_at_info_without_verbose(tmp_path
     [end] = [line for line in lines if line["message"].startswith(f"call {call_sid} ")]
     assert (end["level"], end["logger"]) == ("INFO", "callrt.server.app")
     fields = re.fullmatch(
-        rf"call {call_sid} ended: business={business_id} duration=(?P<s>[0-9.]+)s"
-        rf" appointment={appointment['id']}: booked for (?P<when>.+)",
+        rf"call {call_sid} ended: booked for (?P<when>.+)"
+        rf" \(business={business_id} duration=(?P<s>[0-9.]+)s appointment={appointment['id']}\)",
         end["message"],
     )
     assert fields is not None, end["message"]
