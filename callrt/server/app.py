@@ -166,7 +166,11 @@ class TelephonyServer:
             return PlainTextResponse("missing CallSid", status_code=400)
         business_id = await self._business_called(form.get("To", ""))
         if business_id is None:
-            logger.warning("call %s to %r: no business has this number; said sorry, hung up", call_sid, form.get("To"))
+            logger.warning(
+                "call %s to %s: no business has this number; said sorry, hung up",
+                escape_for_log(call_sid, 64),
+                escape_for_log(form.get("To", ""), 64),
+            )
             self.metrics.calls_refused["unknown_number"] += 1
             return Response(unknown_number_twiml(), media_type="application/xml")
         caller = form.get("From", "")
