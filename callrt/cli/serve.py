@@ -8,6 +8,10 @@ by one worker is honoured by whichever worker receives the media stream.
 It fails closed: on an address other than loopback it refuses to start without
 TWILIO_AUTH_TOKEN (anyone could then ask /twiml for stream tokens), unless started
 with `--insecure`, which it warns about at every start.
+
+It says what it does without `-v`: its own loggers (`SERVER_LOGGERS`) log at INFO, so a line at
+start (address, public URL, businesses, model, webhook signing, workers) and one line per call
+end (CallSid, business, duration, outcome in words, appointment id) are always there.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import socket
 import time
 from collections.abc import Sequence
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import trio
@@ -39,11 +43,20 @@ from callrt.cli.options import (
     public_url,
     url_problem,
 )
+from callrt.logsafe import escape_for_log
 from callrt.model.deprecations import shutdown_warnings
 from callrt.server.app import DRAIN_GOODBYE_S, TelephonyServer, serve
 from callrt.server.config import ServerConfig, configured_models
 
+if TYPE_CHECKING:
+    from store import BusinessSummary
+
 logger = logging.getLogger("callrt.serve")
+SERVER_LOGGERS = ("callrt.serve", "callrt.server")
+"""Logged at INFO by `callrt serve` even without `-v` (which brings INFO of everything else: the runtime,
+hypercorn): the server's start line and its line per call end."""
+LISTED_BUSINESSES = 5
+"""Businesses named in the start line; a larger deployment's line gives the rest as a count."""
 
 
 GC_THRESHOLDS = (20_000, 20, 50)
@@ -145,23 +158,46 @@ def run(args: argparse.Namespace) -> int:
     refusal = unsigned_webhook_refusal(config)
     if refusal is not None:
         raise SystemExit(refusal)
-    prepare_database(config)
-    logger.warning(
-        "callrt serving %s on %s:%d (%s model%s, %d worker(s)%s)",
-        f"business {config.business_id}" if config.business_id is not None else "calls routed by the number called",
-        config.host,
-        config.port,
-        "OpenAI" if config.openai_api_key else "simulated",
-        f" at {config.realtime_url}" if config.realtime_url else "",
-        config.workers,
-        ", bare relay" if config.relay else "",
-    )
+    log_what_the_server_does()
+    businesses = prepare_database(config)
+    logger.info("%s", start_line(config, businesses))
     for line in shutdown_warnings(configured_models(config), datetime.date.today()):
         logger.warning("%s", line)
     if config.workers == 1:
         trio.run(serve_process, config, None)
         return 0
     return run_workers(config)
+
+
+def log_what_the_server_does() -> None:
+    """`SERVER_LOGGERS` at INFO unless set lower already (`-v`, or a host's own logging set-up)."""
+    for name in SERVER_LOGGERS:
+        server_logger = logging.getLogger(name)
+        if server_logger.getEffectiveLevel() > logging.INFO:
+            server_logger.setLevel(logging.INFO)
+
+
+def start_line(config: ServerConfig, businesses: Sequence[BusinessSummary]) -> str:
+    """What the server is about to do, in one line. Business names are the console users' words: escaped."""
+    named = ", ".join(f"{b.id} ({escape_for_log(b.name, 60)})" for b in businesses[:LISTED_BUSINESSES])
+    more = f" and {len(businesses) - LISTED_BUSINESSES} more" if len(businesses) > LISTED_BUSINESSES else ""
+    routing = "every call to" if config.business_id is not None else "routed by the number called to"
+    routing += " businesses" if len(businesses) > 1 else " business"
+    if config.openai_api_key:
+        model = f"OpenAI {configured_models(config)['Realtime']}"
+    else:
+        model = "simulated (no OPENAI_API_KEY)"
+    if config.realtime_url:
+        model += f" at {config.realtime_url}"
+    if config.auth_token:
+        webhooks = "signed (TWILIO_AUTH_TOKEN)"
+    else:
+        webhooks = "NOT signed (no TWILIO_AUTH_TOKEN" + (", --insecure)" if config.insecure else ")")
+    return (
+        f"callrt serve on {config.host}:{config.port}: public URL {config.public_url or 'from each request'}; "
+        f"calls {routing} {named}{more}; model {model}; webhooks {webhooks}; "
+        f"{config.workers} worker(s){', bare relay' if config.relay else ''}"
+    )
 
 
 def is_loopback(host: str) -> bool:
@@ -189,11 +225,11 @@ def unsigned_webhook_refusal(config: ServerConfig) -> str | None:
     )
 
 
-def prepare_database(config: ServerConfig) -> None:
+def prepare_database(config: ServerConfig) -> list[BusinessSummary]:
     """Create the schema on SQLite (PostgreSQL is migrated with `callrt db init`: a server that finds it missing
     or older says so and does not start), check that there is a business to answer for, log every business
     whose saved settings are invalid (ERROR) or that no number reaches (WARNING), and make the console's
-    session secret once, before any worker starts."""
+    session secret once, before any worker starts. Returns the businesses served."""
     from callrt.console.app import SECRET_NAME
     from store import Store
 
@@ -230,6 +266,7 @@ def prepare_database(config: ServerConfig) -> None:
         closed = store.close_open_sessions(served)
         if closed:
             logger.warning("closed %d call session(s) left open by a previous run as 'interrupted'", closed)
+        return [b for b in businesses if b.id in served]
     finally:
         store.dispose()
 

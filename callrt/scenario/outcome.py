@@ -77,6 +77,8 @@ class Outcome:
     words: str
     appointment: str | None = None
     """The booked (or moved) appointment's start, ISO 8601 with the business's offset."""
+    appointment_id: str | None = None
+    """The id of the appointment the server booked, moved or cancelled, as its note gave it."""
     requested: str | None = None
     alternatives: tuple[str, ...] = ()
     detail: str | None = None
@@ -158,13 +160,16 @@ def _booking(notes: Sequence[tuple[str, str]]) -> Outcome | None:
     decisions = [(kind, text) for kind, text in notes if kind in _DECISIONS]
     if decisions:
         kind, text = decisions[-1]
-        start = note_fields(text).get("start")
+        fields = note_fields(text)
+        start, appointment_id = fields.get("start"), fields.get("id")
         when = readable_time(start) if start else "an unknown time"
         if kind == "appointment_cancelled":
-            return Outcome("cancelled", "cancelled: the caller's appointment was cancelled")
+            return Outcome(
+                "cancelled", "cancelled: the caller's appointment was cancelled", appointment_id=appointment_id
+            )
         if kind == "appointment_rescheduled":
-            return Outcome("rescheduled", f"rescheduled to {when}", appointment=start)
-        return Outcome("booked", f"booked for {when}", appointment=start)
+            return Outcome("rescheduled", f"rescheduled to {when}", appointment=start, appointment_id=appointment_id)
+        return Outcome("booked", f"booked for {when}", appointment=start, appointment_id=appointment_id)
     refusals = [(kind, text) for kind, text in notes if kind in _REFUSALS]
     if refusals:
         kind, text = refusals[-1]

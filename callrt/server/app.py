@@ -57,7 +57,7 @@ from callrt.loadtest.relay import relay_call
 from callrt.logsafe import escape_for_log
 from callrt.net.asgi_transport import StarletteTransport
 from callrt.net.websocket import HandshakeFailed, SansIOWebSocket, accept_websocket
-from callrt.scenario.outcome import call_failure, runtime_failure
+from callrt.scenario.outcome import call_outcome, runtime_failure
 from callrt.server.admission import Admission
 from callrt.server.config import ServerConfig, hypercorn_config
 from callrt.server.front_door import open_listeners, serve_front_door
@@ -166,7 +166,11 @@ class TelephonyServer:
             return PlainTextResponse("missing CallSid", status_code=400)
         business_id = await self._business_called(form.get("To", ""))
         if business_id is None:
-            logger.warning("call %s to %r: no business has this number; said sorry, hung up", call_sid, form.get("To"))
+            logger.warning(
+                "call %s to %s: no business has this number; said sorry, hung up",
+                escape_for_log(call_sid, 64),
+                escape_for_log(form.get("To", ""), 64),
+            )
             self.metrics.calls_refused["unknown_number"] += 1
             return Response(unknown_number_twiml(), media_type="application/xml")
         caller = form.get("From", "")
@@ -331,6 +335,7 @@ class TelephonyServer:
         self.metrics.calls_active += 1
         ended_by = "error"
         trace: MeteredTrace | None = None
+        started = trio.current_time()
         try:
             assert business_id is not None  # `media_stream` accepted only a stream with a business
             plan = self.planner(self.config, start)
@@ -352,7 +357,6 @@ class TelephonyServer:
                 goodbye_now=self.goodbye_now,
             )
             ended_by = outcome.ended_by
-            logger.info("call %s ended by %s: %s", call, outcome.ended_by, outcome.reason)
         except FileExistsError:
             ended_by = "refused"
             self._refuse("duplicate", start, "a trace of its CallSid exists already")
@@ -365,18 +369,24 @@ class TelephonyServer:
             self.metrics.calls_active -= 1
             self.metrics.calls_ended[ended_by] += 1
             if ended_by != "refused":
-                self._count_failure(call, trace)
+                self._call_ended(call, business_id, trio.current_time() - started, trace)
             if trace is not None:
                 trace.close()
 
-    def _count_failure(self, call: str, trace: MeteredTrace | None) -> None:
-        """A call the caller could not use (`callrt.scenario.call_failure`): one ERROR line and
-        `callrt_calls_failed_total{reason}`, once per call, at its end."""
-        failure = call_failure(trace.outcome_events) if trace is not None else runtime_failure("server_error")
-        if failure is None or failure.reason is None:
+    def _call_ended(self, call: str, business_id: int | None, duration_s: float, trace: MeteredTrace | None) -> None:
+        """The call's one line at its end, read off its outcome (`callrt.scenario.call_outcome`): INFO, or
+        ERROR for a call the caller could not use, which is also counted in `callrt_calls_failed_total{reason}`
+        (once per call, here)."""
+        outcome = call_outcome(trace.outcome_events) if trace is not None else runtime_failure("server_error")
+        appointment = escape_for_log(outcome.appointment_id, 32) if outcome.appointment_id else "none"
+        facts = f"business={business_id} duration={duration_s:.1f}s appointment={appointment}"
+        words = escape_for_log(outcome.words, 400)
+        if outcome.kind != "failed":
+            logger.info("call %s ended: %s (%s)", call, words, facts)
             return
-        self.metrics.calls_failed[failure.reason] += 1
-        logger.error("call %s failed (%s): %s", call, failure.reason, escape_for_log(failure.words, 400))
+        reason = outcome.reason or "unknown"
+        self.metrics.calls_failed[reason] += 1
+        logger.error("call %s failed (%s): %s (%s)", call, reason, words, facts)
 
     async def _language_of(self, business_id: int) -> Language:
         """The business's language, read as the call starts (a change saved later is for the next call)."""

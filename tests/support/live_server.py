@@ -29,6 +29,8 @@ class LiveServer:
     db_url: str
     business_id: int
     trace_dir: Path
+    log: Path
+    """The server's stderr: its log at the default level (complete once `running_server` has returned)."""
 
 
 def free_port() -> int:
@@ -58,13 +60,27 @@ def running_server(folder: Path, db_url: str, business_id: int, *options: str) -
     env = {**os.environ, "CALLRT_TRACE_DIR": str(folder / "traces"), "CALLRT_METRICS_TOKEN": METRICS_TOKEN}
     for name in ("OPENAI_API_KEY", "TWILIO_AUTH_TOKEN", "CALLRT_SECRET_KEY", "CALLRT_REALTIME_URL"):
         env.pop(name, None)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "callrt", "serve", "--host", "127.0.0.1", "--port", str(port), "--db", db_url, *options],
-        env=env,
-        cwd=folder,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    log = folder / "serve.log"
+    with log.open("w", encoding="utf-8") as stderr:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "callrt",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--db",
+                db_url,
+                *options,
+            ],
+            env=env,
+            cwd=folder,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -74,10 +90,10 @@ def running_server(folder: Path, db_url: str, business_id: int, *options: str) -
                     break
             except httpx.HTTPError:
                 pass
-            assert process.poll() is None, process.stderr.read().decode() if process.stderr else ""
+            assert process.poll() is None, log.read_text(encoding="utf-8")
             assert time.monotonic() < deadline, "callrt serve did not come up"
             time.sleep(0.2)  # a real process starting: real clock
-        yield LiveServer(base=base, db_url=db_url, business_id=business_id, trace_dir=folder / "traces")
+        yield LiveServer(base=base, db_url=db_url, business_id=business_id, trace_dir=folder / "traces", log=log)
     finally:
         process.terminate()
         process.wait(timeout=15)

@@ -39,6 +39,22 @@ def test_a_call_the_caller_could_use_has_no_failure() -> None:
     assert call_outcome([*GREETED, end(20_000)]).kind == "hung_up"
 
 
+def note(t: float, kind: str, text: str) -> dict[str, Any]:
+    return ev(t, "realtime", what="note_injected", kind=kind, text=f"[SERVER] {kind} {text}")
+
+
+def test_the_outcome_names_the_appointment_the_server_last_decided_on() -> None:
+    booked = note(8000, "appointment_created", "id=7 start=2026-11-25T18:00+02:00")
+    moved = note(9000, "appointment_rescheduled", "id=7 start=2026-11-26T10:00+02:00")
+    cancelled = note(9000, "appointment_cancelled", "id=4")
+    outcome = call_outcome([*GREETED, booked, end(20_000)])
+    assert (outcome.kind, outcome.appointment_id, outcome.appointment) == ("booked", "7", "2026-11-25T18:00+02:00")
+    assert call_outcome([*GREETED, booked, moved, end(20_000)]).appointment_id == "7"
+    assert call_outcome([*GREETED, cancelled, end(20_000)]).appointment_id == "4"
+    refused = note(8000, "outside_hours", "reason=outside_hours requested=2026-11-25T21:00+02:00 alternatives=")
+    assert call_outcome([*GREETED, refused, end(20_000)]).appointment_id is None
+
+
 def test_each_failure_is_found_with_its_reason_and_words() -> None:
     declared = ev(900, "call_failed", reason="session_refused")
     refused = call_failure([*GREETED, declared, end(6000, "ai", "session_refused")])

@@ -21,7 +21,7 @@ def test_there_are_enough_scenarios() -> None:
     assert len(SCENARIOS) >= 25
 
 
-@pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", SCENARIOS + SHIPPED, ids=lambda p: p.stem)
 def test_scenario_meets_its_expectations(path: Path, tmp_path: Path) -> None:
     scenario = load_scenario(path)
     assert "violations" in scenario.expect, "every scenario states its expected violations"

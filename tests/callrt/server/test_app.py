@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import logging
 import multiprocessing
 import os
 import re
@@ -455,6 +456,25 @@ async def test_live_call_greets_the_caller_and_survives_bad_frames(
     }
     assert any(e.ev == "call_end" and e.get("by") == "caller" for e in events)
     assert sum(1 for e in events if e.ev == "line" and e.get("kind") == "bad_message") == 4
+
+
+async def test_a_call_end_is_one_info_line_with_the_peers_call_sid_escaped(
+    store: Store, business_id: int, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="callrt.server")  # what `callrt serve` does without -v
+    server = make_server(store, business_id, tmp_path, auth_token=TOKEN)
+    call_sid = "CAlog\x1b[2J\r\n2026-01-01 ERROR forged"
+    async with live_call(server, call_sid, SimScript(language="en", business_name="Test salon")) as twilio:
+        await twilio.send_frames(silence_frames(400))
+        await twilio.hang_up(server)
+    ends = [r for r in caplog.records if r.name == "callrt.server.app" and r.getMessage().startswith("call ")]
+    assert [r.levelno for r in ends] == [logging.INFO]
+    assert re.fullmatch(
+        r"call CAlog\\u001b\[2J\\u000d\\u000a2026-01-01 ERROR forged ended: caller hung up before saying"
+        rf" anything; nothing booked \(business={business_id} duration=[0-9]+\.[0-9]s appointment=none\)",
+        ends[0].getMessage(),
+    ), ends[0].getMessage()
+    assert not any(c in record.getMessage() for record in caplog.records for c in "\x1b\r\n")
 
 
 async def test_live_barge_in_clears_the_caller_and_is_counted(store: Store, business_id: int, tmp_path: Path) -> None:

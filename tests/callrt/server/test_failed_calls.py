@@ -5,6 +5,7 @@ that went well is neither logged nor counted as failed."""
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
 import pytest
@@ -43,10 +44,11 @@ async def test_a_model_that_refuses_every_session_is_a_failed_call(
     assert server.metrics.calls_failed == {"session_refused": 1}
     assert 'callrt_calls_failed_total{reason="session_refused"} 1' in server.metrics.render()
     [line] = failed_lines(caplog)
-    assert line == (
-        "call CAfailed1 failed (session_refused): failed: the model refused every session configuration;"
-        " the caller heard the handoff line"
-    )
+    assert re.fullmatch(
+        r"call CAfailed1 failed \(session_refused\): failed: the model refused every session configuration;"
+        rf" the caller heard the handoff line \(business={business_id} duration=[0-9]+\.[0-9]s appointment=none\)",
+        line,
+    ), line
     events = read_trace(tmp_path / "traces" / "CAfailed1.jsonl")
     assert [e.get("reason") for e in events if e.ev == "call_failed"] == ["session_refused"]
 

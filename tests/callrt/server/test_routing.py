@@ -67,11 +67,13 @@ async def test_an_unknown_number_hears_a_short_apology(
     server = make_server(store, None, tmp_path)  # type: ignore[arg-type]
     caplog.set_level(logging.WARNING, "callrt.server.app")
     async with live(server) as base, httpx.AsyncClient(timeout=STEP_S) as client:
-        response = await client.post(base + "/twiml", data={"CallSid": "CAlost", "To": "+15550001111"})
+        response = await client.post(base + "/twiml", data={"CallSid": "CAlost\r\nforged", "To": "+1555000\x1b1111"})
     assert response.status_code == 200
     assert response.text.endswith(
         "<Response><Say>Sorry, this number is not in service. Goodbye.</Say><Hangup/></Response>"
     )
     assert "<Connect>" not in response.text
-    assert any("no business has this number" in record.getMessage() for record in caplog.records)
+    assert [r.getMessage() for r in caplog.records if "no business has this number" in r.getMessage()] == [
+        "call CAlost\\u000d\\u000aforged to +1555000\\u001b1111: no business has this number; said sorry, hung up"
+    ]
     assert server.metrics.calls_refused["unknown_number"] == 1
