@@ -66,6 +66,8 @@ class TurnWriter:
         self._seqs: dict[int, int] = {}
         self._dropped: set[int] = set()
         """Keys of turns not kept (the bound): their fills are not kept either."""
+        self._writing = False
+        """The head of the queue is being written (a fill can no longer change it)."""
         self._wakeup = trio.Event()
 
     @property
@@ -81,8 +83,8 @@ class TurnWriter:
             self._drop(_Fill(key, text))
             return
         for index, write in enumerate(self._queue):
-            # Not written yet, and not the head (which may be in flight): it is written with its words.
-            if index > 0 and isinstance(write, _Append) and write.key == key:
+            # Not written yet, nor being written: it is written with its words.
+            if isinstance(write, _Append) and write.key == key and not (index == 0 and self._writing):
                 self._queue[index] = attrs.evolve(write, text=text)
                 self._queued_bytes += len(text.encode("utf-8")) - _size(write)
                 return
@@ -139,13 +141,14 @@ class TurnWriter:
                 if self.ctx.session.state == "failed":
                     self._give_up("the call's session was refused")
                 return
-            write = self._queue[0]
+            self._writing = True
             try:
-                await self._write(write)
+                await self._write(self._queue[0])
             except StoreError as exc:
                 self._on_error("record_turn", exc)
-            self._queue.popleft()
-            self._queued_bytes -= _size(write)
+            finally:
+                self._writing = False
+            self._queued_bytes -= _size(self._queue.popleft())
 
     def _give_up(self, why: str) -> None:
         self.ctx.trace.record("realtime", what="turns_unstored", writes=len(self._queue), session="failed")
