@@ -8,7 +8,7 @@ from .config import CallConfig
 from .db import StoreGateway
 from .mailbox import Mailbox, Outbox
 from .messages import EndedBy
-from .ports import CallerLine, LineClosed, ModelClosed, ModelConnection, ModelConnector
+from .ports import CallerLine, LineClosed, ModelClosed, ModelConnection, ModelConnector, ModelUnresponsive
 from .supervision import ChildSpec, Escalation, RestartKind
 from .trace import Trace, TraceEvent, UnsafeTracePath, read_trace, trace_file
 
@@ -26,6 +26,7 @@ __all__ = [
     "ModelClosed",
     "ModelConnection",
     "ModelConnector",
+    "ModelUnresponsive",
     "Outbox",
     "RestartKind",
     "StoreGateway",

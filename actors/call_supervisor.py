@@ -27,12 +27,15 @@ from .nlp_actor import NlpActor
 from .ports import CallerLine, LineClosed, ModelConnector
 from .realtime_actor import RealtimeActor
 from .runtime_voice import say_runtime_line
+from .session_row import keep_opening, open_within
 from .supervision import ChildSpec, Escalation, describe, supervise
 from .trace import Trace
 
 logger = logging.getLogger(__name__)
 
 HANG_UP_TIMEOUT_S = 2.0
+SESSION_LAST_ATTEMPT_S = 5.0
+"""How long an ending call still tries to create a session row it never got (then ends it)."""
 
 
 @attrs.frozen
@@ -110,17 +113,6 @@ class CallSupervisor:
             self.ctx.trace.record("io_error", peer="caller", error=describe(exc))
             self._supervisor_box.send_nowait(EndCall(by="caller", reason="line_lost"))
 
-    async def open_session_later(self, business_id: int, caller_phone: str | None) -> None:
-        def retrying(error: StoreError, delay: float) -> None:
-            self.ctx.log("supervisor", f"start_call_session failed ({error}); retrying in {delay:g} s")
-
-        try:
-            await self.ctx.gateway.run_retrying(
-                retrying, self.ctx.store.start_call_session, self.ctx.call_sid, business_id, caller_phone
-            )
-        except StoreError as exc:
-            self.ctx.log("supervisor", f"start_call_session gave up: {exc}; this call's turns are not stored")
-
     async def end_politely(self, goodbye_now: trio.Event | None) -> None:
         """At `max_call_s`, or when the server asks (draining), the caller hears the goodbye, then the line
         closes once it was heard. The runtime says it itself: the model may be the reason the call is long."""
@@ -187,16 +179,15 @@ async def run_call(
     specs = child_specs(ctx) if child_specs else default_child_specs(ctx, line, model, extractor or RuleExtractor())
     started = trio.current_time()
     trace.record("call_start", call_sid=call_sid, business_id=business_id, language=language)
-    session_opened = await _store_quietly(
-        ctx, "start_call_session", store.start_call_session, call_sid, business_id, caller_phone
-    )
+    if await _store_quietly(ctx, "start_call_session", store.start_call_session, call_sid, business_id, caller_phone):
+        ctx.session.opened()
     end = EndCall(by="supervisor", reason="cancelled")  # until an EndCall arrives
     try:
         async with trio.open_nursery() as nursery:
-            if not session_opened:
-                # The call starts anyway (the caller is waiting); turns and the silence-prompt claim need
-                # the session, so it is opened as soon as the database is back.
-                nursery.start_soon(supervisor.open_session_later, business_id, caller_phone)
+            if ctx.session.state == "pending":
+                # The call starts anyway (the caller is waiting); its turns are held until the session row
+                # exists, which is retried for as long as the call lasts.
+                nursery.start_soon(keep_opening, ctx, name=f"{call_sid}:session")
             for spec in specs:
                 nursery.start_soon(
                     supervise,
@@ -219,10 +210,15 @@ async def run_call(
         duration_ms = (trio.current_time() - started) * 1000.0
         await callbacks.flush()
         trace.record("call_end", by=end.by, reason=end.reason, duration_ms=round(duration_ms, 3))
-        with trio.CancelScope(shield=True):
-            await _store_quietly(
-                ctx, "end_call_session", store.end_call_session, call_sid, f"{end.by}:{end.reason}", retry=True
-            )
+        # The end is written only to a row that exists: one still missing gets a last, bounded chance first.
+        if await open_within(ctx, SESSION_LAST_ATTEMPT_S):
+            with trio.CancelScope(shield=True):
+                await _store_quietly(
+                    ctx, "end_call_session", store.end_call_session, call_sid, f"{end.by}:{end.reason}", retry=True
+                )
+        else:
+            ctx.log("supervisor", f"no session row for this call ({ctx.session.state}): its record is lost")
+            logger.error("%s: the call ended without a session row; nothing of it is stored", call_sid)
         trace.close()
     return CallOutcome(
         call_sid=call_sid,

@@ -18,6 +18,8 @@ R = TypeVar("R")
 
 RETRY_DELAYS_S: tuple[float, ...] = (0.5, 1.0, 2.0)
 """Waits between attempts while the database is unavailable: four attempts over 3.5 s, then give up."""
+OUTAGE_DELAYS_S: tuple[float, ...] = (0.5, 1.0, 2.0, 5.0)
+"""Waits between attempts of `run_until_available`, the last one repeated for as long as it takes."""
 
 
 class StoreGateway:
@@ -61,3 +63,19 @@ class StoreGateway:
                 on_retry(exc, delay)
                 await trio.sleep(delay)
         return await self.run(fn, *args, **kwargs)
+
+    async def run_until_available(
+        self, on_retry: Callable[[StoreUnavailable, float], None], fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs
+    ) -> R:
+        """`run`, retried with backoff (`OUTAGE_DELAYS_S`) for as long as the database is unavailable: what must
+        be stored whenever it comes back. The caller bounds the wait by cancelling it; any other `StoreError`
+        propagates at once."""
+        failures = 0
+        while True:
+            try:
+                return await self.run(fn, *args, **kwargs)
+            except StoreUnavailable as exc:
+                delay = OUTAGE_DELAYS_S[min(failures, len(OUTAGE_DELAYS_S) - 1)]
+                failures += 1
+                on_retry(exc, delay)
+                await trio.sleep(delay)

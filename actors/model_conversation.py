@@ -355,14 +355,22 @@ class ModelConversation:
             async with lock:
                 if trio.current_time() < self.watch.deadline or self.session.stopped:
                     continue
-                waited = self.watch.waiting_for
-                expiry = self.watch.expired()
-                self.trace("model_frozen", waiting_for=waited, action=expiry)
-                logger.error("%s: no %s from the model in time (%s)", self.ctx.call_sid, waited, expiry)
-                if expiry == "recycle":
-                    await self.session.drop("frozen")
-                else:
-                    await self.hand_off("model_frozen")
+                await self._frozen(self.watch.waiting_for)
+
+    async def session_unresponsive(self) -> None:
+        """The connection's keepalive ping went unanswered (it is dropped already): a freeze like any other."""
+        if not self.session.stopped:
+            await self._frozen("pong")
+
+    async def _frozen(self, waited: str | None) -> None:
+        """An awaited answer is overdue: recycle the connection, or (again, without audio since) give the model up."""
+        expiry = self.watch.expired()
+        self.trace("model_frozen", waiting_for=waited, action=expiry)
+        logger.error("%s: no %s from the model in time (%s)", self.ctx.call_sid, waited, expiry)
+        if expiry == "recycle":
+            await self.session.drop("frozen")  # nothing left to drop when the keepalive found it dead
+        else:
+            await self.hand_off("model_frozen")
 
     def trace(self, what: str, /, **fields: Any) -> None:
         self.ctx.trace.record("realtime", what=what, **fields)

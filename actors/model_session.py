@@ -1,7 +1,8 @@
 """ModelSession: the RealtimeActor's connection to the model, the I/O half of the model link.
 
 It connects (with `model_link`'s backoff, then `ModelUnavailable`), runs one pump per connection,
-sends client events under our ids, drops a connection that closed or failed a send, and rotates a
+sends client events under our ids, drops a connection that closed or failed a send (one found dead
+by its keepalive, `ModelUnresponsive`, is also reported to the handler as a frozen model), and rotates a
 session that reached `model_max_session_s` at its next quiet moment. What the events mean is the
 `SessionHandler`'s (the actor): it configures each new session, reacts to each parsed server event
 and resets its state when a connection drops. The handler's state is shared with the actor's inbox
@@ -19,7 +20,7 @@ import trio
 from . import realtime_protocol as rp
 from .locks import QuickLock
 from .model_link import RECONNECT_ATTEMPTS, ModelLink, reconnect_delay
-from .ports import ModelClosed, ModelConnection, ModelConnector
+from .ports import ModelClosed, ModelConnection, ModelConnector, ModelUnresponsive
 from .trace import Recorder, Trace
 
 CLOSE_TIMEOUT_S = 1.0
@@ -39,6 +40,9 @@ class SessionHandler(Protocol):
 
     def session_dropped(self, reason: str) -> None:
         """The connection is gone: pending state resets (and is traced with `reason`)."""
+
+    async def session_unresponsive(self) -> None:
+        """The dropped connection was found dead by its keepalive: a frozen model (recycle, or give it up)."""
 
     def quiet(self) -> bool:
         """Nothing pending and the AI silent: the session may rotate now."""
@@ -98,6 +102,9 @@ class ModelSession:
             self._trace.record("io", peer="model", dir="out", event_id=event_id, **rp.summarise_client_event(event))
         try:
             await conn.send({**event, "event_id": event_id})
+        except ModelUnresponsive:
+            await self.drop("unresponsive")
+            return None
         except ModelClosed:
             await self.drop("send_failed")
             return None
@@ -114,6 +121,8 @@ class ModelSession:
             self._pump_scope.cancel()
         self._handler.session_dropped(reason)
         await self._close_quietly(conn)
+        if reason == "unresponsive":
+            await self._handler.session_unresponsive()
 
     async def close(self) -> None:
         await self._close_quietly(self._conn)
@@ -144,6 +153,8 @@ class ModelSession:
                     handling.shield = False
                     try:
                         raw = await conn.receive()
+                    except ModelUnresponsive:
+                        return "unresponsive"
                     except ModelClosed:
                         return "closed"
                     handling.shield = True  # before any checkpoint: the event is handled whole
@@ -156,6 +167,8 @@ class ModelSession:
                     return "session_rotation"
                 try:
                     raw = await conn.receive()
+                except ModelUnresponsive:
+                    return "unresponsive"
                 except ModelClosed:
                     return "closed"
                 if not await self._handle_event(conn, raw):

@@ -47,6 +47,11 @@ class ModelClosed(CallrtError):
     """The model connection dropped; the RealtimeActor reconnects."""
 
 
+class ModelUnresponsive(ModelClosed):
+    """The model connection went silent (a keepalive ping unanswered): dead without a socket error. The
+    RealtimeActor treats it as a frozen model: it recycles the connection, then gives the model up."""
+
+
 class ModelConnection(Protocol):
     """One websocket session with the Realtime API (or the simulated peer), as JSON objects."""
 
@@ -55,7 +60,8 @@ class ModelConnection(Protocol):
         ...
 
     async def receive(self) -> dict[str, Any]:
-        """The next server event; raises `ModelClosed` when the connection is gone."""
+        """The next server event; raises `ModelClosed` when the connection is gone (`ModelUnresponsive` when
+        a connector that pings found it dead)."""
         ...
 
     async def aclose(self) -> None: ...

@@ -93,8 +93,15 @@ _FILL_TURN = (
 )
 
 
+def _storable(text: str) -> str:
+    """A turn's words as every database keeps them: PostgreSQL's text refuses NUL, which a transcript
+    (the model's, hence a peer's) may carry; it becomes U+FFFD, as undecodable bytes do on the wire."""
+    return text.replace("\x00", "\ufffd")
+
+
 def record_turn(connection: sa.Connection, call_sid: str, role: str, text: str) -> int:
     """Append one turn; returns its sequence number (1, 2, …) in the call."""
+    text = _storable(text)
     if role not in ROLES:
         raise ValueError(f"role must be one of {ROLES}, got {role!r}")
     # Locking the session row orders concurrent writers of one call on PostgreSQL (SQLite: BEGIN IMMEDIATE).
@@ -109,7 +116,7 @@ def record_turn(connection: sa.Connection, call_sid: str, role: str, text: str) 
 
 def set_turn_text(connection: sa.Connection, call_sid: str, seq: int, text: str) -> None:
     """Fill in a turn recorded earlier (a caller's placeholder, once the transcript arrives)."""
-    result = connection.execute(_FILL_TURN, {"of_call": call_sid, "of_seq": seq, "new_text": text})
+    result = connection.execute(_FILL_TURN, {"of_call": call_sid, "of_seq": seq, "new_text": _storable(text)})
     if not result.rowcount:
         raise StoreError(f"no turn {seq} in call {call_sid!r}")
 

@@ -13,14 +13,22 @@ kernel takes whole does not yield to the scheduler (like `actors.locks.QuickLock
 `SansIOWebSocket` is a `callrt.net.transport.TextTransport`: binary messages are decoded as
 UTF-8 with replacement characters, so a malformed message reaches the JSON layer, which
 logs and skips it.
+
+A connection given a `Keepalive` proves its peer alive while it is quiet: the reader sends a ping
+once nothing has arrived for `interval_s`, and a peer whose pong has not come `timeout_s` later is
+dead (`PeerUnresponsive`; the socket is closed at once, without a closing handshake nobody would
+answer). Only the wait for the socket is bounded, never a write, so a cut never splits a frame.
 """
 
 from __future__ import annotations
 
 import collections
+import itertools
+import math
 import ssl
 from collections.abc import Callable, Iterable, Mapping
 
+import attrs
 import trio
 from websockets.client import ClientProtocol
 from websockets.exceptions import InvalidURI
@@ -46,11 +54,30 @@ class HandshakeFailed(CallrtError):
     """The opening handshake failed: refused by the server, or not a websocket request."""
 
 
+class PeerUnresponsive(TransportClosed):
+    """A keepalive ping went unanswered: the connection is dead although no socket error said so."""
+
+
+@attrs.frozen
+class Keepalive:
+    """Pings while the connection is quiet: after `interval_s` with nothing received, a ping, whose pong
+    must arrive within `timeout_s`."""
+
+    interval_s: float
+    timeout_s: float
+
+
 class SansIOWebSocket:
     """Text messages over one websocket connection (client or server side)."""
 
     def __init__(
-        self, stream: trio.abc.Stream, protocol: Protocol, *, max_message_bytes: int | None, received: bytes = b""
+        self,
+        stream: trio.abc.Stream,
+        protocol: Protocol,
+        *,
+        max_message_bytes: int | None,
+        received: bytes = b"",
+        keepalive: Keepalive | None = None,
     ) -> None:
         """`protocol` is OPEN and was built with `max_size=max_message_bytes`."""
         self._stream = stream
@@ -71,6 +98,14 @@ class SansIOWebSocket:
         another task is the one reading."""
         self.close_code: int | None = None
         """The close code once the connection closed (1009: a message exceeded the size limit)."""
+        self._keepalive = keepalive
+        self._ping_payloads = (str(n).encode() for n in itertools.count(1))
+        self._ping_awaited: bytes | None = None
+        """The payload of the ping whose pong has not arrived yet."""
+        self._alive_until = trio.current_time() + keepalive.interval_s if keepalive else math.inf
+        """When the next ping is due (nothing heard since), or, with a ping awaited, when its pong is overdue."""
+        self._dead: str | None = None
+        """Why the keepalive gave the peer up: what every later send and receive says (`PeerUnresponsive`)."""
 
     async def send(self, text: str) -> None:
         await self.send_many((text,))
@@ -79,7 +114,7 @@ class SansIOWebSocket:
         """Several messages in one write to the socket (audio and the mark after it)."""
         async with self._send_lock:
             if self._protocol.state is not State.OPEN:
-                raise TransportClosed(f"send on a closed websocket ({self._describe_close()})")
+                raise self._closed_error(f"send on a closed websocket ({self._describe_close()})")
             for text in texts:
                 self._protocol.send_text(text.encode("utf-8"))
             await self._write_pending()
@@ -96,8 +131,14 @@ class SansIOWebSocket:
                     return message
             if self._protocol.state is not State.OPEN:
                 await self._finish_closing()
-                raise TransportClosed(f"websocket closed ({self._describe_close()})")
-            await self._read()
+                raise self._closed_error(f"websocket closed ({self._describe_close()})")
+            if self._keepalive is None:
+                await self._read()
+            elif await self._read(self._alive_until):
+                if self._ping_awaited is None:
+                    self._alive_until = trio.current_time() + self._keepalive.interval_s
+            else:
+                await self._keep_alive(self._keepalive)
 
     def _assemble(self, frame: Frame) -> str | None:
         """A frame the protocol read (see `callrt.net.frames`): a fragment, or a control frame it answered."""
@@ -109,17 +150,53 @@ class SansIOWebSocket:
                 data = b"".join(self._fragments)
                 self._fragments.clear()
                 return data.decode("utf-8", errors="replace")
+        if frame.opcode is Opcode.PONG and self._keepalive is not None and bytes(frame.data) == self._ping_awaited:
+            self._ping_awaited = None
+            self._alive_until = trio.current_time() + self._keepalive.interval_s
         return None  # ping, pong, close: the protocol has answered them
 
-    async def _read(self) -> None:
+    async def _keep_alive(self, keepalive: Keepalive) -> None:
+        """Nothing arrived in time: a ping is due, or the awaited pong is overdue and the peer is given up."""
+        if self._ping_awaited is None:
+            payload = next(self._ping_payloads)
+            self._ping_awaited = payload
+            self._alive_until = trio.current_time() + keepalive.timeout_s
+            # A peer that stopped reading blocks our writes too: the pong's deadline bounds the ping's own.
+            with trio.move_on_at(self._alive_until):
+                async with self._send_lock:
+                    if self._protocol.state is State.OPEN:
+                        self._protocol.send_ping(payload)
+                        await self._write_pending()
+            return
+        self._dead = f"no pong within {keepalive.timeout_s:g} s of a ping: the connection is dead"
+        self._protocol.receive_eof()  # the protocol moves to CLOSED: sends fail from now on
+        self._stream_closed = True
+        self._closed.set()
+        await trio.aclose_forcefully(self._stream)  # a dead peer answers no closing handshake (nor TLS close)
+        raise self._closed_error("")
+
+    def _closed_error(self, why: str) -> TransportClosed:
+        return PeerUnresponsive(self._dead) if self._dead is not None else TransportClosed(why)
+
+    async def _read(self, deadline: float = math.inf) -> bool:
+        """Reads what arrived and has the protocol answer it; False when nothing arrived by `deadline`."""
         self._reading = True
         try:
             # The descriptor's number of a closed stream may belong to another socket by now.
-            data = b"" if self._stream_closed else await socket_io.receive_some(self._stream, self._fd)
+            if self._stream_closed:
+                data: bytes | bytearray | None = b""
+            elif deadline == math.inf:  # no cancel scope on the hot path (the media stream)
+                data = await socket_io.receive_some(self._stream, self._fd)
+            else:
+                data = None
+                with trio.move_on_at(deadline):
+                    data = await socket_io.receive_some(self._stream, self._fd)
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
             data = b""
         finally:
             self._reading = False
+        if data is None:
+            return False
         if data:
             self._splitter.feed(data, self._received)
         else:
@@ -130,6 +207,7 @@ class SansIOWebSocket:
                 await self._write(owed)
         if self._protocol.state is State.CLOSED:
             self._closed.set()
+        return True
 
     async def _write_pending(self) -> None:
         await self._write(self._protocol.data_to_send())
@@ -146,7 +224,7 @@ class SansIOWebSocket:
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
             self._protocol.receive_eof()  # the connection is gone: the protocol moves to CLOSED
             await self._close_stream()
-            raise TransportClosed(f"send failed: {exc!r}") from exc
+            raise self._closed_error(f"send failed: {exc!r}") from exc
         if chunks and chunks[-1] == b"":
             await self._close_stream()
 
@@ -231,9 +309,10 @@ async def connect_websocket(
     max_message_bytes: int,
     ssl_context: ssl.SSLContext | None = None,
     timeout_s: float = HANDSHAKE_TIMEOUT_S,
+    keepalive: Keepalive | None = None,
 ) -> SansIOWebSocket:
-    """A client connection to `url` (ws:// or wss://) with `headers` in the handshake. `OSError`,
-    `trio.TooSlowError` or `HandshakeFailed` when it cannot be opened."""
+    """A client connection to `url` (ws:// or wss://) with `headers` in the handshake, pinging the server
+    while quiet with `keepalive`. `OSError`, `trio.TooSlowError` or `HandshakeFailed` when it cannot be opened."""
     try:
         uri = parse_uri(url)
     except InvalidURI as exc:
@@ -258,7 +337,7 @@ async def connect_websocket(
     if protocol.state is not State.OPEN or not isinstance(response, Response):
         await trio.aclose_forcefully(stream)
         raise HandshakeFailed(f"{url}: {protocol.handshake_exc}")
-    return SansIOWebSocket(stream, protocol, max_message_bytes=max_message_bytes, received=behind)
+    return SansIOWebSocket(stream, protocol, max_message_bytes=max_message_bytes, received=behind, keepalive=keepalive)
 
 
 async def _handshake(stream: trio.abc.Stream, protocol: ServerProtocol | ClientProtocol) -> tuple[object, bytes]:

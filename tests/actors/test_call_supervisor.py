@@ -188,3 +188,36 @@ async def test_a_database_down_at_call_start_opens_the_session_when_it_is_back(
     assert any("retrying" in line for line in logs)
     store.record_turn("CA5", "user", "the session exists now")
     assert store.load_call_state("CA5").turns == [("user", "the session exists now")]
+
+
+@pytest.mark.parametrize(("down_s", "row_expected"), [(20.0, True), (31.0, True), (60.0, False)])
+async def test_the_session_row_is_retried_for_the_whole_call_and_ended_only_once_it_exists(
+    salon: tuple[Store, int], autojump_clock: object, down_s: float, row_expected: bool
+) -> None:
+    """The caller hangs up at 30 s. Down for 20 s: the row is created during the call; for 31 s: by the
+    call's last attempt; for 60 s: never, and the end is not written to a row that does not exist."""
+    store, business = salon
+    call_sid = f"CAdown{int(down_s)}"
+    gateway = StoreGateway(inline=True)
+    gateway.outage_until = trio.current_time() + down_s
+    trace = Trace(call_sid)
+    await run_call(
+        call_sid=call_sid,
+        business_id=business,
+        line=ScriptedLine(hang_up_after_s=30),
+        model=None,  # type: ignore[arg-type]
+        store=store,
+        trace=trace,
+        gateway=gateway,
+        child_specs=lambda ctx: [ChildSpec("nlp", lambda: Idle(ctx))],
+    )
+    logs = [e["msg"] for e in trace.events if e["ev"] == "log"]
+    assert not any(line.startswith("end_call_session failed") for line in logs), "never ended before it existed"
+    calls, _ = store.list_calls(business)
+    mine = [c for c in calls if c.call_sid == call_sid]
+    if row_expected:
+        assert [c.outcome for c in mine] == ["caller:stop"]
+        assert sum(e["ev"] == "session_opened" for e in trace.events) == 1
+    else:
+        assert mine == []
+        assert any("its record is lost" in line for line in logs)

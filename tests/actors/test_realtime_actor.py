@@ -434,15 +434,18 @@ async def test_bad_events_duplicates_and_store_outages_never_break_the_call(
         assert h.audio_of(lambda m: True) == 800
         h.ctx.gateway.outage_until = trio.current_time() + 30
         h.push(s.transcript_done("resp_g", "item_g", "שלום"), s.response_done("resp_g"))
-        await h.idle()
-        assert h.realtime_events("store_error")[0]["op"] == "record_turn"
-        assert not h.actor.has_pending_ai_response
+        # The turn's write waits for the database (retried, held); the call does not.
+        await h.until(lambda: bool(h.realtime_events("store_retry")) and not h.actor.has_pending_ai_response)
+        assert h.realtime_events("store_retry")[0]["op"] == "record_turn"
         h.send(SilenceElapsed(15_000))  # the store is down: the prompt cannot be claimed, so it is not asked
-        await h.idle()
-        assert not h.realtime_events("silence_prompt") and len(h.realtime_events("silence_prompt_unconfirmed")) == 1
+        await h.until(lambda: len(h.realtime_events("silence_prompt_unconfirmed")) == 1)
+        assert not h.realtime_events("silence_prompt")
         h.send(SilenceElapsed(15_000))  # ... and the next tick says goodbye: the call still ends
-        await h.idle()
-        assert len(h.realtime_events("silence_goodbye")) == 1
+        await h.until(lambda: len(h.realtime_events("silence_goodbye")) == 1)
+        assert trio.current_time() < h.ctx.gateway.outage_until
+        await h.idle()  # the database is back: the held turn is written
+        assert ("assistant", "שלום") in h.store.load_call_state(h.call_sid).turns
+        assert {e["op"] for e in h.realtime_events("store_error")} == {"mark_silence_prompt_used"}
 
 
 async def test_a_refused_response_create_does_not_leave_the_call_stuck(h: Harness, autojump_clock: MockClock) -> None:

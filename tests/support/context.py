@@ -30,12 +30,14 @@ def make_context(
     trace: Trace | None = None,
     gateway: StoreGateway | None = None,
     now: dt.datetime = NOW,
+    session_opened: bool = True,
 ) -> CallContext:
     """A context for one call. `store=None` is for actors that never touch the store (the AudioActor):
-    one that does fails loudly on the missing store. `now` is the frozen wall clock bookings see."""
+    one that does fails loudly on the missing store. `now` is the frozen wall clock bookings see.
+    `session_opened`: the call's session row exists (the test created it), so turns are written at once."""
     config = config or CallConfig()
     trace = trace or Trace(call_sid)
-    return CallContext(
+    ctx = CallContext(
         call_sid=call_sid,
         business_id=business_id,
         caller_phone=caller_phone,
@@ -47,3 +49,6 @@ def make_context(
         now=lambda: now,
         mailboxes=CallMailboxes.create(trace, config),
     )
+    if session_opened:
+        ctx.session.opened()
+    return ctx

@@ -49,6 +49,7 @@ PROTOCOL_MEMBERS = {
     "receive_eof",
     "send_text",
     "send_close",
+    "send_ping",
     "events_received",
     "data_to_send",
     "close_expected",
@@ -138,6 +139,20 @@ def test_a_frame_is_read_with_its_opcode_fin_and_data() -> None:
     (frame,) = protocol.events_received()
     assert isinstance(frame, Frame)
     assert (frame.opcode, frame.fin, bytes(frame.data)) == (Opcode.TEXT, False, b"hi")
+
+
+def test_a_ping_goes_out_and_its_pong_comes_back_as_a_frame() -> None:
+    """What the keepalive (`SansIOWebSocket`) relies on: `send_ping` queues the frame, a pong is an event with
+    the ping's payload, and an end of stream on an open connection leaves it CLOSED (sends refused)."""
+    protocol = Protocol(Side.CLIENT, state=State.OPEN, max_size=1000)
+    protocol.send_ping(b"7")
+    (ping,) = protocol.data_to_send()
+    assert ping[0] == 0x89 and ping[1] == 0x80 | 1  # FIN + ping, masked, one byte of payload
+    protocol.receive_data(b"\x8a\x017")
+    (pong,) = protocol.events_received()
+    assert isinstance(pong, Frame) and (pong.opcode, bytes(pong.data)) == (Opcode.PONG, b"7")
+    protocol.receive_eof()
+    assert protocol.state is State.CLOSED
 
 
 def test_a_closed_protocol_says_who_closed_with_which_code() -> None:
