@@ -18,9 +18,11 @@ from .records import (
     OpeningHours,
     SlotCheck,
     SpecialDays,
+    VoiceLineAudio,
 )
 from .settings import InvalidSettings
 from .store import Store
+from .voice_lines import InvalidVoiceLine
 
 __all__ = [
     "DEMO_BUSINESS",
@@ -36,11 +38,13 @@ __all__ = [
     "ConsoleUserInfo",
     "InvalidHours",
     "InvalidSettings",
+    "InvalidVoiceLine",
     "OpeningHours",
     "SlotCheck",
     "SpecialDays",
     "Store",
     "StoreError",
     "StoreUnavailable",
+    "VoiceLineAudio",
     "ensure_demo_business",
 ]
