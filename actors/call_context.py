@@ -20,6 +20,7 @@ from .defaults import Language as Language
 from .mailbox import Mailbox
 from .messages import AudioControl, BookingInbox, CallerFrame, NlpInbox, RealtimeInbox, SupervisorInbox
 from .redact import mask_phone_numbers
+from .runtime_lines import VoiceLines
 from .text_safety import escape_for_log
 from .trace import Trace
 
@@ -79,6 +80,8 @@ class CallContext:
     """How many instances of each actor this call has created: 2 and more means restarts."""
     callbacks: CallbackOutbox = attrs.field(factory=CallbackOutbox, eq=False)
     """Callback requests promised to the caller and not stored yet (`callback_writer`)."""
+    voice_lines: VoiceLines = attrs.field(factory=VoiceLines, eq=False)
+    """The business's audio for the runtime's own lines, loaded as the call starts (packaged until then)."""
     ai_items_taken: set[str] = attrs.field(factory=set, eq=False)
     """AI items an AudioActor instance has taken audio of: after a restart, the rest of these is never
     played from the middle, and an item no instance took yet is played whole."""

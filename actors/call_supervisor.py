@@ -121,6 +121,19 @@ class CallSupervisor:
         except StoreError as exc:
             self.ctx.log("supervisor", f"start_call_session gave up: {exc}; this call's turns are not stored")
 
+    async def load_voice_lines(self) -> None:
+        """The business's audio for the runtime's lines, read once as the call starts and never waited for:
+        a line said before it arrives, or when the database failed, is the packaged prompt."""
+        ctx = self.ctx
+        try:
+            stored = await ctx.gateway.run(ctx.store.voice_lines, ctx.business_id, ctx.config.voice)
+        except StoreError as exc:
+            ctx.log("supervisor", f"voice_lines failed ({exc}); the runtime's lines are the packaged prompts")
+            return
+        ctx.voice_lines.load(stored, ctx.language)
+        found = sorted({f"{v.line}:{v.source}" for v in stored if v.language == ctx.language})
+        ctx.trace.record("voice_lines_loaded", lines=found)
+
     async def end_politely(self, goodbye_now: trio.Event | None) -> None:
         """At `max_call_s`, or when the server asks (draining), the caller hears the goodbye, then the line
         closes once it was heard. The runtime says it itself: the model may be the reason the call is long."""
@@ -193,6 +206,7 @@ async def run_call(
     end = EndCall(by="supervisor", reason="cancelled")  # until an EndCall arrives
     try:
         async with trio.open_nursery() as nursery:
+            nursery.start_soon(supervisor.load_voice_lines, name=f"{call_sid}:voice_lines")
             if not session_opened:
                 # The call starts anyway (the caller is waiting); turns and the silence-prompt claim need
                 # the session, so it is opened as soon as the database is back.

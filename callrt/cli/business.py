@@ -1,8 +1,12 @@
-"""`callrt business list | show ID | create --name … | set ID …`: the businesses a server answers for.
+"""`callrt business list | show ID | create --name … | set ID … | voice-line …`: the businesses a server answers for.
 
 The same rules as the console (store.settings): a bad value is one line on stderr naming the field,
 exit status 1, and nothing saved. An hours file is JSON: an object weekday → ranges (`"sun":
 [["09:00", "19:00"]]`), or `{"opening_hours": {...}, "special_days": {"2026-12-25": []}}`.
+
+`voice-line upload ID --line handoff|goodbye --language he|en FILE` stores the business's own recording
+of one of the runtime's lines (WAV 8 kHz mono, mu-law or 16-bit PCM, or raw `.ulaw`; docs/audio.md);
+`voice-line remove` forgets it (or, with `--source model`, the model's audio of it).
 """
 
 from __future__ import annotations
@@ -14,8 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from callrt.cli.db import DEFAULT_DB_URL, open_store
+from callrt.telephony.recording import read_recording
 from store import ISRAELI_HOURS, Store, StoreError
 from store.hours import parse_special_days
+from store.settings import LANGUAGES
+from store.voice_lines import LINES, SOURCES
 
 
 def _settings_options(parser: argparse.ArgumentParser) -> None:
@@ -62,7 +69,27 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     change = actions.add_parser("set", help="change a business's settings (all or nothing)")
     change.add_argument("business_id", type=int, metavar="ID")
     _settings_options(change)
+    change.add_argument("--realtime-model", metavar="MODEL", help="its calls' Realtime model ('' for the server's)")
+    change.add_argument(
+        "--transcription-model", metavar="MODEL", help="the model transcribing its callers ('' for the server's)"
+    )
     change.set_defaults(handler=set_business)
+    _voice_line_actions(actions)
+
+
+def _voice_line_actions(actions: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    voice_line = actions.add_parser("voice-line", help="the business's recordings of the runtime's own lines")
+    voice_actions = voice_line.add_subparsers(dest="voice_line_command", required=True, metavar="ACTION")
+    upload = voice_actions.add_parser("upload", help="store a recording (WAV 8 kHz mono, or raw .ulaw)")
+    remove = voice_actions.add_parser("remove", help="forget a line's recording (or the model's audio of it)")
+    for parser in (upload, remove):
+        parser.add_argument("business_id", type=int, metavar="ID")
+        parser.add_argument("--line", required=True, choices=LINES, help="which of the runtime's lines")
+        parser.add_argument("--language", required=True, choices=LANGUAGES, help="the line's language")
+    upload.add_argument("file", type=Path, metavar="FILE", help="FILE.wav (mu-law or PCM16, 8 kHz mono) or FILE.ulaw")
+    upload.set_defaults(handler=upload_voice_line)
+    remove.add_argument("--source", choices=SOURCES, default="uploaded", help="whose audio (default: uploaded)")
+    remove.set_defaults(handler=remove_voice_line)
 
 
 def _changes(args: argparse.Namespace, current_special: object) -> dict[str, Any]:
@@ -165,6 +192,13 @@ def set_business(args: argparse.Namespace) -> int:
     def work(store: Store) -> int:
         current = store.stored_settings(args.business_id)
         changes = _changes(args, current["special_days"])
+        changes.update(
+            {
+                field: getattr(args, field)
+                for field in ("realtime_model", "transcription_model")
+                if getattr(args, field) is not None
+            }
+        )
         if not changes:
             print("callrt business set: nothing to change (see --help)", file=sys.stderr)
             return 2
@@ -173,3 +207,22 @@ def set_business(args: argparse.Namespace) -> int:
         return 0
 
     return _run("set", args, work)
+
+
+def upload_voice_line(args: argparse.Namespace) -> int:
+    def work(store: Store) -> int:
+        audio = read_recording(args.file)
+        store.upload_voice_line(args.business_id, args.line, args.language, audio)
+        print(f"business {args.business_id}: {args.line} ({args.language}) recorded, {len(audio) / 8000:.1f} s")
+        return 0
+
+    return _run("voice-line upload", args, work)
+
+
+def remove_voice_line(args: argparse.Namespace) -> int:
+    def work(store: Store) -> int:
+        removed = store.remove_voice_line(args.business_id, args.line, args.language, args.source)
+        print(f"business {args.business_id}: {args.line} ({args.language}, {args.source}): {removed} removed")
+        return 0
+
+    return _run("voice-line remove", args, work)
