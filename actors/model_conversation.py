@@ -57,7 +57,7 @@ HARMLESS_ERRORS = frozenset({"response_cancel_not_active"})
 
 NOTE_TEXT: dict[NoteKind, str] = {
     "silence_prompt": "The caller has been silent. Ask once, briefly, whether they are still on the line.",
-    "silence_goodbye": "The caller is still silent. Say the goodbye, in the words of your instructions; the call will end.",
+    "silence_goodbye": "The caller is still silent. Say the goodbye your instructions give; the call will end.",
     "continue_after_noise": "That interruption was only noise. Continue where you stopped, without apologising.",
     "caller_unheard": "The caller's last words could not be understood or were lost. Ask them briefly to say it again.",
 }
