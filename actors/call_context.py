@@ -20,6 +20,7 @@ from .defaults import Language as Language
 from .mailbox import Mailbox
 from .messages import AudioControl, BookingInbox, CallerFrame, NlpInbox, RealtimeInbox, SupervisorInbox
 from .redact import mask_phone_numbers
+from .runtime_lines import VoiceLines
 from .session_row import SessionRow
 from .text_safety import escape_for_log
 from .trace import Trace
@@ -82,6 +83,8 @@ class CallContext:
     """Callback requests promised to the caller and not stored yet (`callback_writer`)."""
     session: SessionRow = attrs.field(factory=SessionRow, eq=False)
     """Whether the call's session row exists yet: turns and the session's end wait for it (`session_row`)."""
+    voice_lines: VoiceLines = attrs.field(factory=VoiceLines, eq=False)
+    """The business's audio for the runtime's own lines, loaded as the call starts (packaged until then)."""
     ai_items_taken: set[str] = attrs.field(factory=set, eq=False)
     """AI items an AudioActor instance has taken audio of: after a restart, the rest of these is never
     played from the middle, and an item no instance took yet is played whole."""

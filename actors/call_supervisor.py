@@ -113,6 +113,19 @@ class CallSupervisor:
             self.ctx.trace.record("io_error", peer="caller", error=describe(exc))
             self._supervisor_box.send_nowait(EndCall(by="caller", reason="line_lost"))
 
+    async def load_voice_lines(self) -> None:
+        """The business's audio for the runtime's lines, read once as the call starts and never waited for:
+        a line said before it arrives, or when the database failed, is the packaged prompt."""
+        ctx = self.ctx
+        try:
+            stored = await ctx.gateway.run(ctx.store.voice_lines, ctx.business_id, ctx.config.voice)
+        except StoreError as exc:
+            ctx.log("supervisor", f"voice_lines failed ({exc}); the runtime's lines are the packaged prompts")
+            return
+        ctx.voice_lines.load(stored, ctx.language)
+        found = sorted({f"{v.line}:{v.source}" for v in stored if v.language == ctx.language})
+        ctx.trace.record("voice_lines_loaded", lines=found)
+
     async def end_politely(self, goodbye_now: trio.Event | None) -> None:
         """At `max_call_s`, or when the server asks (draining), the caller hears the goodbye, then the line
         closes once it was heard. The runtime says it itself: the model may be the reason the call is long."""
@@ -184,6 +197,7 @@ async def run_call(
     end = EndCall(by="supervisor", reason="cancelled")  # until an EndCall arrives
     try:
         async with trio.open_nursery() as nursery:
+            nursery.start_soon(supervisor.load_voice_lines, name=f"{call_sid}:voice_lines")
             if ctx.session.state == "pending":
                 # The call starts anyway (the caller is waiting); its turns are held until the session row
                 # exists, which is retried for as long as the call lasts.

@@ -35,12 +35,14 @@ from .callback_writer import promise_callback
 from .claim_guard import ClaimGuard
 from .claims import Claim
 from .codec import ULAW_BYTES_PER_MS
+from .line_capture import LineCapture
 from .locks import QuickLock
 from .messages import AiAudio, AiAudioDone, HangUpAfterPlayout, NoteKind, StopPlayback, UserTranscript
 from .model_session import ModelSession
 from .ports import ModelConnector
 from .response_ledger import ResponseLedger
 from .response_watch import ResponseWatch
+from .runtime_lines import RuntimeLine
 from .runtime_voice import say_runtime_line
 from .session_fallback import SessionFallback
 from .silence_ladder import SilenceLadder
@@ -55,7 +57,7 @@ HARMLESS_ERRORS = frozenset({"response_cancel_not_active"})
 
 NOTE_TEXT: dict[NoteKind, str] = {
     "silence_prompt": "The caller has been silent. Ask once, briefly, whether they are still on the line.",
-    "silence_goodbye": "The caller is still silent. Say a short, polite goodbye; the call will end.",
+    "silence_goodbye": "The caller is still silent. Say the goodbye your instructions give; the call will end.",
     "continue_after_noise": "That interruption was only noise. Continue where you stopped, without apologising.",
     "caller_unheard": "The caller's last words could not be understood or were lost. Ask them briefly to say it again.",
 }
@@ -76,10 +78,18 @@ class ModelConversation:
         self.book = TurnBook(turns)
         self.speech = AiSpeech()
         self.fallback = SessionFallback(ctx.config.transcription_model)
+        self.capture = LineCapture(ctx.voice_lines, ctx.language)
+        self.keep_line: Callable[[RuntimeLine, bytes], None] = lambda _line, _audio: None
+        """Set by the actor: stores the model's audio of one of the runtime's lines (off the lock)."""
         self.watch = ResponseWatch(ctx.config.first_audio_timeout_ms / 1000.0)
         self._watch_changed = trio.Event()
 
     # ------------------------------------------------------------------ the session (called by ModelSession)
+
+    def use_models(self, realtime_model: str | None, transcription_model: str | None) -> None:
+        """The business's own models (None: the server's): the session asks for them, and the fallback chain
+        starts from them. Called before the first session starts."""
+        self.fallback = SessionFallback(transcription_model or self.ctx.config.transcription_model, realtime_model)
 
     async def session_started(self) -> None:
         """A fresh session: configure it, replay the conversation as text, re-send unsent caller audio."""
@@ -108,6 +118,7 @@ class ModelConversation:
 
     def session_dropped(self, reason: str) -> None:
         self.watch.connection_dropped()
+        self.capture.connection_dropped()
         self.ledger.connection_dropped()
         self.ladder.connection_dropped(self.ledger.is_done(self.ladder.goodbye_response_id))
         self.trace("model_disconnected", reason=reason, resume=self.ledger.wanted)
@@ -193,6 +204,7 @@ class ModelConversation:
         elif isinstance(event, rp.ResponseCreated):
             if self.ledger.created(event.response_id):
                 self.ladder.response_created(event.response_id)
+                self.capture.response_created(event.response_id, self.ledger.reason_of(event.response_id))
         elif isinstance(event, rp.OutputItemAdded):
             self.ledger.item_added(event.response_id, event.item_id)
         elif isinstance(event, rp.AudioDelta):
@@ -213,6 +225,7 @@ class ModelConversation:
             if self.ledger.done(event.response_id, event.status):
                 cut = self.ledger.is_cut(event.response_id)
                 self._hang_up_if(self.ladder.response_done(event.response_id, cut))
+                self._keep_line(event.response_id, completed=event.status == "completed" and not cut)
                 await self._answered(event.response_id, self.watch.done(event.response_id, event.status, cut))
                 await self._flush_wanted_response()
         elif isinstance(event, rp.InputCommitted):
@@ -232,6 +245,7 @@ class ModelConversation:
             return
         self.watch.audio(event.response_id)
         self.speech.forwarded(event.item_id, len(event.audio))
+        self.capture.audio(event.response_id, event.audio)
         self._audio.send_nowait(AiAudio(response_id=event.response_id, item_id=event.item_id, payload=event.audio))
 
     async def _on_transcript_done(self, event: rp.TranscriptDone) -> None:
@@ -243,6 +257,7 @@ class ModelConversation:
         if self.ledger.cut_for_claim(rid):
             return
         text = event.transcript.strip()
+        self.capture.transcript(rid, text)
         if self.ledger.is_cut(rid):
             # The caller heard only part of it (and the model's own context keeps only the heard part).
             heard = self.speech.heard_of(rid, item_id, text)
@@ -252,6 +267,15 @@ class ModelConversation:
             self.trace("ai_turn", response_id=rid, item_id=item_id, text=text, interrupted=False)
         if text:
             self.book.add("assistant", text)
+
+    def _keep_line(self, response_id: str, *, completed: bool) -> None:
+        taken = self.capture.done(response_id, completed)
+        if taken is None:
+            return
+        line, audio = taken
+        self.ctx.voice_lines.kept(line, "model", audio)
+        self.trace("line_captured", line=line, response_id=response_id, bytes=len(audio))
+        self.keep_line(line, audio)
 
     async def _cut_claim(self, response_id: str, item_id: str, text: str, claim: Claim | None) -> None:
         """Stop an unbacked claim before the caller hears it: clear playout, cancel, truncate, correct."""

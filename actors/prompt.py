@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from store.records import BusinessSettings
 
-from .call_context import Language
+from .defaults import Language
 
 WEEKDAY_KEYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 """Index = `date.weekday()`; the keys of `BusinessSettings.opening_hours`."""
@@ -47,6 +47,15 @@ HANDOFF_PHRASE: dict[Language, str] = {
     "he": "אעביר את הפרטים לנציג והוא יחזור אליך בהמשך",
     "en": "I'll pass your details to a representative, who will get back to you",
 }
+RUNTIME_LINE_TEXT: dict[str, dict[Language, str]] = {
+    "handoff": {
+        "he": f"סליחה, יש לי תקלה טכנית. {HANDOFF_PHRASE['he']}.",
+        "en": f"Sorry, I have a technical problem. {HANDOFF_PHRASE['en']}.",
+    },
+    "goodbye": {"he": "תודה שהתקשרת. להתראות.", "en": "Thank you for calling. Goodbye."},
+}
+"""The runtime's own lines (actors/runtime_lines.py) in words: the prompt asks the model for them verbatim,
+so that the model's audio of them can stand for the line when the model cannot speak."""
 SILENCE_QUESTION: dict[Language, str] = {"he": "אתה עדיין על הקו?", "en": "Are you still on the line?"}
 DEFAULT_TIMEZONE = "Asia/Jerusalem"
 OPEN_QUESTION: dict[Language, str] = {"he": "איך אפשר לעזור?", "en": "How can I help?"}
@@ -123,6 +132,8 @@ def build_instructions(business: BusinessSettings | None, language: Language, no
         hours=hours,
         slot=slot,
         handoff=handoff,
+        handoff_line=RUNTIME_LINE_TEXT["handoff"][language],
+        goodbye=RUNTIME_LINE_TEXT["goodbye"][language],
         still_there=SILENCE_QUESTION[language],
         open_question=OPEN_QUESTION[language],
     )
@@ -150,13 +161,14 @@ _HEBREW = (
     "   - outside_hours / slot_unavailable: הסבירי בנימוס שבזמן הזה אין אפשרות"
     " (מחוץ לשעות הפעילות או תפוס) והציעי את החלופות שבהודעה.\n"
     "   - need_name / need_date / need_time: שאלי רק את הפרט החסר.\n"
-    '   - booking_unavailable / booking_failed: אל תקבעי; אמרי "{handoff}".\n'
+    '   - booking_unavailable: אל תקבעי; אמרי בדיוק את המילים האלה ותו לא: "{handoff_line}"\n'
+    '   - booking_failed: אל תקבעי; אמרי "{handoff}".\n'
     "   - booking_failed reason=unverified_caller: אל תבטלי ואל תזיזי תור; הסבירי שאפשר לשנות תור רק"
     ' מהמספר שממנו נקבע, ואמרי "{handoff}". מספר שהמתקשר אומר אינו הוכחה לזהותו.\n'
     "   - false_claim_cut: תקני את עצמך: התור עוד לא נקבע ודבר לא נשלח.\n"
     "   - continue_after_noise: המשיכי מהמקום שבו עצרת, בלי להתנצל ובלי לחזור על הכול.\n"
     '   - silence_prompt: שאלי פעם אחת בלבד: "{still_there}"\n'
-    "   - silence_goodbye: היפרדי בנימוס במשפט קצר אחד.\n"
+    '   - silence_goodbye: אמרי בדיוק את המילים האלה ותו לא: "{goodbye}"\n'
     "   - caller_unheard: דברי המתקשר אבדו בתקלה. בקשי בקצרה שיחזור על מה שאמר, בלי לנחש מה אמר.\n"
     "8. אם מבקשים מועד מחוץ לשעות הפעילות, אמרי שהעסק סגור אז והציעי מועד אחר בתוך שעות הפעילות.\n"
 )
@@ -184,14 +196,15 @@ _ENGLISH = (
     "   - outside_hours / slot_unavailable: politely explain that this time is not possible"
     " (outside opening hours, or taken) and offer the alternatives in the note.\n"
     "   - need_name / need_date / need_time: ask only for the missing piece.\n"
-    '   - booking_unavailable / booking_failed: do not book; say "{handoff}".\n'
+    '   - booking_unavailable: do not book; say exactly these words and nothing else: "{handoff_line}"\n'
+    '   - booking_failed: do not book; say "{handoff}".\n'
     "   - booking_failed reason=unverified_caller: do not cancel or move anything; explain that an appointment"
     ' can only be changed from the number it was booked with, and say "{handoff}".'
     " A number the caller says is never proof of who they are.\n"
     "   - false_claim_cut: correct yourself: nothing has been booked and nothing was sent.\n"
     "   - continue_after_noise: continue where you stopped, without apologising or repeating everything.\n"
     '   - silence_prompt: ask once, and only once: "{still_there}"\n'
-    "   - silence_goodbye: say a polite goodbye in one short sentence.\n"
+    '   - silence_goodbye: say exactly these words and nothing else: "{goodbye}"\n'
     "   - caller_unheard: the caller's last words were lost in a fault. Briefly ask them to say it again;"
     " never guess what they said.\n"
     "8. If asked for a time outside opening hours, say the business is closed then"

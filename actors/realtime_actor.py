@@ -23,6 +23,7 @@ import logging
 
 import trio
 
+from store import InvalidVoiceLine
 from store.errors import BrokenSettings, StoreError
 from store.records import BusinessSettings
 
@@ -48,6 +49,7 @@ from .messages import (
 from .model_conversation import NOTE_TEXT, ModelConversation
 from .ports import ModelConnector
 from .prompt import build_instructions
+from .runtime_lines import RuntimeLine, duration_ms
 from .turn_writer import TurnWriter
 
 logger = logging.getLogger("callrt.realtime")
@@ -67,6 +69,7 @@ class RealtimeActor:
         self._nursery: trio.Nursery | None = None
         self._writer = TurnWriter(ctx, self._store_failed)
         self.conversation = ModelConversation(ctx, connector, self._lock, self._writer)
+        self.conversation.keep_line = self._keep_line_soon
         # The state machines, by the names the docs and tests use.
         self.ledger = self.conversation.ledger
         self.ladder = self.conversation.ladder
@@ -108,6 +111,8 @@ class RealtimeActor:
         await self.load_durable_state()
         business = await self._load_business()
         self.conversation.instructions = build_instructions(business, self.ctx.language, self.ctx.now())
+        if business is not None:
+            self.conversation.use_models(business.realtime_model, business.transcription_model)
         try:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
@@ -165,6 +170,22 @@ class RealtimeActor:
         except StoreError as exc:
             self._store_failed("get_business", exc)
             return None
+
+    def _keep_line_soon(self, line: RuntimeLine, audio: bytes) -> None:
+        assert self._nursery is not None, "the model speaks only while run() is running"
+        self._nursery.start_soon(self._keep_line, line, audio)
+
+    async def _keep_line(self, line: RuntimeLine, audio: bytes) -> None:
+        """Store the model's audio of a runtime line for the business's later calls (the first one stays)."""
+        ctx = self.ctx
+        try:
+            kept = await ctx.gateway.run(
+                ctx.store.keep_model_line, ctx.business_id, ctx.config.voice, line, ctx.language, audio
+            )
+        except (StoreError, InvalidVoiceLine) as exc:
+            self._store_failed("keep_model_line", exc)
+            return
+        self.conversation.trace("line_kept", line=line, ms=round(duration_ms(audio)), kept=kept)
 
     def _store_failed(self, operation: str, exc: Exception) -> None:
         self.conversation.trace("store_error", op=operation, error=f"{type(exc).__name__}: {exc}")

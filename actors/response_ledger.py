@@ -162,6 +162,10 @@ class ResponseLedger:
         self._trace("response_done", response_id=response_id, status=status)
         return True
 
+    def reason_of(self, response_id: str) -> str | None:
+        """Why this response was asked for (`server` for one we did not ask for); None for an unknown one."""
+        return self._reasons.get(response_id)
+
     def is_done(self, response_id: str | None) -> bool:
         return response_id in self._done
 

@@ -1,9 +1,11 @@
-"""The runtime speaking for itself: one of its own lines played to the caller, then (optionally) the hang-up.
+"""The runtime speaking for itself: its own lines played to the caller, then (optionally) the hang-up.
 
-Used when the model cannot speak (refused, unreachable or frozen: the handoff line) and when the server
-ends a call (the goodbye). The audio goes to the AudioActor as AI audio of an item of its own
-(`runtime-<line>-<n>`), so it is paced, marked and heard like the model's; `HangUpAfterPlayout` then
-ends the call once the caller heard it.
+Used when the model cannot speak (refused, unreachable or frozen: the handoff line, then the goodbye) and
+when the server ends a call (the goodbye). Each line's audio is the business's (uploaded, or the model's
+first) or the packaged prompt (`runtime_lines.VoiceLines`); it goes to the AudioActor as AI audio of an
+item of its own (`runtime-<line>-<n>`), so it is paced, marked and heard like the model's, and the trace
+says which audio played (`runtime_line`, with its `source`). `HangUpAfterPlayout` then ends the call once
+the caller heard it.
 """
 
 from __future__ import annotations
@@ -13,21 +15,27 @@ import itertools
 from .call_context import CallContext
 from .mailbox import Outbox
 from .messages import AiAudio, AiAudioDone, AudioControl, HangUpAfterPlayout
-from .runtime_lines import RuntimeLine, chunks, duration_ms, packaged_line
+from .runtime_lines import RuntimeLine, chunks, duration_ms
 
 _items = itertools.count(1)
+
+SPOKEN: dict[RuntimeLine, tuple[RuntimeLine, ...]] = {"handoff": ("handoff", "goodbye"), "goodbye": ("goodbye",)}
+"""What the caller hears for each line: the handoff line ends with the goodbye."""
 
 
 def say_runtime_line(
     ctx: CallContext, audio_box: Outbox[AudioControl], line: RuntimeLine, *, hang_up: str | None = None
-) -> str:
-    """Queue the line's audio for the caller (and the hang-up after it, with reason `hang_up`); its item id."""
-    audio = packaged_line(line, ctx.language)
-    item_id = f"runtime-{line}-{next(_items)}"
-    ctx.trace.record("runtime_line", line=line, item_id=item_id, source="packaged", ms=round(duration_ms(audio)))
-    for chunk in chunks(audio):
-        audio_box.send_nowait(AiAudio(response_id=item_id, item_id=item_id, payload=chunk))
-    audio_box.send_nowait(AiAudioDone(response_id=item_id, item_id=item_id))
+) -> list[str]:
+    """Queue the line's audio for the caller (and the hang-up after it, with reason `hang_up`); its item ids."""
+    items = []
+    for part in SPOKEN[line]:
+        source, audio = ctx.voice_lines.audio(part, ctx.language)
+        item_id = f"runtime-{part}-{next(_items)}"
+        ctx.trace.record("runtime_line", line=part, item_id=item_id, source=source, ms=round(duration_ms(audio)))
+        for chunk in chunks(audio):
+            audio_box.send_nowait(AiAudio(response_id=item_id, item_id=item_id, payload=chunk))
+        audio_box.send_nowait(AiAudioDone(response_id=item_id, item_id=item_id))
+        items.append(item_id)
     if hang_up is not None:
         audio_box.send_nowait(HangUpAfterPlayout(reason=hang_up))
-    return item_id
+    return items

@@ -84,8 +84,9 @@ class Refusal:
 
 
 class SessionFallback:
-    def __init__(self, transcription_model: str) -> None:
-        self.configured = SessionChoice(transcription_model)
+    def __init__(self, transcription_model: str, realtime_model: str | None = None) -> None:
+        """`realtime_model`: a business's own model, sent as the session's `model` (None: the connection's)."""
+        self.configured = SessionChoice(transcription_model, realtime_model)
         self.choice = self.configured
         self.refusals: list[Refusal] = []
         self._update_id: str | None = None

@@ -25,9 +25,11 @@ from .records import (
     OpeningHours,
     SlotCheck,
     SpecialDays,
+    VoiceLineAudio,
 )
 from .settings import InvalidSettings
 from .store import Store
+from .voice_lines import InvalidVoiceLine
 
 __all__ = [
     "DEMO_BUSINESS",
@@ -44,6 +46,7 @@ __all__ = [
     "InvalidDatabaseUrl",
     "InvalidHours",
     "InvalidSettings",
+    "InvalidVoiceLine",
     "OpeningHours",
     "SchemaNotInitialised",
     "SlotCheck",
@@ -51,5 +54,6 @@ __all__ = [
     "Store",
     "StoreError",
     "StoreUnavailable",
+    "VoiceLineAudio",
     "ensure_demo_business",
 ]

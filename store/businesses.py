@@ -16,7 +16,7 @@ from .hours import effective_hours, parse_special_days
 from .models import AppointmentSettings, Business, BusinessPhone
 from .records import BusinessSettings, BusinessSummary
 
-_BUSINESS_FIELDS = ("name", "timezone", "language", "greeting_name")
+_BUSINESS_FIELDS = ("name", "timezone", "language", "greeting_name", "realtime_model", "transcription_model")
 _SETTINGS_FIELDS = {
     "opening_hours": "opening_hours_json",
     "special_days": "special_days_json",
@@ -174,6 +174,8 @@ def stored_settings(session: Session, business_id: int) -> dict[str, Any]:
         "horizon_days": appointment_settings.horizon_days,
         "capacity": appointment_settings.capacity,
         "phones": phones_of(session, business_id),
+        "realtime_model": business.realtime_model,
+        "transcription_model": business.transcription_model,
     }
 
 
@@ -206,6 +208,8 @@ _LOAD_SETTINGS = (
         _BUSINESSES.c.working_hours,
         _BUSINESSES.c.language,
         _BUSINESSES.c.greeting_name,
+        _BUSINESSES.c.realtime_model,
+        _BUSINESSES.c.transcription_model,
         _SETTINGS.c.opening_hours_json,
         _SETTINGS.c.special_days_json,
         _SETTINGS.c.slot_size_min,
@@ -244,6 +248,8 @@ def load_settings(session: Executor, business_id: int) -> BusinessSettings:
                 "min_notice_min": row.min_notice_min,
                 "horizon_days": row.horizon_days,
                 "capacity": row.capacity,
+                "realtime_model": row.realtime_model,
+                "transcription_model": row.transcription_model,
             }
         )
         hours = effective_hours(row.opening_hours_json, row.working_hours)
@@ -262,4 +268,6 @@ def load_settings(session: Executor, business_id: int) -> BusinessSettings:
         special_days=special_days,
         language=row.language,
         greeting_name=row.greeting_name,
+        realtime_model=row.realtime_model,
+        transcription_model=row.transcription_model,
     )

@@ -55,6 +55,10 @@ class Business(Base):
     """`he` or `en`: the language of the prompt, the transcription hint and the booking NLP."""
     greeting_name: Mapped[str | None] = mapped_column(sa.String(200))
     """What the AI calls the business on the phone (default: its name)."""
+    realtime_model: Mapped[str | None] = mapped_column(sa.String(100))
+    """The Realtime model of this business's calls (default: the server's, `CALLRT_OPENAI_MODEL`)."""
+    transcription_model: Mapped[str | None] = mapped_column(sa.String(100))
+    """The caller's speech is transcribed by it (default: the server's, `CALLRT_TRANSCRIPTION_MODEL`)."""
 
 
 class AppointmentSettings(Base):
@@ -196,6 +200,23 @@ class CallbackRequest(Base):
     reason: Mapped[str] = mapped_column(sa.String(64))
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     done_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+
+
+class VoiceLine(Base):
+    """The audio of one of the runtime's own lines for a business: uploaded by it, or what the model said.
+
+    `voice` is the model's voice the audio was captured in; an uploaded recording has `""` (any voice)."""
+
+    __tablename__ = "voice_lines"
+
+    business_id: Mapped[int] = mapped_column(sa.ForeignKey("businesses.id", ondelete="CASCADE"), primary_key=True)
+    line: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
+    language: Mapped[str] = mapped_column(sa.String(8), primary_key=True)
+    source: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
+    voice: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    audio: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    """mu-law 8 kHz mono, no header."""
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
 
 
 class StreamToken(Base):

@@ -29,10 +29,28 @@ class BusinessSettings:
     """`he` or `en`: the prompt's, the transcription hint's and the booking NLP's language."""
     greeting_name: str | None = None
     """What the AI calls the business on the phone; None: its name."""
+    realtime_model: str | None = None
+    """The Realtime model of its calls; None: the server's (`CALLRT_OPENAI_MODEL`)."""
+    transcription_model: str | None = None
+    """The model transcribing its callers; None: the server's (`CALLRT_TRANSCRIPTION_MODEL`)."""
 
     @property
     def spoken_name(self) -> str:
         return self.greeting_name or self.name
+
+
+@attrs.frozen
+class VoiceLineAudio:
+    """The audio of one of the runtime's own lines, as a business has it (store.voice_lines)."""
+
+    line: str
+    language: str
+    source: str
+    """`uploaded` (the business's recording) or `model` (what the model said the first time)."""
+    voice: str
+    """The model voice it was captured in; `""` for an upload (any voice)."""
+    audio: bytes
+    """mu-law 8 kHz mono, no header."""
 
 
 @attrs.frozen

@@ -17,6 +17,8 @@ from .hours import parse_opening_hours, parse_special_days
 LANGUAGES = ("he", "en")
 NAME_LIMIT = 200
 _E164 = re.compile(r"\+[1-9]\d{6,14}")
+MODEL_NAME_LIMIT = 100
+_MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]*")
 
 
 class InvalidSettings(CallrtError, ValueError):
@@ -41,6 +43,18 @@ def _greeting_name(raw: Any) -> str | None:
     if len(text) > NAME_LIMIT:
         raise ValueError(f"at most {NAME_LIMIT} characters")
     return text or None
+
+
+def _model(raw: Any) -> str | None:
+    """A model name the business chose, or None (empty): the server's. Sent to the model service as given."""
+    text = str(raw or "").strip()
+    if not text:
+        return None
+    if len(text) > MODEL_NAME_LIMIT:
+        raise ValueError(f"a model name has at most {MODEL_NAME_LIMIT} characters")
+    if not _MODEL_NAME.fullmatch(text):
+        raise ValueError(f"{text[:MODEL_NAME_LIMIT]!r} is not a model name (letters, digits, '.', '_', ':', '-')")
+    return text
 
 
 def _timezone(raw: Any) -> str:
@@ -99,6 +113,8 @@ VALIDATORS: dict[str, Callable[[Any], Any]] = {
     "opening_hours": _hours(parse_opening_hours),
     "special_days": _hours(parse_special_days),
     "phones": _phones,
+    "realtime_model": _model,
+    "transcription_model": _model,
 }
 """Field → validator: returns the value to store, or raises `ValueError` (`InvalidHours` for hours) saying why not."""
 

@@ -13,7 +13,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 
-from . import availability, bookings, businesses, callbacks, calls, leads, streams, users
+from . import availability, bookings, businesses, callbacks, calls, leads, streams, users, voice_lines
 from .businesses import business_ids, create_business, find_business, load_settings
 from .engine import Transactions, make_engine, translate_error
 from .errors import SchemaNotInitialised
@@ -27,6 +27,7 @@ from .records import (
     CallSummary,
     ConsoleUserInfo,
     SlotCheck,
+    VoiceLineAudio,
 )
 from .versioning import adopt_legacy_version, current_revision
 
@@ -321,6 +322,26 @@ class Store:
         """True when it was open (and, given `business_id`, that business's) and is now done."""
         now = dt.datetime.now(dt.UTC)
         return self._tx.write(lambda s: callbacks.mark_done(s, request_id, business_id, now))
+
+    # -- the runtime's own lines ---------------------------------------------------
+
+    def voice_lines(self, business_id: int, voice: str) -> list[VoiceLineAudio]:
+        """The business's audio for the runtime's lines usable in `voice` (its uploads, the model's in that voice)."""
+        return self._tx.read(lambda s: voice_lines.lines_of(s, business_id, voice))
+
+    def keep_model_line(self, business_id: int, voice: str, line: str, language: str, audio: bytes) -> bool:
+        """Keep the model's audio of a line unless the business has it in this voice already; whether kept."""
+        now = dt.datetime.now(dt.UTC)
+        return self._tx.write(lambda s: voice_lines.keep_model_line(s, business_id, voice, line, language, audio, now))
+
+    def upload_voice_line(self, business_id: int, line: str, language: str, audio: bytes) -> None:
+        """The business's own recording of a line (mu-law 8 kHz), replacing its previous one."""
+        now = dt.datetime.now(dt.UTC)
+        self._tx.write(lambda s: voice_lines.upload(s, business_id, line, language, audio, now))
+
+    def remove_voice_line(self, business_id: int, line: str, language: str, source: str) -> int:
+        """Forget a line's audio of `source` (`uploaded` or `model`); how many were removed."""
+        return self._tx.write(lambda s: voice_lines.remove(s, business_id, line, language, source))
 
     # -- media streams -----------------------------------------------------------
 

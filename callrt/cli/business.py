@@ -1,8 +1,12 @@
-"""`callrt business list | show ID | create --name … | set ID …`: the businesses a server answers for.
+"""`callrt business list | show ID | create --name … | set ID … | voice-line …`: the businesses a server answers for.
 
 The same rules as the console (store.settings): a bad value is one line on stderr naming the field,
 exit status 1, and nothing saved. An hours file is JSON: an object weekday → ranges (`"sun":
 [["09:00", "19:00"]]`), or `{"opening_hours": {...}, "special_days": {"2026-12-25": []}}`.
+
+`voice-line upload ID --line handoff|goodbye --language he|en FILE` stores the business's own recording
+of one of the runtime's lines (WAV 8 kHz mono, mu-law or 16-bit PCM, or raw `.ulaw`; docs/audio.md);
+`voice-line remove` forgets it (or, with `--source model`, the model's audio of it).
 """
 
 from __future__ import annotations
@@ -15,8 +19,13 @@ from typing import Any
 from callrt.cli.db import DB_ENVIRONMENT, open_store
 from callrt.cli.errors import EXIT_FAILURE, CliError
 from callrt.cli.options import DEFAULT_DB_URL, add_db_option, describe
+from callrt.telephony.recording import read_recording
 from store import ISRAELI_HOURS, Store
 from store.hours import parse_special_days
+from store.settings import LANGUAGES
+from store.voice_lines import LINES, SOURCES
+
+DEFAULT_DB_HELP = f"$CALLRT_DB_URL or {DEFAULT_DB_URL}"
 
 
 def _settings_options(parser: argparse.ArgumentParser) -> None:
@@ -49,8 +58,7 @@ def _settings_options(parser: argparse.ArgumentParser) -> None:
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     business = describe(subparsers, "business", "list, show, create and change businesses", __doc__, DB_ENVIRONMENT)
-    default = f"$CALLRT_DB_URL or {DEFAULT_DB_URL}"
-    add_db_option(business, default)
+    add_db_option(business, DEFAULT_DB_HELP)
     actions = business.add_subparsers(dest="business_command", required=True, metavar="ACTION")
     listing = describe(actions, "list", "one line per business", None, DB_ENVIRONMENT)
     listing.set_defaults(handler=list_businesses)
@@ -65,9 +73,34 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     change = describe(actions, "set", "change a business's settings (all or nothing)", __doc__, DB_ENVIRONMENT)
     change.add_argument("business_id", type=int, metavar="ID")
     _settings_options(change)
+    change.add_argument("--realtime-model", metavar="MODEL", help="its calls' Realtime model ('' for the server's)")
+    change.add_argument(
+        "--transcription-model", metavar="MODEL", help="the model transcribing its callers ('' for the server's)"
+    )
     change.set_defaults(handler=set_business)
     for action in (listing, show, create, change):
-        add_db_option(action, default, repeated=True)
+        add_db_option(action, DEFAULT_DB_HELP, repeated=True)
+    _voice_line_actions(actions)
+
+
+def _voice_line_actions(actions: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    voice_line = describe(
+        actions, "voice-line", "the business's recordings of the runtime's own lines", __doc__, DB_ENVIRONMENT
+    )
+    voice_actions = voice_line.add_subparsers(dest="voice_line_command", required=True, metavar="ACTION")
+    upload = describe(voice_actions, "upload", "store a recording (WAV 8 kHz mono, or raw .ulaw)", None, DB_ENVIRONMENT)
+    remove = describe(
+        voice_actions, "remove", "forget a line's recording (or the model's audio of it)", None, DB_ENVIRONMENT
+    )
+    for parser in (upload, remove):
+        add_db_option(parser, DEFAULT_DB_HELP, repeated=True)
+        parser.add_argument("business_id", type=int, metavar="ID")
+        parser.add_argument("--line", required=True, choices=LINES, help="which of the runtime's lines")
+        parser.add_argument("--language", required=True, choices=LANGUAGES, help="the line's language")
+    upload.add_argument("file", type=Path, metavar="FILE", help="FILE.wav (mu-law or PCM16, 8 kHz mono) or FILE.ulaw")
+    upload.set_defaults(handler=upload_voice_line)
+    remove.add_argument("--source", choices=SOURCES, default="uploaded", help="whose audio (default: uploaded)")
+    remove.set_defaults(handler=remove_voice_line)
 
 
 def _changes(args: argparse.Namespace, current_special: object) -> dict[str, Any]:
@@ -164,10 +197,36 @@ def set_business(args: argparse.Namespace) -> int:
     def work(store: Store) -> int:
         current = store.stored_settings(args.business_id)
         changes = _changes(args, current["special_days"])
+        changes.update(
+            {
+                field: getattr(args, field)
+                for field in ("realtime_model", "transcription_model")
+                if getattr(args, field) is not None
+            }
+        )
         if not changes:
             raise CliError("nothing to change (see --help)")
         store.update_business(args.business_id, **changes)
         print(f"business {args.business_id} updated: {', '.join(sorted(changes))}")
+        return 0
+
+    return _run(args, work)
+
+
+def upload_voice_line(args: argparse.Namespace) -> int:
+    def work(store: Store) -> int:
+        audio = read_recording(args.file)
+        store.upload_voice_line(args.business_id, args.line, args.language, audio)
+        print(f"business {args.business_id}: {args.line} ({args.language}) recorded, {len(audio) / 8000:.1f} s")
+        return 0
+
+    return _run(args, work)
+
+
+def remove_voice_line(args: argparse.Namespace) -> int:
+    def work(store: Store) -> int:
+        removed = store.remove_voice_line(args.business_id, args.line, args.language, args.source)
+        print(f"business {args.business_id}: {args.line} ({args.language}, {args.source}): {removed} removed")
         return 0
 
     return _run(args, work)

@@ -17,7 +17,7 @@ from typing import Literal
 import attrs
 
 from actors.defaults import Language
-from actors.prompt import HANDOFF_PHRASE
+from actors.prompt import HANDOFF_PHRASE, RUNTIME_LINE_TEXT
 
 Speaker = Literal["user", "assistant", "system"]
 
@@ -124,11 +124,7 @@ def note_reply(note: ServerNote, language: Language, previous_reply: str) -> str
     if kind == "silence_prompt":
         return SILENCE_PROMPT[language]
     if kind == "silence_goodbye":
-        return (
-            "לא שמעתי אותך, אז אני מסיימת את השיחה. תודה שהתקשרת, יום טוב!"
-            if he
-            else ("I can't hear you, so I'll end the call now. Thanks for calling, goodbye!")
-        )
+        return RUNTIME_LINE_TEXT["goodbye"][language]
     if kind == "caller_unheard":
         return CALLER_UNHEARD[language]
     if kind == "false_claim_cut":
@@ -140,7 +136,9 @@ def note_reply(note: ServerNote, language: Language, previous_reply: str) -> str
         return f"כמו שאמרתי, {first}" if he else f"As I was saying, {first}"
     if kind == "booking_failed" and note.fields.get("reason") == "unverified_caller":
         return UNVERIFIED_CALLER[language] + HANDOFF_PHRASE[language] + "."
-    if kind in ("booking_unavailable", "booking_failed"):
+    if kind == "booking_unavailable":
+        return RUNTIME_LINE_TEXT["handoff"][language]
+    if kind == "booking_failed":
         return CALLBACK[language]
     return ACKNOWLEDGE[language]
 

@@ -224,7 +224,7 @@ def test_trace_list_shows_outcomes_newest_first(served: str, watched: Watched) -
     assert set(names) >= {"booking-tomorrow-evening", "outside-hours-evening", "crash-nlp"}
     booking = rows.filter(has_text="booking-tomorrow-evening")
     assert "booked for Wed 25 Nov 2026 18:00" in booking.locator("td.outcome").inner_text()
-    assert booking.locator("td.num").first.inner_text() == "0:46.5"
+    assert booking.locator("td.num").first.inner_text() == "0:44.2"
     shot(watched, "trace-list.png")
     assert watched.errors == []
 
