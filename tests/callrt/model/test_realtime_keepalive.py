@@ -1,7 +1,7 @@
 """The model connection's keepalive in a call: the RealtimeActor on the Realtime connector, through a loopback
 relay, to the simulated peer on a real websocket. A path that goes silent is found within the ping interval
-plus the pong timeout and recycled; silent again, the model is given up with the handoff line; a healthy
-quiet connection is pinged and answers, and the call never notices. Virtual time."""
+plus the pong timeout and recycled; silent again, the model is given up with the handoff line and the
+goodbye; a healthy quiet connection is pinged and answers, and the call never notices. Virtual time."""
 
 from __future__ import annotations
 
@@ -106,7 +106,7 @@ async def test_silent_again_the_model_is_given_up_with_the_handoff_line(
         assert trio.current_time() - stalled_at <= DETECTED_WITHIN_S
         assert [e["action"] for e in h.realtime_events("model_frozen")] == ["recycle", "give_up"]
         assert h.realtime_events("model_given_up")[0]["reason"] == "model_frozen"
-        assert [e["line"] for e in h.trace.events if e["ev"] == "runtime_line"] == ["handoff"]
+        assert [e["line"] for e in h.trace.events if e["ev"] == "runtime_line"] == ["handoff", "goodbye"]
         await until(h, lambda: any(isinstance(m, HangUpAfterPlayout) for m in h.audio_out))
         assert h.ctx.callbacks.reasons == {"model_frozen"}
         await trio.sleep(60)

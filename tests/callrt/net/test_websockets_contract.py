@@ -27,7 +27,12 @@ import callrt
 CALLRT = Path(callrt.__file__).parent
 
 IMPORTED: dict[tuple[str, str], str] = {
+    # The load test's asyncio relay (callrt/loadtest/asgi_relay.py): the conventional client it stands for.
+    ("websockets.asyncio.client", "ClientConnection"): "documented",
+    ("websockets.asyncio.client", "connect"): "documented",
     ("websockets.client", "ClientProtocol"): "documented",
+    ("websockets.exceptions", "ConnectionClosed"): "documented",
+    ("websockets.exceptions", "InvalidHandshake"): "documented",
     ("websockets.exceptions", "InvalidURI"): "documented",
     ("websockets.frames", "Frame"): "documented",
     ("websockets.frames", "Opcode"): "documented",
