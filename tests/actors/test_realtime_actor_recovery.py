@@ -4,7 +4,8 @@ ends a silent call, a slow store never stalls the call. Wire double, real SQLite
 from __future__ import annotations
 
 import base64
-import threading
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
 
 import pytest
 import trio
@@ -251,38 +252,47 @@ async def test_an_interrupted_answer_is_stored_as_heard(h: Harness, autojump_clo
         assert stored(h)[-1] == ("assistant", "יש לנו תורים פנויים")
 
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class HeldWrites(StoreGateway):
+    """An inline gateway whose calls to the named store methods wait until `release` is set."""
+
+    def __init__(self, held: set[str]) -> None:
+        super().__init__(inline=True)
+        self.held = held
+        self.release = trio.Event()
+
+    async def run(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+        if fn.__name__ in self.held:
+            await self.release.wait()
+        return await super().run(fn, *args, **kwargs)
+
+
 async def test_a_slow_store_never_stalls_audio_and_an_unconfirmed_claim_never_prompts(
     store: tuple[Store, int], autojump_clock: MockClock
 ) -> None:
-    release = threading.Event()
-
-    class SlowStore(Store):
-        """Every write blocks (in its worker thread) until the test releases it."""
-
-        def record_turn(self, call_sid: str, role: str, text: str) -> int:
-            release.wait(10)
-            return super().record_turn(call_sid, role, text)
-
-        def mark_silence_prompt_used(self, call_sid: str) -> bool:
-            release.wait(10)
-            return super().mark_silence_prompt_used(call_sid)
-
-    slow = SlowStore(store[0].url)
-    h = Harness(slow, store[1], gateway=StoreGateway())  # worker threads: a blocked write lets virtual time run
-    try:
-        async with h.running():
-            h.push(*h.server.response("resp_g", "item_g", GREETING))  # its turn write blocks
+    # The writes are held on the event loop, not in worker threads: under the autojump clock virtual time
+    # runs ahead while a thread works, so threaded store calls (the call's opening load included) would let
+    # the model's watchdogs fire at the machine's pace and make this test flaky.
+    gateway = HeldWrites({Store.record_turn.__name__, Store.mark_silence_prompt_used.__name__})
+    h = Harness(store[0], store[1], gateway=gateway)
+    async with h.running():
+        try:
+            h.push(*h.server.response("resp_g", "item_g", GREETING))  # its turn write is held
             await h.until(lambda: bool(h.realtime_events("ai_turn")))
             assert h.actor.writes_pending == 1
             before = trio.current_time()
             h.send(CallerAudio(SPEECH))
             await h.until(lambda: "input_audio_buffer.append" in h.wire.types())
             assert trio.current_time() - before < 0.1  # audio went on while the store was stuck
+            # A silence tick while the greeting's response is still open is ignored (the AI is speaking).
+            await h.until(lambda: bool(h.realtime_events("response_done")))
             h.send(SilenceElapsed(15_000))
             await h.until(lambda: bool(h.realtime_events("silence_prompt_unconfirmed")))
             assert trio.current_time() - before >= SILENCE_CLAIM_TIMEOUT_S
             assert not h.realtime_events("silence_prompt")
-            release.set()
-    finally:
-        release.set()
-    assert ("assistant", GREETING) in slow.load_call_state(h.call_sid).turns  # flushed on the way out
+        finally:
+            gateway.release.set()  # a failed assertion above then surfaces instead of the teardown waiting forever
+    assert ("assistant", GREETING) in store[0].load_call_state(h.call_sid).turns  # flushed on the way out

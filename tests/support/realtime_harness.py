@@ -28,6 +28,8 @@ HOURS = {day: [("09:00", "19:00")] for day in ("sun", "mon", "tue", "wed", "thu"
 }
 NOW = dt.datetime(2026, 11, 24, 10, 0, tzinfo=dt.timezone(dt.timedelta(hours=2)))
 _call_ids = itertools.count(1)
+UNTIL_LIMIT_S = 3600
+"""How long (virtual time) `Harness.until` waits: longer than any call a test plays."""
 
 
 def make_store(directory: Path) -> tuple[Store, int]:
@@ -134,8 +136,19 @@ class Harness:
         await self.changes.until(lambda: len(self.connector.connections) > before)
 
     async def until(self, condition: Callable[[], bool]) -> None:
-        """Wait until `condition()` holds; it is checked on every traced event and wire event."""
-        await self.changes.until(condition)
+        """Wait until `condition()` holds; it is checked on every traced event and wire event.
+
+        A wait that outlasts `UNTIL_LIMIT_S` of virtual time fails with the call's last events: when the
+        condition can no longer come true, the actor's timers run out and the autojump clock reaches the
+        limit at once, instead of the test hanging with nothing left to wake it."""
+        try:
+            with trio.fail_after(UNTIL_LIMIT_S):
+                await self.changes.until(condition)
+        except trio.TooSlowError:
+            recent = "\n".join(map(str, self.trace.events[-12:]))
+            raise AssertionError(
+                f"condition still false after {UNTIL_LIMIT_S} s (virtual); last events:\n{recent}"
+            ) from None
 
     def drain(self) -> None:
         """Move what the actor sent to the audio and NLP mailboxes into `audio_out` and `nlp_out`."""
