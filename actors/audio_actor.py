@@ -43,6 +43,7 @@ from .messages import (
     InjectedCrash,
     MarkPlayed,
     PlayoutFinished,
+    PlayoutLost,
     PlayoutStopped,
     SilenceElapsed,
     StopPlayback,
@@ -98,6 +99,8 @@ class AudioActor:
     async def run(self) -> None:
         if self.playout.epoch > 1:
             self.writer.queue(Clear("restart", None))
+            # What the predecessor had not played is gone: the RealtimeActor has it said again.
+            self._to_realtime.send_nowait(PlayoutLost())
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._frames_loop, nursery.cancel_scope)

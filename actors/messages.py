@@ -160,6 +160,12 @@ class PlayoutStopped:
 
 
 @attrs.frozen
+class PlayoutLost:
+    """A restarted AudioActor cleared the caller's line: the AI audio its predecessor had not played is gone,
+    and what still arrives for those items is dropped. Nothing says how much of it the caller heard."""
+
+
+@attrs.frozen
 class SilenceElapsed:
     """Nothing audible from either side for `silence_ms` since the AI finished or the caller spoke."""
 
@@ -182,6 +188,7 @@ NoteKind = Literal[
     "silence_prompt",
     "silence_goodbye",
     "caller_unheard",
+    "ai_unheard",
 ]
 
 
@@ -205,6 +212,7 @@ RealtimeInbox = (
     | BargeIn
     | PlayoutFinished
     | PlayoutStopped
+    | PlayoutLost
     | SilenceElapsed
     | ServerNote
     | InjectedCrash

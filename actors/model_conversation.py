@@ -60,6 +60,7 @@ NOTE_TEXT: dict[NoteKind, str] = {
     "silence_goodbye": "The caller is still silent. Say the goodbye your instructions give; the call will end.",
     "continue_after_noise": "That interruption was only noise. Continue where you stopped, without apologising.",
     "caller_unheard": "The caller's last words could not be understood or were lost. Ask them briefly to say it again.",
+    "ai_unheard": "A fault on the line cut off your last words before the caller heard them. Say them again, briefly.",
 }
 """The notes the actor writes itself, by kind."""
 

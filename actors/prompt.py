@@ -170,6 +170,7 @@ _HEBREW = (
     '   - silence_prompt: שאלי פעם אחת בלבד: "{still_there}"\n'
     '   - silence_goodbye: אמרי בדיוק את המילים האלה ותו לא: "{goodbye}"\n'
     "   - caller_unheard: דברי המתקשר אבדו בתקלה. בקשי בקצרה שיחזור על מה שאמר, בלי לנחש מה אמר.\n"
+    "   - ai_unheard: תקלה בקו קטעה את דברייך לפני שהמתקשר שמע אותם. אמרי אותם שוב, בקצרה.\n"
     "8. אם מבקשים מועד מחוץ לשעות הפעילות, אמרי שהעסק סגור אז והציעי מועד אחר בתוך שעות הפעילות.\n"
 )
 
@@ -207,6 +208,8 @@ _ENGLISH = (
     '   - silence_goodbye: say exactly these words and nothing else: "{goodbye}"\n'
     "   - caller_unheard: the caller's last words were lost in a fault. Briefly ask them to say it again;"
     " never guess what they said.\n"
+    "   - ai_unheard: a fault on the line cut off your last words before the caller heard them."
+    " Say them again, briefly.\n"
     "8. If asked for a time outside opening hours, say the business is closed then"
     " and offer another time within the opening hours.\n"
 )

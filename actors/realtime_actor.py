@@ -39,6 +39,7 @@ from .messages import (
     InjectedCrash,
     NoiseIgnored,
     PlayoutFinished,
+    PlayoutLost,
     PlayoutStopped,
     RealtimeInbox,
     ServerNote,
@@ -219,12 +220,26 @@ class RealtimeActor:
             heard = self.speech.playout_stopped(message.item_id, message.heard_ms)
             if heard is not None:
                 await conversation.truncate(message.item_id, heard, "false_claim")
+        elif isinstance(message, PlayoutLost):
+            await self._on_playout_lost()
         elif isinstance(message, SilenceElapsed):
             await self._on_silence()
         elif isinstance(message, ServerNote):
             await conversation.note_and_respond(message.kind, message.text)
         elif isinstance(message, InjectedCrash):
             raise InjectedFault(message.reason)
+
+    async def _on_playout_lost(self) -> None:
+        """The AudioActor restarted and cleared the line: what the caller did not hear is said again."""
+        conversation = self.conversation
+        stopped, repeat = self.speech.playout_lost()
+        conversation.trace("playout_lost", unanswered_stops=len(stopped), repeat=repeat)
+        for item_id in stopped:
+            await conversation.truncate(item_id, 0, "false_claim")
+        if repeat:
+            # Audio still streaming would be dropped by the new AudioActor: stop it, then say it again whole.
+            await conversation.cancel_active("playout_lost")
+            await conversation.note_and_respond("ai_unheard", NOTE_TEXT["ai_unheard"])
 
     async def _on_utterance_ended(self) -> None:
         if self.ctx.config.server_vad:

@@ -35,6 +35,7 @@ CALLER_UNHEARD = {
 }
 SILENCE_PROMPT = {"he": "אתה עדיין על הקו?", "en": "Are you still on the line?"}
 ACKNOWLEDGE = {"he": "רגע, אני בודקת.", "en": "One moment, let me check."}
+HERE = {"he": "כן, אני כאן. איך אפשר לעזור?", "en": "Yes, I'm here. How can I help?"}
 CALLBACK = {
     "he": "יש לי כרגע תקלה במערכת התורים. אעביר את הפרטים לנציג והוא יחזור אליך בהמשך.",
     "en": "Our booking system is unavailable right now. "
@@ -84,7 +85,7 @@ def plan_reply(turns: Sequence[Turn], language: Language, business_name: str) ->
         return ACKNOWLEDGE[language]
     if last_assistant < 0:
         return greeting(language, business_name)
-    return {"he": "כן, אני כאן. איך אפשר לעזור?", "en": "Yes, I'm here. How can I help?"}[language]
+    return HERE[language]
 
 
 def greeting(language: Language, business_name: str) -> str:
@@ -129,10 +130,12 @@ def note_reply(note: ServerNote, language: Language, previous_reply: str) -> str
         return CALLER_UNHEARD[language]
     if kind == "false_claim_cut":
         return "סליחה, עוד לא קבעתי את התור — אני בודקת." if he else "Sorry, I haven't booked it yet — I'm checking."
+    if kind == "ai_unheard":
+        return previous_reply or HERE[language]
     if kind == "continue_after_noise":
         first = _first_sentence(previous_reply)
         if not first:
-            return "כן, אני כאן. איך אפשר לעזור?" if he else "Yes, I'm here. How can I help?"
+            return HERE[language]
         return f"כמו שאמרתי, {first}" if he else f"As I was saying, {first}"
     if kind == "booking_failed" and note.fields.get("reason") == "unverified_caller":
         return UNVERIFIED_CALLER[language] + HANDOFF_PHRASE[language] + "."

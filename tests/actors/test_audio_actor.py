@@ -29,6 +29,7 @@ from actors.messages import (
     MarkPlayed,
     NoiseIgnored,
     PlayoutFinished,
+    PlayoutLost,
     PlayoutStopped,
     SilenceElapsed,
     StopPlayback,
@@ -455,7 +456,10 @@ async def test_a_restarted_actor_clears_the_line_and_drops_its_predecessors_item
         assert len(line.of("media")) == 10 and second.stats.ai_chunks_dropped == 3
         # The marks the clear echoes (and the one that came back during the backoff) are the predecessor's.
         assert first.stats.stale_marks == 0 and second.stats.stale_marks == 7
-        assert of_type(drain(ctx.mailboxes.realtime), PlayoutFinished) == []
+        to_realtime = drain(ctx.mailboxes.realtime)
+        assert of_type(to_realtime, PlayoutFinished) == []
+        # Only the successor says what it did: the RealtimeActor has the rest of the goodbye said again.
+        assert of_type(to_realtime, PlayoutLost) == [PlayoutLost()]
         # The hang-up the predecessor had taken is lost with it: the line stays up, and the silence is measured
         # from the restart, so the RealtimeActor's ladder gets a tick 15 s later and asks again.
         assert line.of("hang_up") == [] and drain(ctx.mailboxes.supervisor) == []

@@ -18,6 +18,7 @@ from actors.messages import (
     InjectedCrash,
     NoiseIgnored,
     PlayoutFinished,
+    PlayoutLost,
     PlayoutStopped,
     ServerNote,
     SilenceElapsed,
@@ -338,6 +339,61 @@ async def test_a_false_claim_is_truncated_at_what_the_audio_actor_says_was_heard
         h.send(PlayoutStopped(item_id="item_y", heard_ms=900))  # a second answer changes nothing
         await h.idle()
         assert len(h.sent("conversation.item.truncate")) == 1
+
+
+async def test_a_greeting_the_restarted_audio_actor_dropped_is_said_again_whole(
+    h: Harness, autojump_clock: MockClock
+) -> None:
+    async with h.running():
+        s = h.server
+        h.push(s.response_created("resp_g"), s.item_added("resp_g", "item_g"))
+        h.push(s.audio_delta("resp_g", "item_g", b"\x7f" * 1600), s.transcript_delta("resp_g", "item_g", "שלום, כאן"))
+        await h.idle()
+        h.send(PlayoutLost())  # the AudioActor crashed and its successor cleared the line
+        await h.idle()
+        assert h.sent("response.cancel")[-1]["response_id"] == "resp_g"
+        note = h.sent("conversation.item.create")[-1]["item"]["content"][0]["text"]
+        assert note.startswith("[SERVER] ai_unheard")
+        h.push(s.transcript_done("resp_g", "item_g", "שלום, כאן"), s.item_done("resp_g", "item_g"))
+        h.push(s.response_done("resp_g", "cancelled"))
+        await h.idle()
+        assert [e["reason"] for e in h.realtime_events("response_create")] == ["greeting", "ai_unheard"]
+        turns = h.store.load_call_state(h.call_sid).turns
+        assert [role for role, _ in turns] == ["server"]  # the note; none of the cut greeting, which nobody heard
+        assert h.sent("conversation.item.truncate") == []  # the model keeps its words, to say them again
+
+
+async def test_a_restart_after_everything_was_heard_changes_nothing(h: Harness, autojump_clock: MockClock) -> None:
+    async with h.running():
+        await greet(h)
+        h.send(PlayoutFinished(item_id="item_g", heard_ms=400))
+        h.send(PlayoutLost())
+        await h.idle()
+        assert h.realtime_events("playout_lost")[-1]["repeat"] is False
+        assert h.sent("response.cancel") == [] and h.sent("conversation.item.create") == []
+        assert [e["reason"] for e in h.realtime_events("response_create")] == ["greeting"]
+
+
+async def test_a_false_claim_whose_stop_died_with_the_audio_actor_is_truncated_and_not_repeated(
+    h: Harness, autojump_clock: MockClock
+) -> None:
+    async with h.running():
+        await greet(h)
+        h.send(PlayoutFinished(item_id="item_g", heard_ms=400))
+        s = h.server
+        h.send(UtteranceEnded(at_ms=3000, duration_ms=1000, rms=900, silence_ms=600), CallerAudio(SPEECH))
+        await h.idle()
+        h.push(s.response_created("resp_y"), s.item_added("resp_y", "item_y"))
+        h.push(s.audio_delta("resp_y", "item_y", b"\x7f" * 8000), s.transcript_delta("resp_y", "item_y", "מעולה,"))
+        h.push(s.transcript_delta("resp_y", "item_y", " קבעתי לך תור"))
+        await h.idle()
+        assert StopPlayback(reason="false_claim", item_id="item_y") in h.audio_out
+        h.send(PlayoutLost())  # instead of the PlayoutStopped the crashed AudioActor never sent
+        await h.idle()
+        truncate = h.sent("conversation.item.truncate")
+        assert [(t["item_id"], t["audio_end_ms"]) for t in truncate] == [("item_y", 0)]
+        notes = [e["item"]["content"][0]["text"] for e in h.sent("conversation.item.create")]
+        assert not any(note.startswith("[SERVER] ai_unheard") for note in notes)
 
 
 async def test_a_booking_claim_backed_by_the_server_stands_but_sent_details_never_do(
