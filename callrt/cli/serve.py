@@ -46,7 +46,7 @@ from callrt.cli.options import (
 from callrt.logsafe import escape_for_log
 from callrt.model.deprecations import shutdown_warnings
 from callrt.server.app import DRAIN_GOODBYE_S, TelephonyServer, serve
-from callrt.server.config import ServerConfig, configured_models
+from callrt.server.config import ServerConfig, business_models, configured_models
 
 if TYPE_CHECKING:
     from store import BusinessSummary
@@ -249,15 +249,20 @@ def prepare_database(config: ServerConfig) -> list[BusinessSummary]:
                 f"--business-id {config.business_id}: no such business (see `callrt business list`)",
                 status=EXIT_FAILURE,
             )
+        today = datetime.date.today()
         for business in businesses:
+            # Business names are the console users' words: escaped, as in the start line.
+            named = f"business {business.id} ({escape_for_log(business.name, 60)})"
             problem = store.settings_problem(business.id)
             if problem:
-                logger.error("business %d (%s) has invalid settings: %s", business.id, business.name, problem)
+                logger.error("%s has invalid settings: %s", named, problem)
+            else:
+                for line in shutdown_warnings(business_models(store.get_business(business.id)), today):
+                    logger.warning("%s: %s (`callrt business set %d`)", named, line, business.id)
             if not business.phones and config.business_id is None:
                 logger.warning(
-                    "business %d (%s) has no Twilio number: no call reaches it (`callrt business set %d --phone …`)",
-                    business.id,
-                    business.name,
+                    "%s has no Twilio number: no call reaches it (`callrt business set %d --phone …`)",
+                    named,
                     business.id,
                 )
         store.shared_secret(SECRET_NAME)

@@ -7,7 +7,7 @@ import logging
 import os
 import secrets
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 from hypercorn.config import Config as HypercornConfig
@@ -23,6 +23,9 @@ from actors.defaults import (
     Language,
 )
 from callrt.model.llm_extractor import DEFAULT_NLP_MODEL
+
+if TYPE_CHECKING:
+    from store import BusinessSettings
 
 
 @attrs.frozen
@@ -119,6 +122,12 @@ def hypercorn_config(config: ServerConfig) -> HypercornConfig:
     hc.accesslog = None
     hc.errorlog = logging.getLogger("hypercorn.error")  # through our logging set-up, not a second handler
     return hc
+
+
+def business_models(settings: BusinessSettings) -> dict[str, str]:
+    """The models a business chose for its own calls (`callrt business set --realtime-model …`), by role."""
+    chosen = {"Realtime": settings.realtime_model, "transcription": settings.transcription_model}
+    return {role: model for role, model in chosen.items() if model}
 
 
 def configured_models(config: ServerConfig) -> dict[str, str]:
