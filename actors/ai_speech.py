@@ -64,14 +64,19 @@ class AiSpeech:
         heard = max(heard_ms, self._heard_ms.get(item_id, 0))  # a finished playout reported it
         return min(heard, self.sent_ms(item_id))
 
-    def playout_lost(self) -> tuple[list[str], bool]:
-        """A restarted AudioActor dropped what its predecessor had not played: every item forwarded and
-        neither finished nor cut by a barge-in now counts as heard up to 0 ms, as nothing says more was.
+    def playout_lost(self, item_ids: frozenset[str]) -> tuple[list[str], bool]:
+        """A restarted AudioActor dropped what its predecessors had not played of `item_ids`: each of them
+        forwarded and neither finished nor cut by a barge-in now counts as heard up to 0 ms, as nothing says
+        more was.
 
         Returns the false-claim items whose stop the predecessor never answered (to truncate at 0 ms, so
         the model's context never keeps the claim), and whether any other item was lost: words the AI has
         to say again."""
-        lost = [item for item in self._sent_ms if item not in self._heard_ms and item not in self._heard_at_cut]
+        lost = [
+            item
+            for item in self._sent_ms
+            if item in item_ids and item not in self._heard_ms and item not in self._heard_at_cut
+        ]
         for item_id in lost:
             self._heard_at_cut[item_id] = 0
         stopped = [item for item in lost if item in self._truncate_when_stopped]

@@ -100,7 +100,7 @@ class AudioActor:
         if self.playout.epoch > 1:
             self.writer.queue(Clear("restart", None))
             # What the predecessor had not played is gone: the RealtimeActor has it said again.
-            self._to_realtime.send_nowait(PlayoutLost())
+            self._to_realtime.send_nowait(PlayoutLost(self.playout.taken_by_predecessors))
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._frames_loop, nursery.cancel_scope)

@@ -161,8 +161,11 @@ class PlayoutStopped:
 
 @attrs.frozen
 class PlayoutLost:
-    """A restarted AudioActor cleared the caller's line: the AI audio its predecessor had not played is gone,
-    and what still arrives for those items is dropped. Nothing says how much of it the caller heard."""
+    """A restarted AudioActor cleared the caller's line: what its predecessors had not played of `item_ids`
+    (the items they took audio of) is gone, and what still arrives for them is dropped. Nothing says how
+    much of them the caller heard. Items no instance took yet are still played whole."""
+
+    item_ids: frozenset[str]
 
 
 @attrs.frozen

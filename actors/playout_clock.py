@@ -110,7 +110,7 @@ class PlayoutClock:
         self._dropped_items: set[str] = set()
         self._backlog = backlog
         self._items_taken = items_taken
-        self._taken_by_predecessors = frozenset(items_taken)
+        self.taken_by_predecessors = frozenset(items_taken)
         """Fixed when the instance starts: an item this instance takes from its backlog is its own to play."""
         self._play_end = 0.0
         """When the audio sent so far will have finished playing (trio time, s)."""
@@ -140,7 +140,7 @@ class PlayoutClock:
         """Every control message, before it is handled: a predecessor's items in the backlog are dropped."""
         if self._backlog:
             self._backlog -= 1
-            if isinstance(message, AiAudio | AiAudioDone) and message.item_id in self._taken_by_predecessors:
+            if isinstance(message, AiAudio | AiAudioDone) and message.item_id in self.taken_by_predecessors:
                 self._forget_item(message.item_id, message.response_id)
 
     @property

@@ -221,7 +221,7 @@ class RealtimeActor:
             if heard is not None:
                 await conversation.truncate(message.item_id, heard, "false_claim")
         elif isinstance(message, PlayoutLost):
-            await self._on_playout_lost()
+            await self._on_playout_lost(message.item_ids)
         elif isinstance(message, SilenceElapsed):
             await self._on_silence()
         elif isinstance(message, ServerNote):
@@ -229,10 +229,10 @@ class RealtimeActor:
         elif isinstance(message, InjectedCrash):
             raise InjectedFault(message.reason)
 
-    async def _on_playout_lost(self) -> None:
+    async def _on_playout_lost(self, item_ids: frozenset[str]) -> None:
         """The AudioActor restarted and cleared the line: what the caller did not hear is said again."""
         conversation = self.conversation
-        stopped, repeat = self.speech.playout_lost()
+        stopped, repeat = self.speech.playout_lost(item_ids)
         conversation.trace("playout_lost", unanswered_stops=len(stopped), repeat=repeat)
         for item_id in stopped:
             await conversation.truncate(item_id, 0, "false_claim")

@@ -54,14 +54,16 @@ def test_a_false_claim_is_truncated_once_on_the_audio_actors_answer() -> None:
 
 def test_a_lost_playout_is_what_was_neither_finished_nor_cut_and_only_a_claim_is_not_said_again() -> None:
     speech = AiSpeech()
-    for item in ("heard", "barged", "claim", "lost"):
+    for item in ("heard", "barged", "claim", "lost", "untaken"):
         speech.forwarded(item, 400 * ULAW_BYTES_PER_MS)
     speech.playout_finished("heard", 400)
     speech.barge_in_cut("barged", 150)
     speech.truncate_when_stopped("claim")
-    assert speech.playout_lost() == (["claim"], True)
+    taken = frozenset({"heard", "barged", "claim", "lost"})  # "untaken": the new AudioActor plays it whole
+    assert speech.playout_lost(taken) == (["claim"], True)
     assert speech.playout_stopped("claim", 200) is None  # the stop was answered by the loss
-    assert speech.playout_lost() == ([], False)  # the lost items now count as cut at 0 ms
+    assert speech.playout_lost(taken) == ([], False)  # the lost items now count as cut at 0 ms
+    assert speech.playout_lost(frozenset({"untaken"})) == ([], True)
     speech.transcript_delta("resp_lost", "one two")
     assert speech.heard_of("resp_lost", "lost", "one two") == ""
 
@@ -70,7 +72,7 @@ def test_only_a_lost_false_claim_is_not_said_again() -> None:
     speech = AiSpeech()
     speech.forwarded("claim", 400 * ULAW_BYTES_PER_MS)
     speech.truncate_when_stopped("claim")
-    assert speech.playout_lost() == (["claim"], False)
+    assert speech.playout_lost(frozenset({"claim"})) == (["claim"], False)
 
 
 def test_the_heard_words_of_an_interrupted_reply_come_from_its_streamed_transcript() -> None:

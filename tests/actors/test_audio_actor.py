@@ -459,7 +459,7 @@ async def test_a_restarted_actor_clears_the_line_and_drops_its_predecessors_item
         to_realtime = drain(ctx.mailboxes.realtime)
         assert of_type(to_realtime, PlayoutFinished) == []
         # Only the successor says what it did: the RealtimeActor has the rest of the goodbye said again.
-        assert of_type(to_realtime, PlayoutLost) == [PlayoutLost()]
+        assert of_type(to_realtime, PlayoutLost) == [PlayoutLost(frozenset({"bye"}))]
         # The hang-up the predecessor had taken is lost with it: the line stays up, and the silence is measured
         # from the restart, so the RealtimeActor's ladder gets a tick 15 s later and asks again.
         assert line.of("hang_up") == [] and drain(ctx.mailboxes.supervisor) == []

@@ -349,7 +349,10 @@ async def test_a_greeting_the_restarted_audio_actor_dropped_is_said_again_whole(
         h.push(s.response_created("resp_g"), s.item_added("resp_g", "item_g"))
         h.push(s.audio_delta("resp_g", "item_g", b"\x7f" * 1600), s.transcript_delta("resp_g", "item_g", "שלום, כאן"))
         await h.idle()
-        h.send(PlayoutLost())  # the AudioActor crashed and its successor cleared the line
+        h.send(PlayoutLost(frozenset()))  # a restart before it took any of the greeting: it plays it whole
+        await h.idle()
+        assert h.sent("response.cancel") == [] and h.realtime_events("playout_lost")[-1]["repeat"] is False
+        h.send(PlayoutLost(frozenset({"item_g"})))  # the AudioActor crashed and its successor cleared the line
         await h.idle()
         assert h.sent("response.cancel")[-1]["response_id"] == "resp_g"
         note = h.sent("conversation.item.create")[-1]["item"]["content"][0]["text"]
@@ -367,7 +370,7 @@ async def test_a_restart_after_everything_was_heard_changes_nothing(h: Harness, 
     async with h.running():
         await greet(h)
         h.send(PlayoutFinished(item_id="item_g", heard_ms=400))
-        h.send(PlayoutLost())
+        h.send(PlayoutLost(frozenset({"item_g"})))
         await h.idle()
         assert h.realtime_events("playout_lost")[-1]["repeat"] is False
         assert h.sent("response.cancel") == [] and h.sent("conversation.item.create") == []
@@ -388,7 +391,8 @@ async def test_a_false_claim_whose_stop_died_with_the_audio_actor_is_truncated_a
         h.push(s.transcript_delta("resp_y", "item_y", " קבעתי לך תור"))
         await h.idle()
         assert StopPlayback(reason="false_claim", item_id="item_y") in h.audio_out
-        h.send(PlayoutLost())  # instead of the PlayoutStopped the crashed AudioActor never sent
+        # Instead of the PlayoutStopped the crashed AudioActor never sent:
+        h.send(PlayoutLost(frozenset({"item_g", "item_y"})))
         await h.idle()
         truncate = h.sent("conversation.item.truncate")
         assert [(t["item_id"], t["audio_end_ms"]) for t in truncate] == [("item_y", 0)]

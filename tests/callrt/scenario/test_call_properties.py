@@ -73,7 +73,9 @@ def test_naming_a_strangers_number_hands_the_request_to_a_person() -> None:
 
 def test_an_audio_actor_restart_before_the_greeting_plays_it_whole() -> None:
     """Found by the Hebrew property above: the AudioActor crashed at 0 ms, the greeting queued while it
-    restarted, and the new instance dropped it as its predecessor's; the caller heard nothing for 15 s."""
+    restarted, and the new instance dropped it as its predecessor's; the caller heard nothing for 15 s.
+    The second crash, 120 ms before the greeting's end, cuts it: the new instance cleared the line, nothing
+    says how much was heard, so the greeting is said again whole."""
     scenario = {
         "name": "audio-crash-before-the-greeting",
         "language": "he",
@@ -86,8 +88,11 @@ def test_an_audio_actor_restart_before_the_greeting_plays_it_whole() -> None:
     }
     report = run_scenario(scenario)
     assert_no_violations(report)
-    # The greeting (3.6 s) played and the caller hung up after it: no 15 s of silence, no silence prompt.
-    assert report["silence_prompts"] == 0 and report["duration_ms"] < 6000
+    # The first restart took none of the greeting and plays it whole; the second cut it and has it said
+    # again (3.6 s), and the caller hung up after it: no 15 s of silence, no silence prompt.
+    assert [note.split()[0] for note in report["server_notes"]] == ["ai_unheard"]
+    assert report["ai_turns"][-1]["heard_ms"] == 3600
+    assert report["silence_prompts"] == 0 and report["duration_ms"] < 3480 + 3600 + 1000
 
 
 def test_an_audio_actor_restart_while_the_greeting_streams_in_plays_it_whole() -> None:
