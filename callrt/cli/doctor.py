@@ -20,7 +20,7 @@ import trio
 from actors.appointment_nlp import RuleExtractor
 from actors.config import CallConfig
 from actors.prompt import build_instructions
-from callrt.cli.options import describe, public_url
+from callrt.cli.options import add_public_url_option, describe
 from callrt.doctor.other_checks import check_nlp, check_webhook
 from callrt.doctor.realtime_check import check_realtime
 from callrt.doctor.verdict import Verdict
@@ -50,13 +50,7 @@ def register(subparsers: Any) -> None:
         __doc__,
         DOCTOR_ENVIRONMENT,
     )
-    parser.add_argument(
-        "--public-url",
-        type=public_url,
-        metavar="URL",
-        default=None,
-        help="base URL Twilio reaches us at, https://… (default $CALLRT_PUBLIC_URL)",
-    )
+    add_public_url_option(parser)
     parser.add_argument(
         "--realtime-url",
         metavar="URL",

@@ -1,6 +1,6 @@
-"""The options several commands share, spelled and checked the same way everywhere: `--db URL`, ports and
-URLs (an out-of-range port or a URL without its scheme is a usage error, reported by the command's own
-parser), and the "environment variables" section of each command's help."""
+"""The options several commands share, spelled and checked the same way everywhere: `--db URL`,
+`--public-url URL`, ports and URLs (an out-of-range port or a URL without its scheme is a usage error,
+reported by the command's own parser), and the "environment variables" section of each command's help."""
 
 from __future__ import annotations
 
@@ -126,3 +126,14 @@ PUBLIC_URL_EXAMPLE = "https://calls.example.com"
 public_url = _url_type(PUBLIC_URL_EXAMPLE)
 server_url = _url_type("http://127.0.0.1:8080")
 websocket_url = _url_type("ws://127.0.0.1:8080/media")
+
+
+def add_public_url_option(parser: argparse.ArgumentParser) -> None:
+    """`--public-url URL`: where Twilio reaches the server (`callrt serve` answers there, `callrt doctor` checks it)."""
+    parser.add_argument(
+        "--public-url",
+        type=public_url,
+        metavar="URL",
+        default=None,
+        help="base URL Twilio reaches us at, https://… (default $CALLRT_PUBLIC_URL)",
+    )

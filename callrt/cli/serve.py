@@ -38,9 +38,9 @@ from callrt.cli.options import (
     PUBLIC_URL_EXAMPLE,
     SERVER_ENVIRONMENT,
     add_db_option,
+    add_public_url_option,
     describe,
     port,
-    public_url,
     url_problem,
 )
 from callrt.logsafe import escape_for_log
@@ -88,13 +88,7 @@ def register(subparsers: Any) -> None:
         default=None,
         help="send every call to this business, whatever number was called (default: route by the number)",
     )
-    parser.add_argument(
-        "--public-url",
-        type=public_url,
-        metavar="URL",
-        default=None,
-        help="base URL Twilio reaches us at, https://… (default $CALLRT_PUBLIC_URL)",
-    )
+    add_public_url_option(parser)
     parser.add_argument(
         "--forwarded-allow-ips",
         default=None,
