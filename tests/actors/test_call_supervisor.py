@@ -166,23 +166,32 @@ async def test_degraded_booking_makes_the_ai_promise_a_callback(
     assert [(e["type"], e["fields"]["kind"]) for e in sent] == [("ServerNote", "booking_unavailable")]
 
 
-async def test_a_database_down_at_call_start_opens_the_session_when_it_is_back(
-    salon: tuple[Store, int], autojump_clock: object
-) -> None:
+async def call_through_an_outage(
+    salon: tuple[Store, int], call_sid: str, *, down_s: float, hang_up_after_s: float
+) -> Trace:
+    """A call whose store is down for its first `down_s` seconds, until the caller hangs up; its trace."""
     store, business = salon
     gateway = StoreGateway(inline=True)
-    gateway.outage_until = trio.current_time() + 2.0
-    trace = Trace("CA5")
+    gateway.outage_until = trio.current_time() + down_s
+    trace = Trace(call_sid)
     await run_call(
-        call_sid="CA5",
+        call_sid=call_sid,
         business_id=business,
-        line=ScriptedLine(hang_up_after_s=10),
-        model=None,  # type: ignore[arg-type]
+        line=ScriptedLine(hang_up_after_s=hang_up_after_s),
+        model=None,  # type: ignore[arg-type]  # the default actors are replaced below
         store=store,
         trace=trace,
         gateway=gateway,
         child_specs=lambda ctx: [ChildSpec("nlp", lambda: Idle(ctx))],
     )
+    return trace
+
+
+async def test_a_database_down_at_call_start_opens_the_session_when_it_is_back(
+    salon: tuple[Store, int], autojump_clock: object
+) -> None:
+    store, _ = salon
+    trace = await call_through_an_outage(salon, "CA5", down_s=2.0, hang_up_after_s=10)
     logs = [e["msg"] for e in trace.events if e["ev"] == "log"]
     assert logs[0].startswith("start_call_session failed")
     assert any("retrying" in line for line in logs)
@@ -198,19 +207,7 @@ async def test_the_session_row_is_retried_for_the_whole_call_and_ended_only_once
     call's last attempt; for 60 s: never, and the end is not written to a row that does not exist."""
     store, business = salon
     call_sid = f"CAdown{int(down_s)}"
-    gateway = StoreGateway(inline=True)
-    gateway.outage_until = trio.current_time() + down_s
-    trace = Trace(call_sid)
-    await run_call(
-        call_sid=call_sid,
-        business_id=business,
-        line=ScriptedLine(hang_up_after_s=30),
-        model=None,  # type: ignore[arg-type]
-        store=store,
-        trace=trace,
-        gateway=gateway,
-        child_specs=lambda ctx: [ChildSpec("nlp", lambda: Idle(ctx))],
-    )
+    trace = await call_through_an_outage(salon, call_sid, down_s=down_s, hang_up_after_s=30)
     logs = [e["msg"] for e in trace.events if e["ev"] == "log"]
     assert not any(line.startswith("end_call_session failed") for line in logs), "never ended before it existed"
     calls, _ = store.list_calls(business)
