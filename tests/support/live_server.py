@@ -3,6 +3,7 @@ already has what a deployment needs: a business reached by a number, and a conso
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -11,6 +12,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import attrs
 import httpx
@@ -99,6 +101,15 @@ def running_server(folder: Path, db_url: str, business_id: int, *options: str) -
         process.wait(timeout=15)
 
 
+@contextmanager
+def serving(folder: Path, *options: str, **business: object) -> Iterator[LiveServer]:
+    """`running_server` with `options` over a new SQLite database in `folder`, prepared by `prepare_database`
+    (`business`: the salon's settings that differ)."""
+    db_url = f"sqlite:///{folder / 'live.db'}"
+    with running_server(folder, db_url, prepare_database(db_url, **business), *options) as live:
+        yield live
+
+
 def run_call(server: LiveServer, scenario: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     """`callrt call` against `server`, to the salon's number, reading its trace as the console user."""
     command = ["call", "--server", server.base, "--scenario", str(scenario), "--json", "--db", server.db_url]
@@ -107,3 +118,11 @@ def run_call(server: LiveServer, scenario: Path, *extra: str) -> subprocess.Comp
     return subprocess.run(
         [sys.executable, "-m", "callrt", *command], capture_output=True, text=True, timeout=120, check=False, env=env
     )
+
+
+def call_report(server: LiveServer, scenario: Path) -> dict[str, Any]:
+    """The report of `run_call`, which must have succeeded (exit status 0)."""
+    result = run_call(server, scenario)
+    assert result.returncode == 0, result.stdout + result.stderr
+    report: dict[str, Any] = json.loads(result.stdout)
+    return report

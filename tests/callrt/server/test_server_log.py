@@ -3,40 +3,20 @@ line per call end, at INFO, on a real server over loopback with a real simulated
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
-from tests.support.live_server import prepare_database, run_call, running_server
+from tests.support.live_scenarios import BOOKING_SCRIPT, live_scenario, write_scenario
+from tests.support.live_server import call_report, serving
 
-BOOKING = {
-    "name": "logged-booking",
-    "language": "he",
-    "now": "2026-11-24T10:00:00+02:00",
-    "business": {"name": "unused: the live server answers for its own business"},
-    "caller": {"phone": "+972501234567"},
-    # A weekday morning a few days ahead is bookable whatever day the test runs on.
-    "script": [
-        {"wait": "ai_done"},
-        {"pause_ms": 300},
-        {"say": "אני רוצה תור ביום שני בעשר בבוקר, קוראים לי דנה", "ms": 1800},
-        {"wait": "ai_done"},
-        {"pause_ms": 1500},
-        {"hangup": True},
-    ],
-}
+BOOKING = live_scenario("logged-booking", BOOKING_SCRIPT)
 LINE = re.compile(r"^\S+ \S+ (?P<level>[A-Z]+) (?P<logger>[\w.]+): (?P<message>.*)$")
 
 
 def test_serve_logs_its_start_and_each_call_end_at_info_without_verbose(tmp_path: Path) -> None:
-    db_url = f"sqlite:///{tmp_path / 'live.db'}"
-    business_id = prepare_database(db_url, name="Dana\x1b[2J salon")
-    scenario = tmp_path / "booking.json"
-    scenario.write_text(json.dumps(BOOKING, ensure_ascii=False), encoding="utf-8")
-    with running_server(tmp_path, db_url, business_id) as server:
-        result = run_call(server, scenario)
-    assert result.returncode == 0, result.stdout + result.stderr
-    report = json.loads(result.stdout)
+    with serving(tmp_path, name="Dana\x1b[2J salon") as server:
+        report = call_report(server, write_scenario(tmp_path, BOOKING))
+    business_id = server.business_id
     [appointment] = report["appointments"]
     call_sid = report["trace"].rsplit("/", 1)[1]
     text = server.log.read_text(encoding="utf-8")

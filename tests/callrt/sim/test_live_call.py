@@ -2,61 +2,32 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 import trio
 
 from callrt.sim.live_call import console_login
-from tests.support.live_server import (
-    OWNER,
-    OWNER_PASSWORD,
-    SALON_NUMBER,
-    LiveServer,
-    prepare_database,
-    run_call,
-    running_server,
-)
+from tests.support.live_scenarios import BOOKING_SCRIPT, asks_once, live_scenario, write_scenario
+from tests.support.live_server import OWNER, OWNER_PASSWORD, SALON_NUMBER, LiveServer, call_report, serving
 
-SCENARIO = {
-    "name": "live-booking",
-    "language": "he",
-    "now": "2026-11-24T10:00:00+02:00",
-    "business": {"name": "unused: the live server answers for its own business"},
-    "caller": {"phone": "+972501234567"},
-    # A weekday morning a few days ahead is bookable whatever day the test runs on.
-    "script": [
-        {"wait": "ai_done"},
-        {"pause_ms": 300},
-        {"say": "אני רוצה תור ביום שני בעשר בבוקר, קוראים לי דנה", "ms": 1800},
-        {"wait": "ai_done"},
-        {"pause_ms": 1500},
-        {"hangup": True},
-    ],
-}
+SCENARIO = live_scenario("live-booking", BOOKING_SCRIPT)
 
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[LiveServer]:
-    db_url = f"sqlite:///{tmp_path / 'live.db'}"
-    with running_server(tmp_path, db_url, prepare_database(db_url)) as live:
+    with serving(tmp_path) as live:
         yield live
 
 
 def test_a_live_call_books_over_real_sockets(server: LiveServer, tmp_path: Path) -> None:
-    scenario = tmp_path / "live.json"
-    scenario.write_text(json.dumps(SCENARIO, ensure_ascii=False), encoding="utf-8")
-    result = run_call(server, scenario)
-    assert result.returncode == 0, result.stdout + result.stderr
-    report = json.loads(result.stdout)
+    report = call_report(server, write_scenario(tmp_path, SCENARIO))
     assert report["violations"] == []
     assert report["hangup"]["by"] == "caller"
     assert len(report["appointments"]) == 1
@@ -79,8 +50,7 @@ async def _log_in(client: httpx.Client) -> None:
 
 
 def test_without_a_console_login_the_call_says_how_to_read_its_trace(server: LiveServer, tmp_path: Path) -> None:
-    scenario = tmp_path / "live.json"
-    scenario.write_text(json.dumps({**SCENARIO, "script": [{"hangup": True}]}, ensure_ascii=False), encoding="utf-8")
+    scenario = write_scenario(tmp_path, {**SCENARIO, "script": [{"hangup": True}]})
     command = ["call", "--server", server.base, "--scenario", str(scenario), "--to", SALON_NUMBER]
     env = {key: value for key, value in os.environ.items() if not key.startswith("CALLRT_CONSOLE_")}
     result = subprocess.run(
@@ -90,35 +60,17 @@ def test_without_a_console_login_the_call_says_how_to_read_its_trace(server: Liv
     assert "traces need a console login: pass --user NAME" in result.stderr
 
 
-def run_caller(server: LiveServer, scenario: dict[str, object], tmp_path: Path) -> dict[str, Any]:
-    path = tmp_path / f"{scenario['name']}.json"
-    path.write_text(json.dumps(scenario, ensure_ascii=False), encoding="utf-8")
-    report: dict[str, Any] = json.loads(run_call(server, path).stdout)
-    return report
-
-
 def test_a_caller_who_names_anothers_number_cancels_nothing(server: LiveServer, tmp_path: Path) -> None:
     """The attack, live: one caller books from their line; a second caller, from another line, says
     "cancel my appointment, my number is" the first one's, written exactly as it is stored."""
     from store import Store
 
-    owner = {**SCENARIO, "name": "owner", "caller": {"phone": "+972521111111"}}
-    booked = run_caller(server, owner, tmp_path)
+    owner = live_scenario("owner", BOOKING_SCRIPT, phone="+972521111111")
+    booked = call_report(server, write_scenario(tmp_path, owner))
     assert booked["violations"] == [] and len(booked["appointments"]) == 1
-    attacker = {
-        **SCENARIO,
-        "name": "attacker",
-        "caller": {"phone": "+972502222222"},
-        "script": [
-            {"wait": "ai_done"},
-            {"pause_ms": 300},
-            {"say": "אני רוצה לבטל את התור שלי, המספר שלי +972521111111", "ms": 2200},
-            {"wait": "ai_done"},
-            {"pause_ms": 1500},
-            {"hangup": True},
-        ],
-    }
-    report = run_caller(server, attacker, tmp_path)
+    cancels = asks_once("אני רוצה לבטל את התור שלי, המספר שלי +972521111111", 2200)
+    attacker = live_scenario("attacker", cancels, phone="+972502222222")
+    report = call_report(server, write_scenario(tmp_path, attacker))
     assert report["violations"] == []  # foreign_appointment_touched among the checks, on the database
     assert "booking_failed reason=unverified_caller" in report["server_notes"]
     assert not any(note.startswith("appointment_cancelled") for note in report["server_notes"])
