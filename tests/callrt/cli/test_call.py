@@ -16,38 +16,17 @@ import pytest
 import sqlalchemy as sa
 
 from store import Store
-from tests.support.live_server import (
-    OWNER,
-    OWNER_PASSWORD,
-    SALON_NUMBER,
-    LiveServer,
-    prepare_database,
-    run_call,
-    running_server,
-)
+from tests.support.live_scenarios import live_scenario, write_scenario
+from tests.support.live_server import OWNER, OWNER_PASSWORD, SALON_NUMBER, LiveServer, run_call, serving
 
-HELLO_BYE: dict[str, Any] = {
-    "name": "hello-bye",
-    "language": "en",
-    "now": "2026-11-24T10:00:00+02:00",
-    "business": {"name": "unused: the live server answers for its own business"},
-    "caller": {"phone": "+972501234567"},
-    "script": [{"wait": "ai_done"}, {"hangup": True}],
-}
+HELLO_BYE = live_scenario("hello-bye", [{"wait": "ai_done"}, {"hangup": True}], language="en")
 NOTE = "the scenarios' now, business, appointments are not applied"
 
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[LiveServer]:
-    db_url = f"sqlite:///{tmp_path / 'live.db'}"
-    with running_server(tmp_path, db_url, prepare_database(db_url)) as live:
+    with serving(tmp_path) as live:
         yield live
-
-
-def write(tmp_path: Path, scenario: dict[str, Any]) -> Path:
-    path = tmp_path / f"{scenario['name']}.json"
-    path.write_text(json.dumps(scenario), encoding="utf-8")
-    return path
 
 
 def reports(result: subprocess.CompletedProcess[str]) -> list[dict[str, Any]]:
@@ -70,9 +49,9 @@ def call(server: LiveServer, *scenarios: Path, as_json: bool = True) -> subproce
 
 
 def test_expectations_on_the_servers_own_business_are_not_applicable(server: LiveServer, tmp_path: Path) -> None:
-    plain = write(tmp_path, {**HELLO_BYE, "expect": {"violations": [], "hangup.by": "caller"}})
+    plain = write_scenario(tmp_path, {**HELLO_BYE, "expect": {"violations": [], "hangup.by": "caller"}})
     expect = {"violations": [], "appointments": {"count": 1}}
-    booking = write(tmp_path, {**HELLO_BYE, "name": "books", "expect": expect})
+    booking = write_scenario(tmp_path, {**HELLO_BYE, "name": "books", "expect": expect})
     result = call(server, plain, booking)
     assert result.returncode == 3, result.stdout + result.stderr
     assert result.stderr.count(NOTE) == 1
@@ -89,7 +68,7 @@ def test_expectations_on_the_servers_own_business_are_not_applicable(server: Liv
 
 def test_a_model_that_refuses_every_session_is_a_failed_call(server: LiveServer, tmp_path: Path) -> None:
     refused = {**HELLO_BYE, "faults": [{"at_ms": 0, "kind": "refuse_session", "field": "*"}]}
-    result = run_call(server, write(tmp_path, refused))
+    result = run_call(server, write_scenario(tmp_path, refused))
     assert result.returncode == 1, result.stdout + result.stderr
     [report] = reports(result)
     assert report["failed"]["reason"] == "session_refused"
@@ -104,7 +83,7 @@ def test_a_business_with_broken_settings_is_a_failed_call(server: LiveServer, tm
             conn.execute(sa.text(update), {"id": server.business_id})
     finally:
         store.dispose()
-    result = run_call(server, write(tmp_path, HELLO_BYE))
+    result = run_call(server, write_scenario(tmp_path, HELLO_BYE))
     assert result.returncode == 1, result.stdout + result.stderr
     [report] = reports(result)
     assert report["failed"]["reason"] == "invalid_settings"
