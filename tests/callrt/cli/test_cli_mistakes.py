@@ -6,7 +6,6 @@ given, not the top-level one."""
 from __future__ import annotations
 
 import contextlib
-import json
 import re
 import socket
 import subprocess
@@ -21,20 +20,14 @@ import sqlalchemy as sa
 
 from callrt import __version__, cli
 from callrt.cli.options import ENVIRONMENT
-from tests.support.live_server import OWNER, OWNER_PASSWORD, SALON_NUMBER, prepare_database, running_server
+from tests.support.live_scenarios import live_scenario, write_scenario
+from tests.support.live_server import OWNER, OWNER_PASSWORD, SALON_NUMBER, prepare_database, serving
 from tests.support.postgres import require_postgres
 from tests.support.processes import child_env, free_port
 
 LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ [A-Z]+ ")
 """A log line (serve logs what it is about to serve before it binds): not the error's line."""
-HOLD_THE_LINE = {
-    "name": "hold-the-line",
-    "language": "he",
-    "now": "2026-11-24T10:00:00+02:00",
-    "business": {"name": "unused: the live server answers for its own business"},
-    "caller": {"phone": "+972501234567"},
-    "script": [{"wait": "ai_done"}, {"pause_ms": 3000}, {"hangup": True}],
-}
+HOLD_THE_LINE = live_scenario("hold-the-line", [{"wait": "ai_done"}, {"pause_ms": 3000}, {"hangup": True}])
 
 
 class Setting:
@@ -45,9 +38,7 @@ class Setting:
         self.stack = stack
 
     def scenario(self) -> str:
-        path = self.folder / "hold.json"
-        path.write_text(json.dumps(HOLD_THE_LINE, ensure_ascii=False), encoding="utf-8")
-        return str(path)
+        return str(write_scenario(self.folder, HOLD_THE_LINE))
 
     def business_db(self) -> str:
         url = f"sqlite:///{self.folder / 'served.db'}"
@@ -88,9 +79,7 @@ class Setting:
         return str(path)
 
     def server_with_one_call_slot(self) -> str:
-        db_url = self.business_db()
-        live = self.stack.enter_context(running_server(self.folder, db_url, 1, "--max-calls", "1"))
-        return live.base
+        return self.stack.enter_context(serving(self.folder, "--max-calls", "1")).base
 
 
 @attrs.frozen
