@@ -22,7 +22,10 @@ touch while the line is withheld, or the caller named another number, is handed 
 request is recorded (reason `unverified_caller`) and the note makes the AI say the handoff line.
 
 The actor keeps no durable state: the store is idempotent per call, so a request repeated (by the NLP,
-or after a restart) never books twice; a note identical to the previous one is not re-sent.
+or after a restart) never books, moves or cancels twice: a cancel asked again finds the appointment this
+call cancelled, a move asked again finds the appointment already at its new time, and the note says so
+again. A note identical to the previous one is not re-sent, unless the caller asked again
+(`BookingRequest.asked_again`) or it is a failure: the caller is then waiting for the answer.
 """
 
 from __future__ import annotations
@@ -83,7 +86,7 @@ class BookingActor:
                 raise InjectedFault(message.reason)
             note = await self._handle(message)
             if note is not None:
-                self._send(note)
+                self._send(note, message)
 
     # -- one request -----------------------------------------------------------
 
@@ -143,7 +146,7 @@ class BookingActor:
         )
         if outcome.reason == "no_appointment" and line is None:
             return await self._hand_off(request)
-        return self._booked_note(outcome)
+        return self._booked_note(outcome, moved=True)
 
     async def _cancel(self, request: BookingRequest) -> ServerNote:
         line = self._line_phone(request)
@@ -158,7 +161,7 @@ class BookingActor:
             return await self._hand_off(request)
         if outcome.reason is not None:
             return failure_note(outcome.reason)
-        self._log(f"appointment_cancelled id={outcome.appointment_id}")
+        self._log_done(f"appointment_cancelled id={outcome.appointment_id}", outcome)
         return ServerNote(
             kind="appointment_cancelled",
             text=f"appointment_cancelled id={outcome.appointment_id}",
@@ -188,16 +191,18 @@ class BookingActor:
             self._handed_off.add(request.kind)
         return failure_note(UNVERIFIED_CALLER)
 
-    def _booked_note(self, outcome: BookingOutcome) -> ServerNote:
+    def _booked_note(self, outcome: BookingOutcome, *, moved: bool = False) -> ServerNote:
+        """`moved`: the request was a move, so its answer says rescheduled even when the store had nothing
+        to change (a move asked again, or to the time the appointment already has)."""
         if outcome.reason == "no_appointment":
             return failure_note("no_appointment")
         if outcome.reason is not None:
             assert outcome.start is not None
             return refusal_note(outcome.reason, outcome.start, outcome.alternatives)
         assert outcome.start is not None and outcome.appointment_id is not None
-        kind: NoteKind = "appointment_rescheduled" if outcome.moved else "appointment_created"
+        kind: NoteKind = "appointment_rescheduled" if moved or outcome.moved else "appointment_created"
         line = f"{kind} id={outcome.appointment_id} start={iso_minute(outcome.start)}"
-        self._log(line + (" (duplicate request: already booked)" if outcome.duplicate else ""))
+        self._log_done(line, outcome)
         return ServerNote(kind=kind, text=line, appointment_id=outcome.appointment_id)
 
     # -- helpers -----------------------------------------------------------------
@@ -224,10 +229,11 @@ class BookingActor:
         the request named another number; None limits it to the appointment this call booked."""
         return self.ctx.caller_phone if may_touch_appointments_of_line(self.ctx.caller_phone, request.phone) else None
 
-    def _send(self, note: ServerNote) -> None:
-        # A duplicated request gives the very same outcome: the model has it already. A failure is
-        # always answered, though: the caller asked again, and silence would leave them waiting.
-        if note.text == self._last_note and note.kind != "booking_failed":
+    def _send(self, note: ServerNote, request: BookingRequest) -> None:
+        # A duplicated request (the NLP restarted and handed on its action again) gives the very same
+        # outcome: the model has it already. The caller asking again is always answered, though, and so
+        # is a failure: they asked, and silence would leave them waiting.
+        if note.text == self._last_note and not request.asked_again and note.kind != "booking_failed":
             self._log(f"not repeating: {note.text}")
             return
         self._last_note = note.text
@@ -235,3 +241,6 @@ class BookingActor:
 
     def _log(self, line: str) -> None:
         self.ctx.log(self.name, line)
+
+    def _log_done(self, line: str, outcome: BookingOutcome) -> None:
+        self._log(line + (" (duplicate request: already done)" if outcome.duplicate else ""))

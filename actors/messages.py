@@ -259,6 +259,8 @@ class BookingRequest:
     phone: str | None
     """The number the caller said aloud, else the caller line: a contact for a new booking, never proof of
     who the caller is (actors.caller_identity)."""
+    asked_again: bool = False
+    """The caller asked again for the action handed on last: it is answered even when the answer is unchanged."""
 
 
 BookingInbox = BookingRequest | InjectedCrash

@@ -4,6 +4,7 @@ temporary SQLite file, a CallContext from the shared factory, virtual time (auto
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from tests.support.store import ISRAELI_HOURS, NOW, TOMORROW_18, TZ
 
 CALL_SID = "CAbook"
 SATURDAY_18 = dt.datetime(2026, 11, 28, 18, 0, tzinfo=TZ)
+FRIDAY_9 = dt.datetime(2026, 11, 27, 9, 0, tzinfo=TZ)
 
 
 def make_store(path: Path) -> tuple[Store, int]:
@@ -37,8 +39,11 @@ def request(
     kind: BookingKind = "create_appointment",
     phone: str | None = None,
     request_id: str = "r1",
+    asked_again: bool = False,
 ) -> BookingRequest:
-    return BookingRequest(request_id=request_id, kind=kind, start=start, name=name, phone=phone)
+    return BookingRequest(
+        request_id=request_id, kind=kind, start=start, name=name, phone=phone, asked_again=asked_again
+    )
 
 
 async def run_actor(ctx: CallContext, requests: Sequence[BookingRequest | InjectedCrash]) -> list[str]:
@@ -153,6 +158,56 @@ async def test_changed_time_moves_then_reschedule_and_cancel(salon: tuple[Store,
         f"appointment_cancelled id={appointment.id}",
     ]
     assert appointment.status == "cancelled"
+
+
+async def test_a_cancel_asked_again_is_answered_again_and_cancels_nothing_more(salon: tuple[Store, int]) -> None:
+    store, business = salon
+    first = store.add_appointment(business, TOMORROW_18, 30, name="דנה", phone=PHONE)
+    second = store.add_appointment(business, FRIDAY_9, 30, name="דנה", phone=PHONE)
+    ctx = make_context(call_sid=CALL_SID, business_id=business, store=store)
+    cancel = functools.partial(request, None, kind="cancel_appointment", name=None)
+    notes = await run_actor(
+        ctx,
+        [
+            cancel(),
+            cancel(request_id="r2", asked_again=True),  # "so is it cancelled?"
+            cancel(request_id="r3"),  # the same request again without the caller asking (an NLP restart)
+            cancel(request_id="r4", asked_again=True),  # "cancel it please"
+        ],
+    )
+    # Each time the caller asked, the server answered, about the appointment this call cancelled.
+    assert notes == [f"appointment_cancelled id={first}"] * 3
+    statuses = {a.id: (a.status, a.cancel_call_sid) for a in store.list_appointments(business, active_only=False)}
+    assert statuses == {first: ("cancelled", CALL_SID), second: ("booked", None)}
+    assert log_lines(ctx).count(f"appointment_cancelled id={first} (duplicate request: already done)") == 3
+
+
+async def test_a_move_asked_again_is_answered_with_its_new_time_and_moves_nothing_more(
+    salon: tuple[Store, int],
+) -> None:
+    store, business = salon
+    first = store.add_appointment(business, TOMORROW_18, 30, name="דנה", phone=PHONE)
+    second = store.add_appointment(business, FRIDAY_9, 30, name="דנה", phone=PHONE)
+    later = TOMORROW_18 + dt.timedelta(minutes=30)
+    move = functools.partial(request, later, kind="reschedule_appointment", name=None)
+    notes = await run_actor(
+        make_context(call_sid=CALL_SID, business_id=business, store=store),
+        [move(), move(request_id="r2", asked_again=True), move(request_id="r3", asked_again=True)],
+    )
+    assert notes == [f"appointment_rescheduled id={first} start=2026-11-25T18:30+02:00"] * 3
+    starts = {a.id: a.start for a in store.list_appointments(business)}
+    assert starts == {first: later, second: FRIDAY_9}
+
+
+async def test_a_move_to_the_time_the_appointment_has_is_answered_as_a_move(salon: tuple[Store, int]) -> None:
+    store, business = salon
+    appointment = store.add_appointment(business, TOMORROW_18, 30, name="דנה", phone=PHONE)
+    notes = await run_actor(
+        make_context(call_sid=CALL_SID, business_id=business, store=store),
+        [request(TOMORROW_18, kind="reschedule_appointment", name=None)],
+    )
+    # Nothing was booked: a note saying "created" would have the AI claim a new booking.
+    assert notes == [f"appointment_rescheduled id={appointment} start=2026-11-25T18:00+02:00"]
 
 
 async def test_nothing_to_cancel_or_reschedule_and_bad_requests(salon: tuple[Store, int]) -> None:

@@ -8,6 +8,7 @@ to a person (a callback request) and the AI says the handoff line. Real store, v
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from pathlib import Path
 
 import pytest
@@ -62,6 +63,21 @@ async def test_naming_a_strangers_number_cancels_and_moves_nothing(
     # Called back on the caller's own line; on a withheld one, on the number they said (the owner then checks).
     assert all(c.phone == caller if caller else same_line(c.phone, VICTIM) for c in callbacks)
     assert all(VICTIM in c.request or VICTIM_SAID in c.request for c in callbacks)
+
+
+@pytest.mark.parametrize("caller", [PHONE, None], ids=["another-line", "withheld"])
+async def test_asking_again_with_a_strangers_number_is_handed_over_again_and_recorded_once(
+    salon_with_victim: tuple[Store, int, int], caller: str | None
+) -> None:
+    store, business, victim = salon_with_victim
+    move = functools.partial(request, FRIDAY_10, kind="reschedule_appointment", name=None, phone=VICTIM_SAID)
+    notes = await run_actor(
+        make_context(business_id=business, store=store, call_sid="CAagain", caller_phone=caller),
+        [move(), move(request_id="r2", asked_again=True), move(request_id="r3", asked_again=True)],
+    )
+    assert notes == ["booking_failed reason=unverified_caller"] * 3
+    assert untouched(store, business, victim)
+    assert len(store.callback_requests(business)) == 1
 
 
 async def test_a_withheld_line_without_a_number_is_handed_over_too(salon_with_victim: tuple[Store, int, int]) -> None:
