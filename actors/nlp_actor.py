@@ -4,7 +4,10 @@ known, or a `need_date` / `need_time` server note to the RealtimeActor so the AI
 
 Extraction (possibly a slow LLM call) runs in a child task; a newer transcript cancels it,
 because the newer one carries the whole conversation and supersedes it. The same action is
-never handed on twice in a row.
+handed on again only when the caller's latest turn asks about it again ("cancel it please",
+"so is it cancelled?"), or after the server said it failed: every later transcript reads the
+same action ("thanks" after a cancellation), and re-sending it would make the AI repeat its
+answer; not re-sending it when the caller asks again would leave them waiting in silence.
 """
 
 from __future__ import annotations
@@ -12,13 +15,14 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 import trio
 
 from store import StoreError
 from store.errors import BrokenSettings
 
-from .appointment_nlp import Action, Extractor
+from .appointment_nlp import Action, Extractor, asks_again
 from .call_context import CallContext
 from .errors import InjectedFault
 from .messages import BookingKind, BookingRequest, HistoryTurn, InjectedCrash, ServerNote, UserTranscript
@@ -64,17 +68,27 @@ class NlpActor:
             self.ctx.log(
                 self.name, f"[NLP] appointment action detected: {json.dumps(action.to_json(), ensure_ascii=False)}"
             )
-            if action.action == "none" or self._already_handled(action, transcript.history):
+            if action.action == "none":
+                return
+            asked_again = self._asked_again(action, transcript, timezone)
+            if not asked_again and self._already_handled(action, transcript.history):
                 return
             self._last_handled = action
             self._handled_at = len(transcript.history)
-            self._forward(transcript.turn_id, action.action, action)
+            self._forward(transcript.turn_id, action.action, action, asked_again=asked_again)
         if scope.cancelled_caught:
             self.ctx.trace.record("nlp_superseded", turn_id=transcript.turn_id)
 
+    def _asked_again(self, action: Action, transcript: UserTranscript, timezone: str) -> bool:
+        """A caller turn later than the one that handed the action on asks about it again ("cancel it
+        please", "so is it cancelled?"): the server answers it again, even if with the same words."""
+        if action != self._last_handled or len(transcript.history) <= self._handled_at:
+            return False  # another action, or the very transcript that handed it on, delivered again
+        return asks_again(transcript.text, self.ctx.now().astimezone(ZoneInfo(timezone)).date())
+
     def _already_handled(self, action: Action, history: Sequence[HistoryTurn]) -> bool:
-        """The same action was sent before and did not fail since: every later transcript repeats it
-        (the latest statement wins), and re-sending it would make the AI repeat its answer."""
+        """The same action was sent before and did not fail since: every later transcript reads it again
+        (the latest statement wins) without the caller asking for it again."""
         if action != self._last_handled:
             return False
         since = history[self._handled_at :]
@@ -105,7 +119,7 @@ class NlpActor:
     def _log_retry(self, error: StoreError, delay: float) -> None:
         self.ctx.log(self.name, f"[NLP] database unavailable ({error}); retrying in {delay:g} s")
 
-    def _forward(self, turn_id: str, kind: BookingKind, action: Action) -> None:
+    def _forward(self, turn_id: str, kind: BookingKind, action: Action, *, asked_again: bool) -> None:
         if kind != "cancel_appointment" and action.start is None:
             self._realtime.send_nowait(need_note(action))
             return
@@ -116,6 +130,7 @@ class NlpActor:
                 start=action.start,
                 name=action.name,
                 phone=action.phone or self.ctx.caller_phone,
+                asked_again=asked_again,
             )
         )
 

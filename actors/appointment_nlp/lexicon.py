@@ -45,6 +45,7 @@ class Kind(Enum):
     LESS = auto()  # "פחות": "שבע פחות רבע" = a quarter to seven
     CORRECTION = auto()  # "sorry", "I mean", "בעצם": what follows replaces what was said
     DEFER = auto()  # "אחזור", "אתקשר": the caller will call back, so this turn asks for nothing
+    OUTCOME = auto()  # "בוטל", "moved": what became of a request ("so is it cancelled?"), never a request itself
 
 
 PartOfDay = Literal["morning", "noon", "afternoon", "evening", "night"]
@@ -129,6 +130,12 @@ RESCHEDULE_WORDS = """
     reschedule move change postpone push
 """
 CANCEL_WORDS = "לבטל ביטול מבטל מבטלת תבטלי תבטל תבטלו בטל בטלי לבטלו אבטל cancel canceling cancelling"
+# A request's outcome, asked about: "אז התור בוטל?", "did you move it?" ("move" is the intent word already).
+OUTCOME_WORDS = """
+    בוטל בוטלה מבוטל מבוטלת ביטלת ביטלתם הוזז הוזזה הזזת הזזתם הועבר הועברה העברת העברתם
+    נקבעה קבעת קבעתם נרשם נרשמה רשמת רשמתם
+    cancelled canceled moved rescheduled booked
+"""
 
 LEXICON: dict[str, Lexeme] = {
     **_table(Kind.NUMBER, HEBREW_NUMBERS),
@@ -167,6 +174,7 @@ LEXICON: dict[str, Lexeme] = {
     **_words(Kind.LESS, "פחות"),
     **_words(Kind.CORRECTION, "סליחה כלומר בעצם רגע sorry mean meant actually wait rather scratch say"),
     **_words(Kind.DEFER, "אחזור אתקשר נתקשר אבדוק אחשוב נחזור"),
+    **_words(Kind.OUTCOME, OUTCOME_WORDS),
 }
 
 # Words that end a name ("קוראים לי דנה ואני רוצה…", "this is Mike from…").

@@ -179,6 +179,86 @@ async def test_the_same_action_is_sent_again_after_the_server_said_it_failed(
     assert [r.request_id.split(":")[1] for r in requests] == ["u1", "u2"]
 
 
+def answered_then(asked: str, server: str, assistant: str, *follow_ups: str) -> tuple[UserTranscript, ...]:
+    """Transcripts u1 (the request), then u2, u3 … (the follow-ups) after the server's note and the AI's answer."""
+    history: tuple[HistoryTurn, ...] = (HistoryTurn("user", asked),)
+    transcripts = [UserTranscript("u1", asked, history)]
+    history += (HistoryTurn("server", f"[SERVER] {server}"), HistoryTurn("assistant", assistant))
+    for number, text in enumerate(follow_ups, start=2):
+        history += (HistoryTurn("user", text),)
+        transcripts.append(UserTranscript(f"u{number}", text, history))
+    return tuple(transcripts)
+
+
+async def test_a_cancel_asked_again_is_handed_on_again_marked_so(ctx: CallContext, autojump_clock: object) -> None:
+    await run_actor(
+        ctx,
+        RuleExtractor(),
+        *answered_then(
+            "I need to cancel my appointment",
+            "appointment_cancelled id=1",
+            "Your appointment is cancelled. Anything else?",
+            "thanks",
+            "so is it cancelled?",
+            "cancel it please",
+            "great, bye",
+        ),
+        gap_s=1.0,
+    )
+    requests, notes = drain(ctx)
+    assert notes == []
+    # "thanks" and "great, bye" read the same action but do not ask for it: nothing goes out for them.
+    assert [(r.request_id, r.asked_again) for r in requests] == [
+        ("CAnlp:u1:cancel_appointment", False),
+        ("CAnlp:u3:cancel_appointment", True),
+        ("CAnlp:u4:cancel_appointment", True),
+    ]
+
+
+async def test_a_move_asked_again_is_handed_on_again_with_its_time(ctx: CallContext, autojump_clock: object) -> None:
+    await run_actor(
+        ctx,
+        RuleExtractor(),
+        *answered_then(
+            "אני רוצה להזיז את התור שלי למחר בחמש וחצי",
+            "appointment_rescheduled id=1 start=2026-11-25T17:30+02:00",
+            "העברתי את התור ליום רביעי 25.11 בשעה 17:30.",
+            "תודה",
+            "אז הזזת אותו?",
+        ),
+        gap_s=1.0,
+    )
+    requests, _ = drain(ctx)
+    half_past_five = dt.datetime(2026, 11, 25, 17, 30, tzinfo=TZ)
+    assert [(r.request_id, r.kind, r.start, r.asked_again) for r in requests] == [
+        ("CAnlp:u1:reschedule_appointment", "reschedule_appointment", half_past_five, False),
+        ("CAnlp:u3:reschedule_appointment", "reschedule_appointment", half_past_five, True),
+    ]
+
+
+async def test_the_same_transcript_delivered_twice_is_no_asking_again(ctx: CallContext, autojump_clock: object) -> None:
+    ask = transcript("u1", "I need to cancel my appointment")
+    await run_actor(ctx, RuleExtractor(), ask, ask, gap_s=1.0)
+    requests, _ = drain(ctx)
+    assert [(r.request_id, r.asked_again) for r in requests] == [("CAnlp:u1:cancel_appointment", False)]
+
+
+async def test_a_request_without_a_day_asked_again_is_asked_about_again(
+    ctx: CallContext, autojump_clock: object
+) -> None:
+    await run_actor(
+        ctx,
+        RuleExtractor(),
+        transcript("u1", "I want to book an appointment"),
+        transcript("u2", "I want to book an appointment", "ok"),
+        transcript("u3", "I want to book an appointment", "ok", "can I book an appointment?"),
+        gap_s=1.0,
+    )
+    requests, notes = drain(ctx)
+    assert requests == []
+    assert [n.text for n in notes] == ["need_date action=create_appointment"] * 2
+
+
 async def test_a_newer_transcript_supersedes_a_slow_extraction(ctx: CallContext, autojump_clock: object) -> None:
     extractor = SlowRules([10.0, 0.5])
     actor = NlpActor(ctx, extractor)

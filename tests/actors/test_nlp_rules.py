@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from actors.appointment_nlp import Action, RuleExtractor
+from actors.appointment_nlp import Action, RuleExtractor, asks_again
 from actors.appointment_nlp.dates import weekday
 from actors.appointment_nlp.dialogue import offered_slots
 from actors.appointment_nlp.tokens import tokenize
@@ -210,6 +210,36 @@ def test_phone_numbers() -> None:
 )
 def test_intents(text: str, expected: str | None) -> None:
     assert said(text).intent == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("cancel it please", True),
+        ("תבטלי אותו בבקשה", True),
+        ("can you move it to 5:30?", True),
+        ("so it's at 5:30?", True),  # the slot itself
+        ("so is it cancelled?", True),
+        ("אז התור בוטל?", True),
+        ("ושבוטל?", True),  # prefixes stripped as for any known word
+        ("did you move it?", True),
+        ("אז הזזת אותו?", True),
+        ("so is it booked?", True),
+        ("thanks", False),
+        ("great, thank you, bye", False),
+        ("תודה רבה, להתראות", False),
+        ("לא, זהו", False),
+        ("what are your hours?", False),
+    ],
+)
+def test_a_turn_asks_again_for_a_request_its_slot_or_its_outcome(text: str, expected: bool) -> None:
+    assert asks_again(text, TODAY) is expected
+
+
+@pytest.mark.parametrize("text", ["is my appointment cancelled?", "האם התור שלי בוטל?", "was it moved?", "הוזז?"])
+def test_asking_what_became_of_a_request_is_no_request(text: str) -> None:
+    assert said(text).intent is None
+    assert fold(("user", text))["action"] == "none"
 
 
 def test_rejected_and_old_slots() -> None:
