@@ -163,7 +163,8 @@ class PlayoutStopped:
 class PlayoutLost:
     """A restarted AudioActor cleared the caller's line: what its predecessors had not played of `item_ids`
     (the items they took audio of) is gone, and what still arrives for them is dropped. Nothing says how
-    much of them the caller heard. Items no instance took yet are still played whole."""
+    much of them the caller heard. Items no instance took yet are still played whole. A caller's segment the
+    dead instance had started (`UtteranceStarted`) will never be ended by the new one."""
 
     item_ids: frozenset[str]
 

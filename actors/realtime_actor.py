@@ -77,6 +77,8 @@ class RealtimeActor:
         self.claims = self.conversation.claims
         self.book = self.conversation.book
         self.speech = self.conversation.speech
+        self._segment_at_ms: float | None = None
+        """When the caller's segment the AudioActor is deciding on started (`UtteranceStarted`), until it ends."""
 
     @property
     def is_ai_speaking(self) -> bool:
@@ -200,10 +202,13 @@ class RealtimeActor:
             self.book.caller_audio(message.payload)
             await send(rp.input_audio_append(message.payload))
         elif isinstance(message, UtteranceStarted):
-            pass  # a cough starts an utterance too: only a real utterance or a barge-in abandons the goodbye
+            # A cough starts an utterance too: only a real utterance or a barge-in abandons the goodbye.
+            self._segment_at_ms = message.at_ms
         elif isinstance(message, UtteranceEnded):
+            self._segment_at_ms = None
             await self._on_utterance_ended()
         elif isinstance(message, NoiseIgnored):
+            self._segment_at_ms = None
             self.book.discard_uncommitted()
             await send(rp.input_audio_clear())
             if message.interrupted_ai:
@@ -230,13 +235,23 @@ class RealtimeActor:
             raise InjectedFault(message.reason)
 
     async def _on_playout_lost(self, item_ids: frozenset[str]) -> None:
-        """The AudioActor restarted and cleared the line: what the caller did not hear is said again."""
+        """The AudioActor restarted and cleared the line: what the caller did not hear is said again, and a
+        segment of the caller's the dead instance was still deciding on ends where it stopped."""
         conversation = self.conversation
         stopped, repeat = self.speech.playout_lost(item_ids)
-        conversation.trace("playout_lost", unanswered_stops=len(stopped), repeat=repeat)
+        cut_at_ms, self._segment_at_ms = self._segment_at_ms, None
+        cut = cut_at_ms is not None and bool(self.book.uncommitted) and not self.ctx.config.server_vad
+        fields: dict[str, object] = {"unanswered_stops": len(stopped), "repeat": repeat, "cut_utterance": cut}
+        if cut and cut_at_ms is not None:
+            fields |= {"at_ms": cut_at_ms, "duration_ms": round(self.ctx.trace.now_ms() - cut_at_ms)}
+        conversation.trace("playout_lost", **fields)
         for item_id in stopped:
             await conversation.truncate(item_id, 0, "false_claim")
-        if repeat:
+        if cut:
+            # The new instance segments afresh and will never end it: what was forwarded is the caller's turn,
+            # answered like any other (an empty transcript has the AI ask them to say it again).
+            await self._on_utterance_ended()
+        elif repeat:
             # Audio still streaming would be dropped by the new AudioActor: stop it, then say it again whole.
             await conversation.cancel_active("playout_lost")
             await conversation.note_and_respond("ai_unheard", NOTE_TEXT["ai_unheard"])

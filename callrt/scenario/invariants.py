@@ -82,7 +82,8 @@ def check_no_audio_after_clear(events: Sequence[Event]) -> list[str]:
 def committed_utterances(events: Sequence[Event]) -> tuple[dict[str, Event], int]:
     """Which caller utterance each committed model item holds, and how many commits held none.
 
-    Each real utterance (`utterance`) is committed once; after a reconnect the RealtimeActor may
+    Each real utterance (`utterance`, or a segment a restarted AudioActor cut: `playout_lost` with
+    `cut_utterance`) is committed once; after a reconnect the RealtimeActor may
     commit again, before its first `response.create`, audio whose transcription the old session
     never delivered: such a replay holds the oldest utterance still without a transcript (a commit the
     old session never acknowledged included: it is sent again too).
@@ -95,7 +96,10 @@ def committed_utterances(events: Sequence[Event]) -> tuple[dict[str, Event], int
     awaiting_item: list[Event] = []
     for event in events:
         ev = event.get("ev")
-        if ev == "utterance":
+        if ev == "utterance" or (
+            ev == "realtime" and event.get("what") == "playout_lost" and event.get("cut_utterance")
+        ):
+            # A segment a dead AudioActor never closed: the RealtimeActor committed what it had of it.
             pending.append(event)
         elif ev == "realtime" and event.get("what") == "model_connected":
             replaying = True

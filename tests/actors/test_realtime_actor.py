@@ -25,6 +25,7 @@ from actors.messages import (
     StopPlayback,
     UserTranscript,
     UtteranceEnded,
+    UtteranceStarted,
 )
 from actors.model_link import RECONNECT_ATTEMPTS
 from actors.model_session import ModelUnavailable
@@ -364,6 +365,25 @@ async def test_a_greeting_the_restarted_audio_actor_dropped_is_said_again_whole(
         turns = h.store.load_call_state(h.call_sid).turns
         assert [role for role, _ in turns] == ["server"]  # the note; none of the cut greeting, which nobody heard
         assert h.sent("conversation.item.truncate") == []  # the model keeps its words, to say them again
+
+
+async def test_a_caller_segment_the_dead_audio_actor_never_closed_is_committed_and_answered(
+    h: Harness, autojump_clock: MockClock
+) -> None:
+    async with h.running():
+        await greet(h)
+        h.send(PlayoutFinished(item_id="item_g", heard_ms=400))
+        h.send(UtteranceStarted(at_ms=500, rms=1200), CallerAudio(SPEECH))
+        await h.idle()
+        h.send(PlayoutLost(frozenset({"item_g"})))  # it crashed before deciding the segment was speech
+        await h.idle()
+        lost = h.realtime_events("playout_lost")[-1]
+        assert lost["cut_utterance"] is True and lost["at_ms"] == 500 and lost["repeat"] is False
+        assert h.sent("input_audio_buffer.commit") and h.realtime_events("response_create")[-1]["reason"] == "user_turn"
+        h.send(PlayoutLost(frozenset({"item_g"})))  # a second restart: nothing left to commit
+        await h.idle()
+        assert h.realtime_events("playout_lost")[-1]["cut_utterance"] is False
+        assert len(h.sent("input_audio_buffer.commit")) == 1
 
 
 async def test_a_restart_after_everything_was_heard_changes_nothing(h: Harness, autojump_clock: MockClock) -> None:

@@ -117,3 +117,30 @@ def test_an_audio_actor_restart_while_the_greeting_streams_in_plays_it_whole() -
         "faults": [{"at_ms": 0, "kind": "crash", "actor": "audio"}, {"at_ms": 681, "kind": "crash", "actor": "audio"}],
     }
     assert_no_violations(run_scenario(scenario))
+
+
+def test_an_audio_actor_restart_inside_the_callers_words_still_answers_them() -> None:
+    """Found by the English property above: the AudioActor crashed 1.8 s into the caller's request,
+    before its segmenter had decided it was speech; the new instance segments afresh and never ended
+    it, so the words were neither committed nor answered and the caller waited in silence."""
+    scenario = {
+        "name": "audio-crash-inside-the-callers-words",
+        "language": "en",
+        "now": DEFAULT_NOW,
+        "business": DEFAULT_BUSINESS,
+        "appointments": [STRANGER_APPOINTMENT],
+        "caller": {"phone": "+972501234567", "name": None},
+        "script": [
+            {"wait": "ai_done"},
+            {"say": "I'd like an appointment tomorrow at six pm, my name is Dana", "ms": 1393},
+            {"wait": "ai_started", "timeout_ms": 8000},
+            {"pause_ms": 86},
+            {"noise": "breath", "ms": 385, "rms": 107},
+            {"silence_ms": 2521},
+            {"silence_ms": 40000},
+        ],
+        "faults": [{"at_ms": 6910, "kind": "crash", "actor": "audio"}, {"at_ms": 8276, "kind": "db_down", "ms": 8159}],
+    }
+    report = run_scenario(scenario, dialect="ga")
+    assert_no_violations(report)
+    assert [a["start"] for a in report["appointments"]] == ["2026-11-25T18:00:00+02:00"]
