@@ -31,6 +31,9 @@ class CallConfig:
     first_audio_timeout_ms: float = 5000.0
     """A response with no audio this long after `response.create` (or a session not acknowledged this long
     after `session.update`) means a frozen model: the connection is recycled, then the model given up."""
+    opening_wait_ms: float = 1500.0
+    """A model not ready to speak this long after the actor started: the runtime says the opening in the
+    business's recorded words (when it has them) rather than leave the caller in silence."""
     max_call_s: float = 30 * 60.0
     """No call lives forever: at this age the caller hears the goodbye and the call ends."""
     # Mailboxes

@@ -42,7 +42,7 @@ from .model_session import ModelSession
 from .ports import ModelConnector
 from .response_ledger import ResponseLedger
 from .response_watch import ResponseWatch
-from .runtime_lines import RuntimeLine
+from .runtime_lines import RuntimeLine, line_words
 from .runtime_voice import say_runtime_line
 from .session_fallback import SessionFallback
 from .silence_ladder import SilenceLadder
@@ -63,6 +63,13 @@ NOTE_TEXT: dict[NoteKind, str] = {
     "ai_unheard": "A fault on the line cut off your last words before the caller heard them. Say them again, briefly.",
 }
 """The notes the actor writes itself, by kind."""
+SAID_IN_PLACE: dict[str, RuntimeLine] = {
+    "greeting": "greeting",
+    "silence_prompt": "still_there",
+    "silence_goodbye": "goodbye",
+}
+"""Responses whose words are fixed, by the reason they are asked for: when the model is late for one, the
+runtime says its line itself (`say_in_place`)."""
 
 
 class ModelConversation:
@@ -79,13 +86,17 @@ class ModelConversation:
         self.book = TurnBook(turns)
         self.speech = AiSpeech()
         self.fallback = SessionFallback(ctx.config.transcription_model)
-        self.capture = LineCapture(ctx.voice_lines, ctx.language)
+        self.capture = LineCapture(ctx.voice_lines, line_words(ctx.language, ""))
         self.keep_line: Callable[[RuntimeLine, bytes], None] = lambda _line, _audio: None
         """Set by the actor: stores the model's audio of one of the runtime's lines (off the lock)."""
         self.watch = ResponseWatch(ctx.config.first_audio_timeout_ms / 1000.0)
         self._watch_changed = trio.Event()
 
     # ------------------------------------------------------------------ the session (called by ModelSession)
+
+    def greets_as(self, business_name: str) -> None:
+        """The business's name on the phone, as the opening says it. Called before the first session starts."""
+        self.capture.words = line_words(self.ctx.language, business_name)
 
     def use_models(self, realtime_model: str | None, transcription_model: str | None) -> None:
         """The business's own models (None: the server's): the session asks for them, and the fallback chain
@@ -157,6 +168,36 @@ class ModelConversation:
                 promise_callback(self.ctx, reason, self.caller_words())
         await self.session.send(rp.text_item(self.session.dialect, "server", rendered))
         await self.request_response(kind)
+
+    async def ask_for_line(self, kind: NoteKind) -> None:
+        """A note whose answer is one of the runtime's lines: while the model is not ready to answer (not
+        connected yet, reconnecting), the runtime says the line at once in its place."""
+        if self.session.link.ready or not await self.say_in_place(kind):
+            await self.note_and_respond(kind, NOTE_TEXT[kind])
+
+    async def say_in_place(self, reason: str) -> bool:
+        """The model is late for a response with fixed words: the runtime says them itself (the model's own
+        recorded words where it has them), and the conversation says the AI said them, so the model, once
+        back, does not say them again. False when it cannot (not such a response; no audio of the opening)."""
+        line = SAID_IN_PLACE.get(reason)
+        if line is None or self.session.stopped or not say_runtime_line(self.ctx, self._audio, line):
+            return False
+        self.ledger.forget_wish(reason)
+        if line == "greeting":
+            self.book.take_greeting()
+        words = self.capture.words[line]
+        self.trace("said_in_place", reason=reason, line=line)
+        self.book.add("assistant", words)
+        # A session still being configured learns it now; a later one from the replayed turns.
+        await self.session.send(rp.text_item(self.session.dialect, "assistant", words))
+        if reason == "silence_goodbye":
+            self.hang_up()
+        return True
+
+    async def opening_overdue(self) -> None:
+        """`opening_wait_ms` into the call: a model not ready to say the opening yet has the runtime say it."""
+        if not self.session.link.ready and self.book.greeting_due():
+            await self.say_in_place("greeting")
 
     def caller_words(self) -> str:
         """The caller's latest words (what a callback request says was asked)."""
@@ -394,6 +435,8 @@ class ModelConversation:
         logger.error("%s: no %s from the model in time (%s)", self.ctx.call_sid, waited, expiry)
         if expiry == "recycle":
             await self.session.drop("frozen")  # nothing left to drop when the keepalive found it dead
+            if self.ledger.wanted is not None:  # the response it froze in, owed to the next connection
+                await self.say_in_place(self.ledger.wanted)
         else:
             await self.hand_off("model_frozen")
 

@@ -1,8 +1,8 @@
 """The Realtime model's system prompt (session `instructions`), in Hebrew and English.
 
 Built from the business's settings and today's date in the business's time zone. The rules
-encode the product spec's conversation policy: a two-sentence opening and one short open
-question, no monologues, speak only in answer after the opening, never claim a booking
+encode the product spec's conversation policy: a short fixed opening (the business's name, who
+speaks, one short open question), no monologues, speak only in answer after the opening, never claim a booking
 unless a `[SERVER] appointment_created` note says so, never claim to have sent anything,
 honest out-of-hours wording with the server's alternatives, and the silence ladder.
 The runtime enforces the two honesty rules as well (actors.claims); the prompt is the first line.
@@ -53,12 +53,22 @@ RUNTIME_LINE_TEXT: dict[str, dict[Language, str]] = {
         "en": f"Sorry, I have a technical problem. {HANDOFF_PHRASE['en']}.",
     },
     "goodbye": {"he": "תודה שהתקשרת. להתראות.", "en": "Thank you for calling. Goodbye."},
+    "still_there": {"he": "אתה עדיין על הקו?", "en": "Are you still on the line?"},
 }
 """The runtime's own lines (actors/runtime_lines.py) in words: the prompt asks the model for them verbatim,
-so that the model's audio of them can stand for the line when the model cannot speak."""
-SILENCE_QUESTION: dict[Language, str] = {"he": "אתה עדיין על הקו?", "en": "Are you still on the line?"}
+so that the model's audio of them can stand for the line when the model cannot speak. The opening names
+the business, so its words are `opening(language, name)`."""
+_OPENING: dict[Language, str] = {
+    "he": "שלום, הגעת ל{name}, אני העוזרת הדיגיטלית. איך אפשר לעזור?",
+    "en": "Hello, you've reached {name}, this is the digital assistant. How can I help?",
+}
 DEFAULT_TIMEZONE = "Asia/Jerusalem"
-OPEN_QUESTION: dict[Language, str] = {"he": "איך אפשר לעזור?", "en": "How can I help?"}
+
+
+def opening(language: Language, name: str) -> str:
+    """The AI's first words in every call to the business called `name` on the phone: fixed, so that the
+    model's audio of them can be kept and played by the runtime when the model is late."""
+    return _OPENING[language].format(name=name)
 
 
 def format_hours(business: BusinessSettings, language: Language) -> str:
@@ -110,6 +120,11 @@ _UNKNOWN_BUSINESS: dict[Language, tuple[str, str]] = {
 }
 
 
+def name_on_the_phone(business: BusinessSettings | None, language: Language) -> str:
+    """What the AI calls the business (its words for "the business" when the settings could not be read)."""
+    return _UNKNOWN_BUSINESS[language][0] if business is None else business.spoken_name
+
+
 def build_instructions(business: BusinessSettings | None, language: Language, now: dt.datetime) -> str:
     """The full system prompt for one call.
 
@@ -118,12 +133,11 @@ def build_instructions(business: BusinessSettings | None, language: Language, no
     """
     template = _HEBREW if language == "he" else _ENGLISH
     handoff = HANDOFF_PHRASE[language]
+    name = name_on_the_phone(business, language)
     if business is None:
-        name, hours = _UNKNOWN_BUSINESS[language]
-        hours, timezone, slot = hours.format(handoff=handoff), DEFAULT_TIMEZONE, 30
+        hours, timezone, slot = _UNKNOWN_BUSINESS[language][1].format(handoff=handoff), DEFAULT_TIMEZONE, 30
     else:
         today = now.astimezone(ZoneInfo(business.timezone)).date()
-        name = business.spoken_name
         hours = format_hours(business, language) + format_special_days(business, language, today)
         timezone, slot = business.timezone, business.slot_size_min
     return template.format(
@@ -134,8 +148,8 @@ def build_instructions(business: BusinessSettings | None, language: Language, no
         handoff=handoff,
         handoff_line=RUNTIME_LINE_TEXT["handoff"][language],
         goodbye=RUNTIME_LINE_TEXT["goodbye"][language],
-        still_there=SILENCE_QUESTION[language],
-        open_question=OPEN_QUESTION[language],
+        still_there=RUNTIME_LINE_TEXT["still_there"][language],
+        opening=opening(language, name),
     )
 
 
@@ -148,7 +162,7 @@ _HEBREW = (
     "תורים נקבעים במשבצות של {slot} דקות.\n"
     "\n"
     "כללי השיחה:\n"
-    '1. הפתיחה: ברכה קצרה אחת, לכל היותר שני משפטים (מי את ומה את עושה), ואז שאלה פתוחה קצרה: "{open_question}"\n'
+    '1. הפתיחה: אמרי בדיוק את המילים האלה ותו לא: "{opening}"\n'
     "2. בלי מונולוגים: כל תשובה משפט או שניים, ושאלה אחת בכל פעם.\n"
     "3. אחרי הפתיחה דברי רק כשהמתקשר מדבר, כתשובה לו.\n"
     "4. בשקט לעולם אל תפתחי נושא חדש.\n"
@@ -167,7 +181,7 @@ _HEBREW = (
     ' מהמספר שממנו נקבע, ואמרי "{handoff}". מספר שהמתקשר אומר אינו הוכחה לזהותו.\n'
     "   - false_claim_cut: תקני את עצמך: התור עוד לא נקבע ודבר לא נשלח.\n"
     "   - continue_after_noise: המשיכי מהמקום שבו עצרת, בלי להתנצל ובלי לחזור על הכול.\n"
-    '   - silence_prompt: שאלי פעם אחת בלבד: "{still_there}"\n'
+    '   - silence_prompt: פעם אחת בלבד, אמרי בדיוק את המילים האלה ותו לא: "{still_there}"\n'
     '   - silence_goodbye: אמרי בדיוק את המילים האלה ותו לא: "{goodbye}"\n'
     "   - caller_unheard: דברי המתקשר אבדו בתקלה. בקשי בקצרה שיחזור על מה שאמר, בלי לנחש מה אמר.\n"
     "   - ai_unheard: תקלה בקו קטעה את דברייך לפני שהמתקשר שמע אותם. אמרי אותם שוב, בקצרה.\n"
@@ -183,8 +197,7 @@ _ENGLISH = (
     "Appointments are booked in {slot}-minute slots.\n"
     "\n"
     "Conversation rules:\n"
-    "1. Opening: one short greeting of at most two sentences (who you are and what you do),"
-    ' then a short open question: "{open_question}"\n'
+    '1. Opening: say exactly these words and nothing else: "{opening}"\n'
     "2. No monologues: one or two sentences per answer, one question at a time.\n"
     "3. After the opening, speak only when the caller speaks, in answer to them.\n"
     "4. In silence, never start a new topic.\n"
@@ -204,7 +217,7 @@ _ENGLISH = (
     " A number the caller says is never proof of who they are.\n"
     "   - false_claim_cut: correct yourself: nothing has been booked and nothing was sent.\n"
     "   - continue_after_noise: continue where you stopped, without apologising or repeating everything.\n"
-    '   - silence_prompt: ask once, and only once: "{still_there}"\n'
+    '   - silence_prompt: once, and only once, say exactly these words and nothing else: "{still_there}"\n'
     '   - silence_goodbye: say exactly these words and nothing else: "{goodbye}"\n'
     "   - caller_unheard: the caller's last words were lost in a fault. Briefly ask them to say it again;"
     " never guess what they said.\n"

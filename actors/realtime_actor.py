@@ -49,7 +49,7 @@ from .messages import (
 )
 from .model_conversation import NOTE_TEXT, ModelConversation
 from .ports import ModelConnector
-from .prompt import build_instructions
+from .prompt import build_instructions, name_on_the_phone
 from .runtime_lines import RuntimeLine, duration_ms
 from .turn_writer import TurnWriter
 
@@ -114,6 +114,7 @@ class RealtimeActor:
         await self.load_durable_state()
         business = await self._load_business()
         self.conversation.instructions = build_instructions(business, self.ctx.language, self.ctx.now())
+        self.conversation.greets_as(name_on_the_phone(business, self.ctx.language))
         if business is not None:
             self.conversation.use_models(business.realtime_model, business.transcription_model)
         try:
@@ -123,6 +124,7 @@ class RealtimeActor:
                 self._resume_owed_turn()
                 nursery.start_soon(self.conversation.session.run)
                 nursery.start_soon(self.conversation.watch_responses, self._lock)
+                nursery.start_soon(self._opening_deadline)
                 async for message in self.ctx.mailboxes.realtime:
                     async with self._lock:
                         await self._handle_inbox(message)
@@ -151,6 +153,11 @@ class RealtimeActor:
             booking_backed=self.claims.booking_backed,
             silence_stage=self.ladder.stage,
         )
+
+    async def _opening_deadline(self) -> None:
+        await trio.sleep(self.ctx.config.opening_wait_ms / 1000.0)
+        async with self._lock:
+            await self.conversation.opening_overdue()
 
     def _resume_owed_turn(self) -> None:
         """After a restart: answer what the previous instance left unanswered, or ask the caller to repeat."""
@@ -276,9 +283,9 @@ class RealtimeActor:
         if step == "claim_prompt":
             answer = self.ladder.prompt_claimed(await self._claim_silence_prompt())
             if answer != "unconfirmed":
-                await self.conversation.note_and_respond(answer, NOTE_TEXT[answer])
+                await self.conversation.ask_for_line(answer)
         elif step == "silence_goodbye":
-            await self.conversation.note_and_respond(step, NOTE_TEXT[step])
+            await self.conversation.ask_for_line(step)
         elif step == "hang_up":
             self.conversation.hang_up(repeat=True)
 

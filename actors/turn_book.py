@@ -109,9 +109,13 @@ class TurnBook:
             return "resume"
         return None
 
+    def greeting_due(self) -> bool:
+        """Whether the AI is still to speak first: once per call, and never over a reloaded conversation."""
+        return not self._greeted and not self.turns
+
     def take_greeting(self) -> bool:
-        """Whether the AI speaks first now: once per call, and never over a reloaded conversation."""
-        if self._greeted or self.turns:
+        """Whether the AI speaks first now (`greeting_due`); it is then no longer due."""
+        if not self.greeting_due():
             return False
         self._greeted = True
         return True

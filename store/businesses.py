@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from . import settings as rules
+from . import voice_lines
 from .engine import Executor
 from .errors import BrokenSettings, InvalidHours, StoreError
 from .hours import effective_hours, parse_special_days
@@ -98,12 +99,15 @@ def update_business(session: Session, business_id: int, changes: dict[str, Any])
             raise rules.InvalidSettings({"opening_hours": str(exc)}) from None
     if "phones" in values:
         _set_phones(session, business_id, values["phones"])
+    spoken_before = business.greeting_name or business.name
     for field in _BUSINESS_FIELDS:
         if field in values:
             setattr(business, field, values[field])
     for field, column in _SETTINGS_FIELDS.items():
         if field in values:
             setattr(appointment_settings, column, values[field])
+    if (business.greeting_name or business.name) != spoken_before:
+        voice_lines.forget_named_lines(session, business_id)
 
 
 def _numbers_of_others(session: Session, business_id: int, phones: list[str]) -> list[str]:

@@ -17,8 +17,10 @@ from .models import Business, VoiceLine
 from .records import VoiceLineAudio
 from .settings import LANGUAGES
 
-LINES = ("handoff", "goodbye")
+LINES = ("greeting", "still_there", "handoff", "goodbye")
 """The lines a business can have audio for (actors/runtime_lines.py says what each one says)."""
+NAMED_LINES = ("greeting",)
+"""Lines that say the business's name on the phone: the model's audio of them is forgotten when it changes."""
 SOURCES = ("uploaded", "model")
 ANY_VOICE = ""
 """The voice of an uploaded recording: it is the business's own, whatever voice the model speaks in."""
@@ -96,6 +98,16 @@ def remove(session: Session, business_id: int, line: str, language: str, source:
         )
     )
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+def forget_named_lines(session: Session, business_id: int) -> None:
+    """The business's name on the phone changed: what the model said with the old name no longer stands for
+    the line (a business's own upload stays: it is theirs to replace)."""
+    session.execute(
+        sa.delete(VoiceLine).where(
+            VoiceLine.business_id == business_id, VoiceLine.line.in_(NAMED_LINES), VoiceLine.source == "model"
+        )
+    )
 
 
 def _business(session: Session, business_id: int) -> None:

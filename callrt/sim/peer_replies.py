@@ -17,7 +17,7 @@ from typing import Literal
 import attrs
 
 from actors.defaults import Language
-from actors.prompt import HANDOFF_PHRASE, RUNTIME_LINE_TEXT
+from actors.prompt import HANDOFF_PHRASE, RUNTIME_LINE_TEXT, opening
 
 Speaker = Literal["user", "assistant", "system"]
 
@@ -33,7 +33,6 @@ CALLER_UNHEARD = {
     "he": "סליחה, לא שמעתי את זה. אפשר לחזור על זה?",
     "en": "Sorry, I didn't catch that. Could you say it again?",
 }
-SILENCE_PROMPT = {"he": "אתה עדיין על הקו?", "en": "Are you still on the line?"}
 ACKNOWLEDGE = {"he": "רגע, אני בודקת.", "en": "One moment, let me check."}
 HERE = {"he": "כן, אני כאן. איך אפשר לעזור?", "en": "Yes, I'm here. How can I help?"}
 CALLBACK = {
@@ -89,10 +88,8 @@ def plan_reply(turns: Sequence[Turn], language: Language, business_name: str) ->
 
 
 def greeting(language: Language, business_name: str) -> str:
-    name = business_name or {"he": "העסק", "en": "the business"}[language]
-    if language == "he":
-        return f"שלום, הגעת ל{name}, אני העוזרת הדיגיטלית. איך אפשר לעזור?"
-    return f"Hello, you've reached {name}, this is the digital assistant. How can I help?"
+    """The opening the prompt gives, word for word."""
+    return opening(language, business_name or {"he": "העסק", "en": "the business"}[language])
 
 
 def note_reply(note: ServerNote, language: Language, previous_reply: str) -> str:
@@ -123,7 +120,7 @@ def note_reply(note: ServerNote, language: Language, previous_reply: str) -> str
     if kind == "need_date":
         return "לאיזה יום?" if he else "Which day would you like?"
     if kind == "silence_prompt":
-        return SILENCE_PROMPT[language]
+        return RUNTIME_LINE_TEXT["still_there"][language]
     if kind == "silence_goodbye":
         return RUNTIME_LINE_TEXT["goodbye"][language]
     if kind == "caller_unheard":

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from actors import claims
 from actors.claims import Claim, detect_claim, detect_new_claim, normalise
-from actors.prompt import HANDOFF_PHRASE, OPEN_QUESTION, SILENCE_QUESTION
+from actors.prompt import HANDOFF_PHRASE, RUNTIME_LINE_TEXT, opening
 
 BOOKING_CLAIMS = [
     "העברתי את התור ליום רביעי בחמש",
@@ -47,9 +47,10 @@ HONEST = [
     "Shall I move your appointment to Friday?",
     HANDOFF_PHRASE["he"],
     HANDOFF_PHRASE["en"],
-    OPEN_QUESTION["he"],
-    SILENCE_QUESTION["he"],
-    SILENCE_QUESTION["en"],
+    opening("he", "מספרת דנה"),
+    opening("en", "Dana's Salon"),
+    RUNTIME_LINE_TEXT["still_there"]["he"],
+    RUNTIME_LINE_TEXT["still_there"]["en"],
     "שלום, כאן העוזרת הקולית של מספרת דנה. אני יכולה לעזור לקבוע תור. איך אפשר לעזור?",
     "רגע, אני בודקת אם השעה הזאת פנויה",
     "האם לקבוע לך תור למחר בשש?",

@@ -8,7 +8,7 @@ import attrs
 import pytest
 
 from actors.claims import detect_claim
-from actors.prompt import HANDOFF_PHRASE, OPEN_QUESTION, SILENCE_QUESTION, build_instructions
+from actors.prompt import HANDOFF_PHRASE, RUNTIME_LINE_TEXT, build_instructions, opening
 from store.records import BusinessSettings
 
 HOURS = {
@@ -55,8 +55,9 @@ def test_english_prompt_has_the_business_the_date_and_the_hours() -> None:
 @pytest.mark.parametrize("language", ["he", "en"])
 def test_the_rules_are_all_there(language: str) -> None:
     prompt = build_instructions(BUSINESS, language, NOW)  # type: ignore[arg-type]
-    for phrase in (OPEN_QUESTION[language], HANDOFF_PHRASE[language], SILENCE_QUESTION[language]):  # type: ignore[index]
+    for phrase in (HANDOFF_PHRASE[language], *(words[language] for words in RUNTIME_LINE_TEXT.values())):  # type: ignore[index]
         assert phrase in prompt
+    assert opening(language, "מספרת דנה") in prompt, "the opening, in the business's name"  # type: ignore[arg-type]
     for kind in ("appointment_created", "outside_hours", "need_name", "need_time", "booking_unavailable"):
         assert kind in prompt
     for kind in ("silence_prompt", "silence_goodbye", "false_claim_cut", "continue_after_noise"):

@@ -29,8 +29,10 @@ from actors.messages import (
 )
 from actors.model_link import RECONNECT_ATTEMPTS
 from actors.model_session import ModelUnavailable
+from actors.prompt import RUNTIME_LINE_TEXT
 from actors.response_ledger import GUARD_LINE
-from store import Store
+from actors.runtime_lines import line_words, packaged_line
+from store import Store, VoiceLineAudio
 from tests.support.realtime_harness import Harness, greet, make_store, through_silence_prompt
 from tests.support.realtime_wire import validate_client_event
 
@@ -579,3 +581,106 @@ async def test_the_session_deadline_never_cuts_an_event_handler_halfway(
         h.push(s.response_done("resp_d", "cancelled"))
         await h.idle()
         assert conn.types()[-1] == "response.create"  # the correction, asked for on the same connection
+
+
+# ---------------------------------------------------------------------- the runtime's lines while the model is late
+
+
+def runtime_audio(h: Harness, line: str) -> bytes:
+    item = f"runtime-{line}-"
+    return b"".join(m.payload for m in h.audio_out if isinstance(m, AiAudio) and m.item_id.startswith(item))
+
+
+def items_sent(h: Harness) -> list[str]:
+    return [e["item"]["content"][0]["text"] for e in h.wire.sent if e["type"] == "conversation.item.create"]
+
+
+async def reconnecting(h: Harness) -> int:
+    """Close the model's connection and let the actor fail to reconnect for a while (0.2 + 0.4 + 0.8 s)."""
+    before = len(h.connector.connections)
+    h.connector.fail_next = 3
+    h.wire.server_close()
+    await h.idle()
+    assert len(h.connector.connections) == before, "still reconnecting"
+    return before
+
+
+async def test_the_silence_ladder_goes_on_in_the_runtimes_voice_while_the_model_reconnects(
+    h: Harness, autojump_clock: MockClock
+) -> None:
+    async with h.running():
+        await greet(h)
+        before = await reconnecting(h)
+        h.send(SilenceElapsed(15_000))
+        await h.idle()
+        assert runtime_audio(h, "still_there") == packaged_line("still_there", "he")
+        assert [e["line"] for e in h.realtime_events("said_in_place")] == ["still_there"]
+        await h.new_connection(before)
+        await h.idle()
+        assert items_sent(h)[-1] == RUNTIME_LINE_TEXT["still_there"]["he"], "the model learns it was asked"
+        assert not any("silence_prompt" in text for text in items_sent(h)), "and is not asked to ask again"
+        h.push(h.server.session_updated())
+        await h.idle()
+        assert "response.create" not in h.wire.types(), "nothing is owed"
+
+        await reconnecting(h)
+        h.send(SilenceElapsed(15_000))
+        await h.idle()
+        assert [e["line"] for e in h.realtime_events("said_in_place")] == ["still_there", "goodbye"]
+        assert runtime_audio(h, "goodbye") == packaged_line("goodbye", "he")
+        hangups = [i for i, m in enumerate(h.audio_out) if isinstance(m, HangUpAfterPlayout)]
+        assert [h.audio_out[i] for i in hangups] == [HangUpAfterPlayout(reason="silence")]
+        assert hangups[0] > max(i for i, m in enumerate(h.audio_out) if isinstance(m, AiAudio)), "after the goodbye"
+        assert h.store.load_call_state(h.call_sid).silence_prompt_used
+
+
+async def test_a_model_frozen_at_the_silence_question_has_the_runtime_ask_it(
+    h: Harness, autojump_clock: MockClock
+) -> None:
+    async with h.running():
+        await greet(h)
+        before = len(h.connector.connections)
+        h.send(SilenceElapsed(15_000))
+        await h.until(lambda: bool(h.realtime_events("said_in_place")))
+        await h.idle()
+        assert [e["action"] for e in h.realtime_events("model_frozen")] == ["recycle"]
+        assert runtime_audio(h, "still_there") == packaged_line("still_there", "he")
+        await h.new_connection(before)
+        await h.idle()
+        assert items_sent(h)[-1] == RUNTIME_LINE_TEXT["still_there"]["he"]
+        h.push(h.server.session_updated())
+        await h.idle()
+        assert "response.create" not in h.wire.types(), "the question is not asked twice"
+
+
+OPENING_AUDIO = b"\x21" * 4000
+
+
+async def test_a_model_late_for_the_opening_has_the_runtime_say_it_in_the_businesss_recorded_words(
+    h: Harness, autojump_clock: MockClock
+) -> None:
+    h.ctx.voice_lines.load([VoiceLineAudio("greeting", "he", "model", "shimmer", OPENING_AUDIO)], "he")
+    started = trio.current_time()
+    async with h.running(acknowledged=False):
+        await h.until(lambda: bool(h.realtime_events("said_in_place")))
+        assert trio.current_time() - started == pytest.approx(h.config.opening_wait_ms / 1000.0, abs=0.01)
+        await h.idle()
+        assert runtime_audio(h, "greeting") == OPENING_AUDIO
+        opening = line_words("he", "מספרת דנה")["greeting"]
+        assert items_sent(h) == [opening], "the session being configured learns the AI said it"
+        assert [turn.text for turn in h.actor.turns] == [opening]
+        h.push(h.server.session_created(), h.server.session_updated())
+        await h.idle()
+        assert "response.create" not in h.wire.types(), "the model does not greet a second time"
+
+
+async def test_without_the_businesss_audio_of_the_opening_the_model_says_it_when_ready(
+    h: Harness, autojump_clock: MockClock
+) -> None:
+    async with h.running(acknowledged=False):
+        await trio.sleep(2 * h.config.opening_wait_ms / 1000.0)
+        await h.idle()
+        assert not h.realtime_events("said_in_place") and not runtime_audio(h, "greeting")
+        h.push(h.server.session_created(), h.server.session_updated())
+        await h.idle()
+        assert [e["reason"] for e in h.realtime_events("response_create")] == ["greeting"]

@@ -52,7 +52,7 @@ def test_bad_line_audio_is_refused_and_nothing_kept(store: Store) -> None:
     with pytest.raises(InvalidVoiceLine, match="at most 20 s"):
         store.upload_voice_line(business, "handoff", "he", b"\x00" * (MAX_AUDIO_BYTES + 1))
     with pytest.raises(InvalidVoiceLine, match="unknown line"):
-        store.keep_model_line(business, "shimmer", "greeting", "he", b"\x00" * 10)
+        store.keep_model_line(business, "shimmer", "farewell", "he", b"\x00" * 10)
     with pytest.raises(InvalidVoiceLine, match="empty"):
         store.upload_voice_line(business, "goodbye", "en", b"")
     with pytest.raises(InvalidVoiceLine, match="language"):
@@ -61,6 +61,23 @@ def test_bad_line_audio_is_refused_and_nothing_kept(store: Store) -> None:
         store.upload_voice_line(999_999, "goodbye", "en", b"\x00")
     assert store.voice_lines(business, "shimmer") == []
     store.upload_voice_line(business, "goodbye", "en", b"\x00" * MAX_AUDIO_BYTES)  # exactly the bound is fine
+
+
+def test_a_new_name_on_the_phone_forgets_the_models_opening(store: Store) -> None:
+    business = salon(store)
+    store.keep_model_line(business, "shimmer", "greeting", "en", b"\x01" * 800)
+    store.keep_model_line(business, "shimmer", "still_there", "en", b"\x02" * 800)
+    store.upload_voice_line(business, "greeting", "en", b"\x03" * 800)
+    store.update_business(business, timezone="Asia/Jerusalem")
+    assert ("greeting", "en", "model") in by_source(store, business, "shimmer"), "the name did not change"
+    store.update_business(business, greeting_name="Dana's")
+    assert by_source(store, business, "shimmer") == {
+        ("still_there", "en", "model"): b"\x02" * 800,
+        ("greeting", "en", "uploaded"): b"\x03" * 800,
+    }, "the model said the old name; the business's own recording is theirs to replace"
+    store.keep_model_line(business, "shimmer", "greeting", "en", b"\x04" * 800)
+    store.update_business(business, name="Dana's Salon and Spa")
+    assert ("greeting", "en", "model") in by_source(store, business, "shimmer"), "its name on the phone is Dana's"
 
 
 def test_a_business_chooses_its_models(store: Store) -> None:

@@ -13,7 +13,7 @@ import trio
 import trio.testing
 
 from actors.prompt import RUNTIME_LINE_TEXT
-from actors.runtime_lines import packaged_line
+from actors.runtime_lines import line_words, packaged_line
 from callrt.scenario.model import load_scenario, parse_scenario
 from callrt.scenario.runner import RunOptions, ScenarioCall, create_business
 from callrt.sim.peer_voice import speech_audio
@@ -57,9 +57,10 @@ def test_the_models_goodbye_is_kept_and_heard_when_a_later_model_refuses_everyth
     silent = scenario_call("silent-caller-en", store, None, tmp_path)
     run(silent)
     business = silent.business_id
-    goodbye = RUNTIME_LINE_TEXT["goodbye"]["en"]
-    assert stored(store, business) == {("goodbye", "en", "model"): speech_audio(goodbye, "audio/pcmu")}
-    assert [e["line"] for e in silent.trace.events if e.get("what") == "line_kept"] == ["goodbye"]
+    said = ("greeting", "still_there", "goodbye")
+    words = line_words("en", silent.scenario.business["name"])
+    assert stored(store, business) == {(line, "en", "model"): speech_audio(words[line], "audio/pcmu") for line in said}
+    assert [e["line"] for e in silent.trace.events if e.get("what") == "line_kept"] == list(said)
 
     refused = scenario_call("session-refused-everywhere", store, business, tmp_path)
     report = run(refused)
@@ -156,3 +157,26 @@ def test_a_business_model_reaches_the_session_update(store: Store, tmp_path: Pat
         assert (update["model"], transcription) == ("gpt-realtime-2025-08-28", "gpt-4o-transcribe")
     else:
         assert "model" not in update and transcription == "gpt-realtime-whisper", "the server's models"
+
+
+def test_a_late_or_frozen_model_has_the_runtime_speak_in_its_recorded_words(store: Store, tmp_path: Path) -> None:
+    first = scenario_call("silent-caller-en", store, None, tmp_path)
+    run(first)
+    business = first.business_id
+    opening = line_words("en", first.scenario.business["name"])["greeting"]
+
+    late = scenario_call("silent-caller-en", store, business, tmp_path, faults=[freeze(at_ms=0, ms=3000)])
+    report = run(late)
+    [said] = [e for e in late.trace.events if e["ev"] == "runtime_line"]
+    assert (said["line"], said["source"], said["t"]) == ("greeting", "model", pytest.approx(1500, abs=50))
+    assert opening not in [turn["text"] for turn in report["ai_turns"]], "the model did not greet again"
+    assert report["silence_prompts"] == 1 and report["hangup"]["reason"] == "silence"
+
+    frozen = scenario_call("silent-caller-en", store, business, tmp_path, faults=[freeze(at_ms=10_000, ms=120_000)])
+    report = run(frozen)
+    assert spoken(frozen) == [("still_there", "model"), ("handoff", "packaged"), ("goodbye", "model")]
+    assert report["hangup"]["reason"] == "model_frozen"
+
+
+def freeze(*, at_ms: int, ms: int) -> dict[str, Any]:
+    return {"kind": "realtime_freeze", "at_ms": at_ms, "ms": ms}
