@@ -1,10 +1,12 @@
 """`callrt doctor`: prove a configuration before the first real call, one verdict per check.
 
 With OPENAI_API_KEY it opens a Realtime session with exactly the configuration calls use and checks
-the echo, one spoken sentence, and the NLP model's JSON answer; with TWILIO_AUTH_TOKEN and the public
-URL it checks the webhook answers, refuses an unsigned request and accepts a signed one. Without
-credentials the same checks run against the simulated model (`callrt sim-peer`, started in-process on
-loopback) and the rule extractor, and the output says so. Exit status 1 when any check failed.
+the echo, one spoken sentence, and the NLP model's JSON answer; it does the same for each distinct
+choice of models the businesses in the database made for their own calls; with TWILIO_AUTH_TOKEN and
+the public URL it checks the webhook answers, refuses an unsigned request and accepts a signed one.
+Without credentials the same checks run against the simulated model (`callrt sim-peer`, started
+in-process on loopback) and the rule extractor, and the output says so. Exit status 1 when any check
+failed.
 """
 
 from __future__ import annotations
@@ -14,17 +16,19 @@ import datetime as dt
 import functools
 from typing import Any
 
+import attrs
 import openai
 import trio
 
 from actors.appointment_nlp import RuleExtractor
 from actors.config import CallConfig
+from actors.defaults import DEFAULT_REALTIME_MODELS
 from actors.prompt import build_instructions
-from callrt.cli.options import add_public_url_option, describe
+from callrt.cli.options import add_db_option, add_public_url_option, describe
+from callrt.doctor.business_check import ChosenModels, NoDatabase, chosen_models, models_verdict, named
 from callrt.doctor.other_checks import check_nlp, check_webhook
 from callrt.doctor.realtime_check import check_realtime
 from callrt.doctor.verdict import Verdict
-from callrt.model.deprecations import sdk_shutdowns, shutdown_warnings
 from callrt.model.llm_extractor import LlmExtractor
 from callrt.model.realtime import OPENAI_REALTIME_URL, OpenAIRealtimeConnector
 from callrt.server.config import ServerConfig, configured_models
@@ -38,6 +42,8 @@ DOCTOR_ENVIRONMENT = (
     "CALLRT_DIALECT",
     "CALLRT_REALTIME_URL",
     "CALLRT_PUBLIC_URL",
+    "CALLRT_DB_URL",
+    "CALLRT_DB_SCHEMA",
     "TWILIO_AUTH_TOKEN",
 )
 
@@ -51,6 +57,7 @@ def register(subparsers: Any) -> None:
         DOCTOR_ENVIRONMENT,
     )
     add_public_url_option(parser)
+    add_db_option(parser, "$CALLRT_DB_URL, else sqlite:///callrt.db: the database `callrt serve` reads")
     parser.add_argument(
         "--realtime-url",
         metavar="URL",
@@ -62,7 +69,8 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    config = ServerConfig.from_env(public_url=args.public_url, realtime_url=args.realtime_url)
+    database = {"db_url": args.db_url} if args.db_url else {}
+    config = ServerConfig.from_env(public_url=args.public_url, realtime_url=args.realtime_url, **database)
     verdicts = trio.run(diagnose, config)
     simulated = not config.openai_api_key
     print(
@@ -76,12 +84,27 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def diagnose(config: ServerConfig) -> list[Verdict]:
-    verdicts = [models_verdict(config)]
-    call_config = CallConfig(transcription_model=config.transcription_model)
+    today = dt.date.today()
+    verdicts = [models_verdict(configured_models(config), today)]
+    businesses, database = await _chosen_models(config)
+    verdicts.append(database)
     instructions = build_instructions(None, config.language, dt.datetime.now(dt.UTC))
     async with trio.open_nursery() as nursery:
-        connector = await _connector(config, nursery)
-        verdicts += await check_realtime(connector, config.dialect, call_config, instructions, config.language)
+        key, url = await _realtime_endpoint(config, nursery)
+
+        async def check_session(realtime_model: str, transcription_model: str, who: str | None) -> list[Verdict]:
+            connector = OpenAIRealtimeConnector(key, realtime_model, config.dialect, url=url)
+            call_config = CallConfig(transcription_model=transcription_model)
+            checked = await check_realtime(connector, config.dialect, call_config, instructions, config.language)
+            return [attrs.evolve(verdict, check=named(verdict.check, who)) for verdict in checked]
+
+        server_realtime = config.openai_model or DEFAULT_REALTIME_MODELS[config.dialect]
+        verdicts += await check_session(server_realtime, config.transcription_model, None)
+        for chosen in businesses:
+            realtime = chosen.realtime_model or server_realtime
+            transcription = chosen.transcription_model or config.transcription_model
+            verdicts.append(models_verdict({"Realtime": realtime, "transcription": transcription}, today, chosen.who))
+            verdicts += await check_session(realtime, transcription, chosen.who)
         nursery.cancel_scope.cancel()
     extractor = None
     if config.openai_api_key:
@@ -94,20 +117,25 @@ async def diagnose(config: ServerConfig) -> list[Verdict]:
     return verdicts
 
 
-def models_verdict(config: ServerConfig) -> Verdict:
-    models = configured_models(config)
-    warnings = shutdown_warnings(models, dt.date.today())
-    gone = [m for m in models.values() if (when := sdk_shutdowns().get(m)) is not None and when <= dt.date.today()]
-    detail = "; ".join(warnings) if warnings else ", ".join(f"{role} {name}" for role, name in models.items())
-    return Verdict("models_current", not gone, detail, warning=bool(warnings))
+async def _chosen_models(config: ServerConfig) -> tuple[list[ChosenModels], Verdict]:
+    """The businesses' own choices of models, and the `business_models` verdict on reading them."""
+    try:
+        chosen = await trio.to_thread.run_sync(chosen_models, config.db_url, config.db_schema)
+    except NoDatabase as exc:
+        return [], Verdict("business_models", True, f"skipped: {exc} (give --db)", warning=True)
+    except Exception as exc:  # any failure to read the database is this check's verdict, not a crash
+        return [], Verdict("business_models", False, f"cannot read the database: {type(exc).__name__}: {exc}"[:300])
+    if not chosen:
+        return [], Verdict("business_models", True, "every business uses the server's models")
+    return chosen, Verdict("business_models", True, "; ".join(f"{c.who}: own models" for c in chosen))
 
 
-async def _connector(config: ServerConfig, nursery: trio.Nursery) -> OpenAIRealtimeConnector:
+async def _realtime_endpoint(config: ServerConfig, nursery: trio.Nursery) -> tuple[str, str]:
+    """The API key and websocket URL of the Realtime service checked (a simulator started here without a key)."""
     if config.openai_api_key:
-        url = config.realtime_url or OPENAI_REALTIME_URL
-        return OpenAIRealtimeConnector(config.openai_api_key, config.openai_model, config.dialect, url=url)
+        return config.openai_api_key, config.realtime_url or OPENAI_REALTIME_URL
     url = config.realtime_url or ""
     if not url:
         port = await nursery.start(functools.partial(serve_sim_peer, "127.0.0.1", 0, config.dialect))
         url = f"ws://127.0.0.1:{port}{REALTIME_PATH}"
-    return OpenAIRealtimeConnector(SIM_PEER_KEY, config.openai_model, config.dialect, url=url)
+    return SIM_PEER_KEY, url

@@ -95,3 +95,41 @@ def test_the_cli_names_the_failed_check_against_a_refusing_simulator() -> None:
     )
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert "all checks passed" in ok.stdout
+
+
+async def test_each_businesss_own_models_are_checked_like_the_servers(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'calls.db'}"
+    store = Store(url)
+    store.init_schema()
+    hours = {"sun": [["09:00", "19:00"]]}
+    store.create_business(name="Uses the server's models", opening_hours=hours)
+    own, twin, gone = (store.create_business(name=name, opening_hours=hours) for name in ("Own", "Twin", "Gone"))
+    chosen = {"realtime_model": "gpt-realtime-2025-08-28", "transcription_model": "gpt-4o-transcribe"}
+    for business in (own, twin):
+        store.update_business(business, **chosen)
+    store.update_business(gone, transcription_model="gpt-4o-audio-preview")  # shut down on 2026-05-07
+    store.dispose()
+    verdicts = await diagnose(ServerConfig.from_env(offline_env(), db_url=url))
+    by_check = {v.check: v for v in verdicts}
+    assert by_check["business_models"].ok
+    both = f"business {own}, {twin}"
+    assert by_check[f"session_configured ({both})"].ok
+    assert "transcription gpt-4o-transcribe" in by_check[f"session_configured ({both})"].detail
+    assert by_check[f"spoken_sentence ({both})"].ok
+    assert by_check[f"models_current ({both})"].ok
+    assert not by_check[f"models_current (business {gone})"].ok
+    assert "was shut down on 2026-05-07" in by_check[f"models_current (business {gone})"].detail
+    assert by_check[f"session_configured (business {gone})"].ok, "the simulated service still takes it"
+    assert [v.check for v in verdicts if not v.ok] == [f"models_current (business {gone})"]
+
+
+async def test_a_database_that_cannot_be_read_fails_and_a_missing_file_is_not_created(tmp_path: Path) -> None:
+    missing = tmp_path / "never-made.db"
+    verdicts = await diagnose(ServerConfig.from_env(offline_env(), db_url=f"sqlite:///{missing}"))
+    [skipped] = [v for v in verdicts if v.check == "business_models"]
+    assert skipped.ok and skipped.warning and "no SQLite database" in skipped.detail
+    assert not missing.exists()
+    unreachable = "postgresql+psycopg://postgres@127.0.0.1:5432/no_such_database_here"
+    verdicts = await diagnose(ServerConfig.from_env(offline_env(), db_url=unreachable))
+    assert [v.check for v in verdicts if not v.ok] == ["business_models"]
+    assert "cannot read the database" in next(v.detail for v in verdicts if v.check == "business_models")
