@@ -22,7 +22,6 @@ import trio
 
 from actors.appointment_nlp import RuleExtractor
 from actors.config import CallConfig
-from actors.defaults import DEFAULT_REALTIME_MODELS
 from actors.prompt import build_instructions
 from callrt.cli.options import add_db_option, add_public_url_option, describe
 from callrt.doctor.business_check import ChosenModels, NoDatabase, chosen_models, models_verdict, named
@@ -84,8 +83,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def diagnose(config: ServerConfig) -> list[Verdict]:
-    today = dt.date.today()
-    verdicts = [models_verdict(configured_models(config), today)]
+    today, server_models = dt.date.today(), configured_models(config)
+    verdicts = [models_verdict(server_models, today)]
     businesses, database = await _chosen_models(config)
     verdicts.append(database)
     instructions = build_instructions(None, config.language, dt.datetime.now(dt.UTC))
@@ -98,7 +97,7 @@ async def diagnose(config: ServerConfig) -> list[Verdict]:
             checked = await check_realtime(connector, config.dialect, call_config, instructions, config.language)
             return [attrs.evolve(verdict, check=named(verdict.check, who)) for verdict in checked]
 
-        server_realtime = config.openai_model or DEFAULT_REALTIME_MODELS[config.dialect]
+        server_realtime = server_models["Realtime"]
         verdicts += await check_session(server_realtime, config.transcription_model, None)
         for chosen in businesses:
             realtime = chosen.realtime_model or server_realtime
