@@ -35,7 +35,8 @@ class CallerFrame:
     payload: bytes
     timestamp_ms: int
     received_at: float = 0.0
-    """`trio.current_time()` when the line adapter received it (frame-lag metric)."""
+    """When the frame reached the server, on trio's clock: the socket's kernel receive time where the line
+    adapter knows it, else when the adapter read it (frame-lag metric, barge-in reaction)."""
 
 
 # ... and its control mailbox.

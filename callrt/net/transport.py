@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection
@@ -32,6 +32,13 @@ class TextTransport(Protocol):
     async def receive(self) -> str: ...
 
     async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class KnowsArrival(Protocol):
+    """A transport that knows when the last message it returned reached this machine (trio's clock)."""
+
+    def arrival(self) -> float: ...
 
 
 class SendsOneByOne:

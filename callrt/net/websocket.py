@@ -40,6 +40,7 @@ from websockets.uri import parse_uri
 
 from actors.locks import QuickLock
 from callrt.net import socket_io
+from callrt.net.arrivals import ArrivalReader
 from callrt.net.frames import FrameSplitter, Received
 from callrt.net.transport import TransportClosed
 from store.errors import CallrtError
@@ -82,8 +83,10 @@ class SansIOWebSocket:
         """`protocol` is OPEN and was built with `max_size=max_message_bytes`."""
         self._stream = stream
         self._fd = socket_io.descriptor(stream)
-        self._protocol = protocol
         peer_masks = isinstance(protocol, ServerProtocol)
+        # A server's peer sends what is timed from its arrival (a caller's frames); a client's is the model.
+        self._arrivals = ArrivalReader.open(stream) if peer_masks else None
+        self._protocol = protocol
         self._splitter = FrameSplitter(protocol, peer_masks=peer_masks, max_message_bytes=max_message_bytes)
         self._received: collections.deque[Received] = collections.deque()
         if received:  # what came right behind the handshake
@@ -98,6 +101,7 @@ class SansIOWebSocket:
         another task is the one reading."""
         self.close_code: int | None = None
         """The close code once the connection closed (1009: a message exceeded the size limit)."""
+        self._read_at = trio.current_time()
         self._keepalive = keepalive
         self._ping_payloads = (str(n).encode() for n in itertools.count(1))
         self._ping_awaited: bytes | None = None
@@ -186,11 +190,11 @@ class SansIOWebSocket:
             if self._stream_closed:
                 data: bytes | bytearray | None = b""
             elif deadline == math.inf:  # no cancel scope on the hot path (the media stream)
-                data = await socket_io.receive_some(self._stream, self._fd)
+                data = await self._receive_some()
             else:
                 data = None
                 with trio.move_on_at(deadline):
-                    data = await socket_io.receive_some(self._stream, self._fd)
+                    data = await self._receive_some()
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
             data = b""
         finally:
@@ -208,6 +212,18 @@ class SansIOWebSocket:
         if self._protocol.state is State.CLOSED:
             self._closed.set()
         return True
+
+    async def _receive_some(self) -> bytes | bytearray:
+        if self._arrivals is not None:
+            return await self._arrivals.receive_some(socket_io.RECEIVE_BYTES)
+        data = await socket_io.receive_some(self._stream, self._fd)
+        self._read_at = trio.current_time()
+        return data
+
+    def arrival(self) -> float:
+        """When the data of the last message `receive` returned reached this machine, on trio's clock: the
+        kernel's receive time (`callrt.net.arrivals`), or else the time it was read."""
+        return self._read_at if self._arrivals is None else self._arrivals.arrived_at
 
     async def _write_pending(self) -> None:
         await self._write(self._protocol.data_to_send())

@@ -14,7 +14,7 @@ import base64
 import binascii
 import collections
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, NoReturn
 
 import attrs
@@ -26,7 +26,7 @@ from actors.messages import CallerDtmf, CallerFrame, MarkPlayed
 from actors.ports import CallerLineEvent, LineClosed
 from actors.trace import Trace
 from callrt.logsafe import escape_for_log
-from callrt.net.transport import TextTransport, TransportClosed
+from callrt.net.transport import KnowsArrival, TextTransport, TransportClosed
 from store.errors import CallrtError
 
 logger = logging.getLogger("callrt.telephony.media")
@@ -259,15 +259,21 @@ class TwilioCallerLine:
         self.start: StreamStart | None = None
         self.stats = LineStats()
         self.closed = False
-        self._now = trio.current_time
-        """Trio's clock, read on every frame: bound to the run's clock once the stream starts (one call, not three)."""
+        self._arrival: Callable[[], float] = trio.current_time
+        """A frame's arrival: the transport's, where it knows it (a socket's kernel receive time), else the
+        time it was parsed, on trio's clock (bound to the run's clock once the stream starts: one call, not three)."""
 
     async def read_start(self) -> StreamStart:
         while self.start is None:
             event = await self._next_event()
             if isinstance(event, StreamStart):
                 self.start = event
-                self._now = trio.lowlevel.current_clock().current_time
+                transport = self.transport
+                self._arrival = (
+                    transport.arrival
+                    if isinstance(transport, KnowsArrival)
+                    else trio.lowlevel.current_clock().current_time
+                )
                 self._record("start", call_sid=event.call_sid, stream_sid=event.stream_sid, tracks=list(event.tracks))
             elif isinstance(event, Stop):
                 self._closed_by("stop")
@@ -303,7 +309,7 @@ class TwilioCallerLine:
             self._bad("bad_frame_size", f"{len(media.payload)} bytes, expected {FRAME_BYTES} ({FRAME_MS} ms)")
             return None
         self.stats.frames_in += 1
-        return CallerFrame(payload=media.payload, timestamp_ms=media.timestamp_ms, received_at=self._now())
+        return CallerFrame(payload=media.payload, timestamp_ms=media.timestamp_ms, received_at=self._arrival())
 
     async def _next_event(self) -> InboundEvent:
         while True:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import struct
+import time
 from collections.abc import Awaitable, Callable
 from functools import partial
 
@@ -325,3 +327,31 @@ async def test_sending_to_a_peer_that_reset_the_connection_is_transport_closed()
             await outcome.changes.until(lambda: bool(outcome))
         nursery.cancel_scope.cancel()
     assert outcome[0].startswith("send failed")
+
+
+async def test_a_server_side_message_s_arrival_is_when_the_kernel_received_it_not_when_it_was_read() -> None:
+    """The loop is held (a blocking sleep) after the client's message reached the server's socket: the
+    arrival the websocket reports is at least that long before the read. A lower bound only: a busy
+    machine can only make the read later. Linux switches its receive stamps on for the whole system,
+    asynchronously, once a first socket asks: until then a packet is stamped when it is read, so the
+    client sends again until a stamp shows the wait."""
+    held_s = 0.05
+    waited = NotifyingList[float]()
+
+    async def note_waits(ws: SansIOWebSocket) -> None:
+        with contextlib.suppress(TransportClosed):
+            while True:
+                await ws.receive()
+                waited.append(trio.current_time() - ws.arrival())
+
+    async with trio.open_nursery() as nursery:
+        port = await sansio_server(nursery, note_waits)
+        async with open_websocket_url(f"ws://127.0.0.1:{port}/media") as client:
+            for attempt in range(1, 41):
+                await client.send_message('{"event":"media"}')
+                time.sleep(held_s)  # noqa: ASYNC251 - the point: the whole loop, the server's reader included, is held
+                await waited.changes.until(lambda n=attempt: len(waited) >= n)
+                if waited[-1] >= held_s * 0.9:  # the kernel's stamp and trio's clock are read apart: some slack
+                    break
+        nursery.cancel_scope.cancel()
+    assert waited[-1] >= held_s * 0.9, f"no kernel receive time in {len(waited)} messages: {waited}"

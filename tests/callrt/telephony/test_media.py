@@ -311,3 +311,27 @@ def test_peer_strings_are_bounded_where_they_are_parsed() -> None:
         with pytest.raises(BadMessage) as caught:
             parse_event(json.dumps(message))
         assert caught.value.reason == reason
+
+
+class ArrivingTransport(MemoryTransport):
+    """An in-memory transport that, like a socket's websocket, knows when its last message arrived."""
+
+    def __init__(self, transport: MemoryTransport, arrived_at: float) -> None:
+        super().__init__(transport._out, transport._in)
+        self.arrived_at = arrived_at
+
+    def arrival(self) -> float:
+        return self.arrived_at
+
+
+async def test_a_frame_is_stamped_with_the_transport_s_arrival_where_it_knows_it(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    ours, twilio_side = memory_transport_pair()
+    line = TwilioCallerLine(ArrivingTransport(ours, arrived_at=0.25))
+    await feed(twilio_side, CONNECTED, start_msg(token="x"))
+    await line.read_start()
+    await trio.sleep(1.5)
+    await feed(twilio_side, media_msg(bytes(160), timestamp=20, chunk=1))
+    frame = await line.receive()
+    assert isinstance(frame, CallerFrame) and frame.received_at == 0.25
