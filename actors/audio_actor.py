@@ -31,6 +31,7 @@ from .caller_segmenter import BargeInDecided, CallerEvent, CallerSegmenter, Segm
 from .errors import InjectedFault
 from .frame_lag import FrameLagMeter
 from .line_writer import Clear, HangUp, LineWriter, Media
+from .mailbox import Owed
 from .messages import (
     AiAudio,
     AiAudioDone,
@@ -90,7 +91,9 @@ class AudioActor:
         self.writer = LineWriter(line, ctx.trace, ctx.mailboxes.supervisor.outbox(self.name))
         self._changed = trio.Event()
         self._watched: tuple[float, bool, bool] | None = None
-        self._crash: InjectedCrash | None = None
+        self._failure: Exception | None = None
+        """Why the actor fails once its loops are stopped: an injected crash, or a handed-over frame's error."""
+        self._loops: trio.CancelScope | None = None
         self._now = trio.lowlevel.current_clock().current_time
         """Trio's clock, read on every frame: one call instead of `trio.current_time()`'s three."""
 
@@ -103,6 +106,7 @@ class AudioActor:
             self._to_realtime.send_nowait(PlayoutLost(self.playout.taken_by_predecessors))
         try:
             async with trio.open_nursery() as nursery:
+                self._loops = nursery.cancel_scope
                 nursery.start_soon(self._frames_loop, nursery.cancel_scope)
                 nursery.start_soon(self._control_loop, nursery.cancel_scope)
                 nursery.start_soon(self.writer.run)
@@ -113,8 +117,8 @@ class AudioActor:
             # The frames since the last window still count (the metrics histogram is fed from these events).
             if self.frame_lag.has_frames:
                 self._trace_frame_lag(final=True)
-        if self._crash is not None:
-            raise InjectedFault(self._crash.reason)
+        if self._failure is not None:
+            raise self._failure
 
     async def _frames_loop(self, scope: trio.CancelScope) -> None:
         frames = self.ctx.mailboxes.audio_frames
@@ -122,7 +126,14 @@ class AudioActor:
         ops = writer.ops
         try:
             while True:
-                frame = await frames.receive()
+                # Waiting on an empty mailbox, the loop lends the line its handling: a frame then costs no
+                # wake-up of this task (`Mailbox.lend`). What arrives while it is taken back is queued here.
+                if not frames.depth:
+                    frames.lend(self._take_frame)
+                try:
+                    frame = await frames.receive()
+                finally:
+                    frames.take_back()
                 writer.handling = True
                 self.on_frame(frame)
                 # Frames that queued up meanwhile (a busy process) are handled without a scheduler round trip each;
@@ -134,6 +145,21 @@ class AudioActor:
                     await writer.write_queued()  # the clear leaves before the next frame is looked at
         except trio.EndOfChannel:
             scope.cancel()  # the call is ending
+
+    def _take_frame(self, frame: CallerFrame) -> Owed | None:
+        """A frame handed over in the line's task step: what it queued for the line, the line writes before
+        it reads on, as this loop would have. An error fails the actor, as if this loop had raised it."""
+        writer = self.writer
+        writer.handling = True
+        try:
+            self.on_frame(frame)
+        except Exception as exc:
+            self.ctx.mailboxes.audio_frames.take_back()
+            self._fail(exc)
+            return None
+        finally:
+            writer.handling = False
+        return writer.write_queued if writer.ops else None
 
     async def _control_loop(self, scope: trio.CancelScope) -> None:
         control = self.ctx.mailboxes.audio
@@ -147,8 +173,7 @@ class AudioActor:
                 # them drops the audio queued ahead of it before that audio reaches the line.
                 while True:
                     if isinstance(message, InjectedCrash):
-                        self._crash = message
-                        scope.cancel()
+                        self._fail(InjectedFault(message.reason))
                         return
                     self.playout.take(message)
                     writer.handling = True
@@ -161,6 +186,11 @@ class AudioActor:
                     await writer.write_queued(until_mail_in=control)
         except trio.EndOfChannel:
             scope.cancel()
+
+    def _fail(self, failure: Exception) -> None:
+        self._failure = failure
+        assert self._loops is not None, "the loops run inside run()'s nursery"
+        self._loops.cancel()
 
     # -- frames ------------------------------------------------------------------------------------------
 

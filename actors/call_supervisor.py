@@ -104,7 +104,9 @@ class CallSupervisor:
             while True:
                 event = await self.line.receive()
                 if isinstance(event, CallerFrame):
-                    frames.send_nowait(event)
+                    owed = frames.hand_over(event)
+                    if owed is not None:  # the frame's handling queued a write (a barge-in's clear)
+                        await owed()
                 else:
                     control.send_nowait(event)
         except LineClosed as closed:

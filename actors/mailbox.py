@@ -11,13 +11,20 @@ Two policies:
 * audio (`capacity=N`): bounded; when full the oldest message is dropped and
   counted. Tracing is aggregated (one `audio` event per window with counts), so
   50 frames/s per call cost no per-frame JSON.
+
+An audio mailbox's owner, about to wait on it empty, can lend it its synchronous handling (`lend`):
+until it takes it back, a sender's `Outbox.hand_over` has a message to the empty mailbox handled in the
+sender's own task step, not queued: a caller frame then costs one task step, the line's, instead of
+two (the line's, and its owner's wake-up). While the mailbox holds messages, or no handler is lent (the
+owner restarting, or busy), `hand_over` queues, so the order never changes. A handed message is counted
+as sent and received, as a queued one.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from typing import Generic, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Generic, TypeAlias, TypeVar
 
 import attrs
 import trio
@@ -26,6 +33,9 @@ from .message_queue import MessageQueue
 from .trace import Trace, message_fields
 
 T = TypeVar("T")
+
+Owed: TypeAlias = Callable[[], Awaitable[None]]
+"""What a handler's handling left to do that must be awaited (a write to the line) before the next message."""
 
 AUDIO_SUMMARY_WINDOW_MS = 1000.0
 _AUDIO_SUMMARY_WINDOW_S = AUDIO_SUMMARY_WINDOW_MS / 1000.0
@@ -58,6 +68,8 @@ class Mailbox(Generic[T]):
         """On trio's clock, read directly: checked on every frame, so without the trace's rounded milliseconds."""
         self._put: Callable[[str, T], None] = self._put_audio if self.is_audio else self._put_control
         """Chosen once: the frame path pays no policy branch per message."""
+        self._handler: Callable[[T], Owed | None] | None = None
+        """The owner's handling, lent while it waits on this empty mailbox (`lend`)."""
         self._traces_sends = trace.keeps("send")
         self._traces_receives = trace.keeps("recv")
         """Fixed with the trace: a call without a trace file or memory builds no event per message."""
@@ -94,11 +106,35 @@ class Mailbox(Generic[T]):
             self._queue.send_nowait(envelope)
             self.dropped_total += 1
             self._window.dropped += 1
+        self._count_sent(message)
+
+    def _count_sent(self, message: T) -> None:
         self._window.sent += 1
         payload = getattr(message, "payload", b"")
         self._window.bytes += len(payload) if isinstance(payload, bytes) else 0
         if self._now() >= self._window_ends_at:
             self._summarise()
+
+    # -- handing over ------------------------------------------------------
+
+    def lend(self, handler: Callable[[T], Owed | None]) -> None:
+        """The owner's synchronous handling, for `Outbox.hand_over` while this audio mailbox is empty. It
+        returns what the sender must await before its next message, or None; it must not raise."""
+        assert self.is_audio, "control messages are traced one by one through the queue"
+        self._handler = handler
+
+    def take_back(self) -> None:
+        self._handler = None
+
+    def _hand_over(self, sender: str, message: T) -> Owed | None:
+        handler = self._handler
+        if handler is None or self._queue:
+            self._put(sender, message)
+            return None
+        self._next_id += 1
+        self._count_sent(message)
+        self._window.received += 1
+        return handler(message)
 
     def _summarise(self) -> None:
         now = self.trace.now_ms()
@@ -166,6 +202,7 @@ class Mailbox(Generic[T]):
         """No more sends; the owner drains what is queued, then sees end of channel."""
         if self.is_audio:
             self._summarise()
+        self._handler = None
         self._queue.close()
 
 
@@ -187,6 +224,15 @@ class Outbox(Generic[T]):
                 frm=self.sender,
                 type=type(message).__name__,
             )
+
+    def hand_over(self, message: T) -> Owed | None:
+        """Queue `message`, or have the owner handle it now when it lent its handling and nothing is queued
+        ahead of it (`Mailbox.lend`); returns what the handling left to await before the next message."""
+        try:
+            return self.mailbox._hand_over(self.sender, message)
+        except trio.ClosedResourceError:
+            self.send_nowait(message)  # traced as a send after close
+            return None
 
     async def send(self, message: T) -> None:
         """Queue `message` and yield to the scheduler (a checkpoint)."""

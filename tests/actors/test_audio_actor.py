@@ -109,12 +109,13 @@ async def test_short_noise_is_ignored_and_never_committed(autojump_clock: trio.t
     assert logs == ["[TURN] Ignoring short/noisy segment: duration=300ms, rms=902"]
 
 
+@pytest.mark.parametrize("hand_over", [False, True], ids=["queued", "handed_over"])
 async def test_barge_in_clears_within_the_frame_with_mark_accurate_audio_end(
-    autojump_clock: trio.testing.MockClock,
+    autojump_clock: trio.testing.MockClock, hand_over: bool
 ) -> None:
     async with running_actor() as (ctx, line, actor):
         queue_ai_audio(ctx, 30, done=False)  # 3.9 s of AI speech, queued at t=0
-        await feed(ctx, silence_frames(1000) + speech_frames("wait, no", 300))
+        await feed(ctx, silence_frames(1000) + speech_frames("wait, no", 300), hand_over=hand_over)
         decision_ms = 1200.0  # onset at 1000 ms + 10 voiced frames (200 ms): the frame that arrives at 1200 ms
         # The model keeps streaming the cancelled response for a while: none of it may reach the caller.
         queue_ai_audio(ctx, 3, done=True)
@@ -584,6 +585,30 @@ async def test_injected_crash_raises(autojump_clock: trio.testing.MockClock) -> 
     ctx.mailboxes.audio.outbox("supervisor").send_nowait(InjectedCrash(reason="test"))
     with pytest.raises(InjectedFault):
         await actor.run()
+
+
+async def test_a_handed_over_frame_whose_handling_fails_fails_the_actor(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """The frame is handled in the line's task step, but the error is the AudioActor's: its run raises it,
+    so its supervisor restarts it, and the line's task goes on."""
+    ctx = make_context()
+    actor = AudioActor(ctx, PlayingLine(ctx))
+
+    def broken_push(*_args: object) -> tuple[()]:
+        raise ValueError("a bug in the segmenter")
+
+    actor.segmenter.push = broken_push  # type: ignore[method-assign]
+
+    async def line() -> None:
+        await trio.sleep(0.1)  # the actor waits for frames, its handling lent
+        await feed(ctx, silence_frames(40), first_index=5, hand_over=True)
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(line)
+        with pytest.raises(ValueError, match="a bug in the segmenter"):
+            await actor.run()  # the actor's own error, not the line's: the line task goes on
+        nursery.cancel_scope.cancel()
 
 
 async def test_run_returns_when_the_call_closes_its_mailboxes(autojump_clock: trio.testing.MockClock) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 import attrs
 import trio
 import trio.testing
@@ -11,6 +13,7 @@ from hypothesis import strategies as st
 from actors.mailbox import AUDIO_SUMMARY_WINDOW_MS, Mailbox
 from actors.messages import CallerFrame, ServerNote, UtteranceStarted
 from actors.trace import Trace
+from tests.support.waiting import NotifyingList
 
 
 @attrs.frozen
@@ -158,3 +161,88 @@ async def test_a_trace_that_keeps_nothing_gets_no_event_per_message() -> None:
     kept.outbox("nlp").send_nowait(ServerNote(kind="note", text="0"))
     kept.receive_nowait()
     assert [e["ev"] for e in detailed.events][-2:] == ["send", "recv"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    frames=st.integers(min_value=1, max_value=60),
+    busy_every=st.integers(min_value=2, max_value=7),
+    pauses=st.lists(st.sampled_from([0, 0, 0.001, 0.02]), min_size=1, max_size=6),
+    _seed=st.random_module(),
+)
+def test_frames_handed_over_or_queued_are_handled_once_each_in_order(
+    frames: int, busy_every: int, pauses: list[float], _seed: object
+) -> None:
+    """A receiver that lends its handling while it waits on the empty mailbox, and is sometimes busy (a write
+    it awaits): whether each frame was handed over or queued, every frame is handled once, in order."""
+
+    async def scenario() -> tuple[list[int], Trace]:
+        trace = Trace("call-handover")
+        box: Mailbox[CallerFrame] = Mailbox("audio.frames", "audio", trace, capacity=250)
+        handled = NotifyingList[int]()
+
+        async def busy() -> None:
+            await trio.sleep(pauses[len(handled) % len(pauses)])
+
+        def handle(frame: CallerFrame) -> Callable[[], Awaitable[None]] | None:
+            handled.append(frame.timestamp_ms)
+            return busy if len(handled) % busy_every == 0 else None
+
+        async def receiver() -> None:
+            while True:
+                if not box.depth:
+                    box.lend(handle)
+                try:
+                    frame = await box.receive()
+                except trio.EndOfChannel:
+                    return
+                finally:
+                    box.take_back()
+                owed = handle(frame)
+                if owed is not None:
+                    await owed()
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(receiver)
+            outbox = box.outbox("line")
+            for n in range(frames):
+                owed = outbox.hand_over(CallerFrame(payload=bytes(160), timestamp_ms=n * 20))
+                if owed is not None:
+                    await owed()
+                await trio.sleep(pauses[n % len(pauses)])
+            await handled.changes.until(lambda: len(handled) == frames)  # the AudioActor took what was queued
+            box.close()
+        return handled, trace
+
+    handled, trace = run_virtual(scenario)
+    assert handled == [n * 20 for n in range(frames)]
+    summaries = [e for e in trace.events if e["ev"] == "audio"]
+    assert sum(e["sent"] for e in summaries) == sum(e["received"] for e in summaries) == frames
+    assert sum(e["bytes"] for e in summaries) == frames * 160
+
+
+async def test_a_frame_is_queued_behind_frames_already_waiting_even_with_a_handler_lent() -> None:
+    box: Mailbox[CallerFrame] = Mailbox("audio.frames", "audio", Trace("call-behind"), capacity=10)
+    outbox = box.outbox("line")
+    outbox.send_nowait(CallerFrame(payload=bytes(160), timestamp_ms=0))
+    handed: list[int] = []
+    box.lend(lambda frame: handed.append(frame.timestamp_ms))  # type: ignore[func-returns-value]
+    assert outbox.hand_over(CallerFrame(payload=bytes(160), timestamp_ms=20)) is None
+    assert handed == []
+    assert [box.receive_nowait().timestamp_ms for _ in range(2)] == [0, 20]
+    assert outbox.hand_over(CallerFrame(payload=bytes(160), timestamp_ms=40)) is None
+    assert handed == [40]
+    box.take_back()
+    outbox.hand_over(CallerFrame(payload=bytes(160), timestamp_ms=60))
+    assert handed == [40] and box.receive_nowait().timestamp_ms == 60
+
+
+async def test_a_closed_mailbox_hands_nothing_over_and_records_the_send() -> None:
+    trace = Trace("call-closed-handover")
+    box: Mailbox[CallerFrame] = Mailbox("audio.frames", "audio", trace, capacity=10)
+    handed: list[int] = []
+    box.lend(lambda frame: handed.append(frame.timestamp_ms))  # type: ignore[func-returns-value]
+    box.close()
+    assert box.outbox("line").hand_over(CallerFrame(payload=bytes(160), timestamp_ms=0)) is None
+    assert handed == []
+    assert [e["ev"] for e in trace.events][-1] == "send_after_close"

@@ -121,17 +121,23 @@ async def running_actor(
         nursery.cancel_scope.cancel()
 
 
-async def feed(ctx: CallContext, frames: Sequence[bytes], *, first_index: int = 0) -> None:
+async def feed(ctx: CallContext, frames: Sequence[bytes], *, first_index: int = 0, hand_over: bool = False) -> None:
     """Deliver frames at 20 ms pacing: frame k covers stream [20k, 20k+20) ms and arrives at its end.
 
-    With the call starting at trio time 0 of the test, stream ms and call ms coincide.
+    With the call starting at trio time 0 of the test, stream ms and call ms coincide. `hand_over`: as the
+    line pump does, handed to the AudioActor while it waits for them (`Outbox.hand_over`), and what their
+    handling left to write awaited; else queued in its mailbox.
     """
     outbox = ctx.mailboxes.audio_frames.outbox("line")
     call_start = trio.current_time() - ctx.trace.now_ms() / 1000.0
     for offset, payload in enumerate(frames):
         index = first_index + offset
         await trio.sleep_until(call_start + (index + 1) * 0.02)
-        outbox.send_nowait(CallerFrame(payload=payload, timestamp_ms=index * 20, received_at=trio.current_time()))
+        frame = CallerFrame(payload=payload, timestamp_ms=index * 20, received_at=trio.current_time())
+        if not hand_over:
+            outbox.send_nowait(frame)
+        elif (owed := outbox.hand_over(frame)) is not None:
+            await owed()
 
 
 def drain(mailbox: Mailbox[Any]) -> list[Any]:
