@@ -5,7 +5,9 @@ a task got round to reading it: under load, data waits in the socket until the l
 and that wait is the first part of what a caller's audio is late by. On Linux a socket with
 `SO_TIMESTAMPNS` carries, with every read (`recvmsg`), the time its newest segment was received; it
 is turned into trio's clock once, at the read. Several messages read at once share the time of the
-newest, so a backlog's older messages are counted a little early, never late.
+newest, so a backlog's older messages are counted a little early, never late. Linux switches its
+receive stamps on for the whole machine, asynchronously, when a first socket asks: until then (the
+first moments after a server starts) a segment is stamped when it is read.
 
 `recvmsg` needs the standard library's socket object, which trio keeps under its own socket's `_sock`
 and does not expose. That object is read here rather than a duplicate descriptor: a duplicate would
@@ -24,7 +26,7 @@ import time
 import trio
 
 SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
-"""Linux's value (asm-generic, x86 and arm alike); the standard library names it from Python 3.14 on."""
+"""Linux's value (asm-generic: x86 and arm alike), for the Pythons whose `socket` module does not name it."""
 _TIMESPEC = struct.Struct("@qq")
 _ANCILLARY_BYTES = socket.CMSG_SPACE(_TIMESPEC.size) if hasattr(socket, "CMSG_SPACE") else 0
 
