@@ -107,8 +107,8 @@ class AudioActor:
         try:
             async with trio.open_nursery() as nursery:
                 self._loops = nursery.cancel_scope
-                nursery.start_soon(self._frames_loop, nursery.cancel_scope)
-                nursery.start_soon(self._control_loop, nursery.cancel_scope)
+                nursery.start_soon(self._frames_loop)
+                nursery.start_soon(self._control_loop)
                 nursery.start_soon(self.writer.run)
                 nursery.start_soon(self._silence_loop)
                 nursery.start_soon(self._overdue_marks_loop)
@@ -120,7 +120,7 @@ class AudioActor:
         if self._failure is not None:
             raise self._failure
 
-    async def _frames_loop(self, scope: trio.CancelScope) -> None:
+    async def _frames_loop(self) -> None:
         frames = self.ctx.mailboxes.audio_frames
         writer = self.writer
         ops = writer.ops
@@ -144,7 +144,7 @@ class AudioActor:
                 if ops:  # rare per frame (a barge-in's clear): no coroutine to build for every frame
                     await writer.write_queued()  # the clear leaves before the next frame is looked at
         except trio.EndOfChannel:
-            scope.cancel()  # the call is ending
+            self._stop_loops()  # the call is ending
 
     def _take_frame(self, frame: CallerFrame) -> Owed | None:
         """A frame handed over in the line's task step: what it queued for the line, the line writes before
@@ -161,7 +161,7 @@ class AudioActor:
             writer.handling = False
         return writer.write_queued if writer.ops else None
 
-    async def _control_loop(self, scope: trio.CancelScope) -> None:
+    async def _control_loop(self) -> None:
         control = self.ctx.mailboxes.audio
         writer = self.writer
         try:
@@ -185,10 +185,13 @@ class AudioActor:
                 if writer.ops:
                     await writer.write_queued(until_mail_in=control)
         except trio.EndOfChannel:
-            scope.cancel()
+            self._stop_loops()
 
     def _fail(self, failure: Exception) -> None:
         self._failure = failure
+        self._stop_loops()
+
+    def _stop_loops(self) -> None:
         assert self._loops is not None, "the loops run inside run()'s nursery"
         self._loops.cancel()
 

@@ -101,7 +101,6 @@ class SansIOWebSocket:
         another task is the one reading."""
         self.close_code: int | None = None
         """The close code once the connection closed (1009: a message exceeded the size limit)."""
-        self._read_at = trio.current_time()
         self._keepalive = keepalive
         self._ping_payloads = (str(n).encode() for n in itertools.count(1))
         self._ping_awaited: bytes | None = None
@@ -216,14 +215,13 @@ class SansIOWebSocket:
     async def _receive_some(self) -> bytes | bytearray:
         if self._arrivals is not None:
             return await self._arrivals.receive_some(socket_io.RECEIVE_BYTES)
-        data = await socket_io.receive_some(self._stream, self._fd)
-        self._read_at = trio.current_time()
-        return data
+        return await socket_io.receive_some(self._stream, self._fd)
 
     def arrival(self) -> float:
         """When the data of the last message `receive` returned reached this machine, on trio's clock: the
-        kernel's receive time (`callrt.net.arrivals`), or else the time it was read."""
-        return self._read_at if self._arrivals is None else self._arrivals.arrived_at
+        kernel's receive time (`callrt.net.arrivals`); without one, now, as the message was just returned
+        (no clock is read per message for a reader that never asks: the model's connection)."""
+        return trio.current_time() if self._arrivals is None else self._arrivals.arrived_at
 
     async def _write_pending(self) -> None:
         await self._write(self._protocol.data_to_send())
