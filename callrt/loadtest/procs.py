@@ -13,7 +13,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import attrs
@@ -110,11 +110,21 @@ def _children(pid: int) -> list[int]:
 
 
 def cpu_seconds(pids: Sequence[int]) -> float:
-    """User + system CPU of these processes so far."""
+    """User + system CPU of these processes so far, all their threads."""
+    return _cpu_seconds(f"/proc/{pid}/stat" for pid in pids)
+
+
+def loop_cpu_seconds(pids: Sequence[int]) -> float:
+    """User + system CPU of these processes' main threads so far: the event loop's, without the worker
+    threads' (a server's store calls run in those)."""
+    return _cpu_seconds(f"/proc/{pid}/task/{pid}/stat" for pid in pids)
+
+
+def _cpu_seconds(stat_paths: Iterable[str]) -> float:
     total = 0
-    for pid in pids:
+    for path in stat_paths:
         try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            fields = Path(path).read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
         total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)

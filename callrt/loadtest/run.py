@@ -96,6 +96,7 @@ def run_point(setup: Setup, mode: Mode, calls: int) -> dict[str, Any]:
         async def on_steady(start: float | None) -> None:
             key = "start" if start is not None else "end"
             window[f"cpu_{key}"] = procs.cpu_seconds(pids)
+            window[f"loop_{key}"] = procs.loop_cpu_seconds(pids)
             window[f"wait_{key}"] = procs.runqueue_wait_seconds(pids)
             window[f"genwait_{key}"] = procs.runqueue_wait_seconds([os.getpid()])
             window[f"peer_{key}"] = procs.cpu_seconds([setup.peer_pid]) if setup.peer_pid else 0.0
@@ -160,6 +161,8 @@ def run_point(setup: Setup, mode: Mode, calls: int) -> dict[str, Any]:
         "calls_ended_error": int(samples.get('callrt_calls_ended_total{by="error"}', 0)),
         "cpu_per_call_minute_s": round(cpu / call_minutes, 4) if call_minutes > 0 else None,
         "server_cpu_pct": round(100.0 * cpu / steady_s, 1) if steady_s > 0 else None,
+        # Two reads of /proc a moment apart: the main thread may tick (10 ms) in between, never below zero.
+        "server_threads_cpu_pct": _pct(max(cpu - (window["loop_end"] - window["loop_start"]), 0.0), steady_s),
         "server_cpu_wait_pct": _pct(window["wait_end"] - window["wait_start"], steady_s),
         "generator_cpu_wait_pct": _pct(window["genwait_end"] - window["genwait_start"], steady_s),
         "rss_per_call_kib": round((window["rss"] - rss_before) / max(load.connected, 1), 1),

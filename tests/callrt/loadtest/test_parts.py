@@ -8,6 +8,8 @@ import contextlib
 import json
 import math
 import struct
+import subprocess
+import sys
 
 import pytest
 import trio
@@ -17,7 +19,7 @@ from hypothesis import strategies as st
 
 from actors.defaults import DEFAULT_REALTIME_MODELS
 from callrt.cli.bench import LOAD_LATE_LIMIT_MS, judge, max_calls_held, max_cpu_held
-from callrt.loadtest import prom
+from callrt.loadtest import procs, prom
 from callrt.loadtest.frame_clock import FrameClock
 from callrt.loadtest.load import LoadCaller, caller_script
 from callrt.loadtest.wsclient import RawWebSocket, frame
@@ -199,6 +201,27 @@ async def test_the_load_caller_echoes_a_mark_within_a_frame_of_its_audio_having_
     assert sent["second"] + 0.2 - 1e-9 <= echoes["second"] <= sent["second"] + 0.2 + frame_s
     assert sent["cleared"] <= echoes["cleared"] <= sent["cleared"] + frame_s
     assert caller.playout.marks_echoed == 2 and caller.playout.marks_echoed_on_clear == 1
+
+
+def test_the_loop_threads_cpu_leaves_out_what_worker_threads_used() -> None:
+    """`server_threads_cpu_pct` is the server's CPU minus its main thread's: a process whose main thread
+    waits while a worker thread burns 0.3 s of CPU shows that CPU in the process, not in its main thread."""
+    burner = (
+        "import threading, time, sys\n"
+        "def burn():\n"
+        "    while time.thread_time() < 0.3: pass\n"
+        "t = threading.Thread(target=burn); t.start(); t.join()\n"
+        "print('burnt', flush=True); sys.stdin.read()\n"
+    )
+    process = subprocess.Popen([sys.executable, "-c", burner], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None and process.stdout.readline() == "burnt\n"
+        # The worker thread has exited: its CPU stays counted in the process's stat, never in the main thread's.
+        total, loop = procs.cpu_seconds([process.pid]), procs.loop_cpu_seconds([process.pid])
+    finally:
+        process.communicate("")
+    assert total >= 0.3 - 0.02  # clock ticks: 10 ms each
+    assert total - loop >= 0.3 - 0.02 and loop < total
 
 
 def _point(

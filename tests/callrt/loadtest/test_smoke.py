@@ -55,6 +55,7 @@ def test_a_short_bench_reports_every_figure_and_drops_nothing() -> None:
     assert report["steady_barge_ins"] <= report["barge_ins"]
     assert report["relay_p99_frame_lag_ms"] >= 0
     assert report["cpu_per_call_minute_s"] > 0 and report["relay_cpu_per_call_minute_s"] > 0
+    assert 0 <= report["server_threads_cpu_pct"] <= report["server_cpu_pct"]
     assert report["machine_probe_us"] > 0
     # The callers talk over the greeting: barge-ins happen, and react no sooner than barge_in_min_ms allows.
     assert report["barge_ins"] >= 1 and report["caller_clears"] >= 1
