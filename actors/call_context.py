@@ -17,6 +17,7 @@ from .config import CallConfig
 from .db import StoreGateway
 from .defaults import DEFAULT_LANGUAGE as DEFAULT_LANGUAGE
 from .defaults import Language as Language
+from .known_conversation import KnownConversation
 from .mailbox import Mailbox
 from .messages import AudioControl, BookingInbox, CallerFrame, NlpInbox, RealtimeInbox, SupervisorInbox
 from .redact import mask_phone_numbers
@@ -85,6 +86,8 @@ class CallContext:
     """Whether the call's session row exists yet: turns and the session's end wait for it (`session_row`)."""
     voice_lines: VoiceLines = attrs.field(factory=VoiceLines, eq=False)
     """The business's audio for the runtime's own lines, loaded as the call starts (packaged until then)."""
+    known_conversation: KnownConversation = attrs.field(factory=KnownConversation, eq=False)
+    """What the call's last RealtimeActor knew when it stopped: its successor's fallback while the store is down."""
     ai_items_taken: set[str] = attrs.field(factory=set, eq=False)
     """AI items an AudioActor instance has taken audio of: after a restart, the rest of these is never
     played from the middle, and an item no instance took yet is played whole."""

@@ -20,6 +20,7 @@ the database under the lock except the bounded silence-prompt claim: turns are w
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 
 import trio
 
@@ -79,6 +80,7 @@ class RealtimeActor:
         self.speech = self.conversation.speech
         self._segment_at_ms: float | None = None
         """When the caller's segment the AudioActor is deciding on started (`UtteranceStarted`), until it ends."""
+        self._business: BusinessSettings | None = None
 
     @property
     def is_ai_speaking(self) -> bool:
@@ -112,7 +114,7 @@ class RealtimeActor:
 
     async def run(self) -> None:
         await self.load_durable_state()
-        business = await self._load_business()
+        self._business = business = await self._load_business()
         self.conversation.instructions = build_instructions(business, self.ctx.language, self.ctx.now())
         self.conversation.greets_as(name_on_the_phone(business, self.ctx.language))
         if business is not None:
@@ -130,6 +132,12 @@ class RealtimeActor:
                         await self._handle_inbox(message)
                 nursery.cancel_scope.cancel()
         finally:
+            self.ctx.known_conversation.remember(
+                self.book.turns,
+                silence_prompt_used=self.ladder.prompt_used,
+                booking_backed=self.claims.booking_backed,
+                business=self._business,
+            )
             await self._writer.flush(FLUSH_TIMEOUT_S)
             await self.conversation.session.close()
 
@@ -137,17 +145,27 @@ class RealtimeActor:
 
     async def load_durable_state(self) -> None:
         """Restore the turns, the claim backing and the silence stage from the store: what an instance
-        does first, so a restarted one carries on where its predecessor stopped."""
+        does first, so a restarted one carries on where its predecessor stopped. While the store cannot
+        be read, from what the predecessor knew (`known_conversation`), if there was one."""
         try:
             state = await self.ctx.gateway.run(self.ctx.store.load_call_state, self.ctx.call_sid)
         except StoreError as exc:
             self._store_failed("load_call_state", exc)
+            known = self.ctx.known_conversation
+            if known.turns is not None:
+                self._restore(known.turns, known.silence_prompt_used, known.booking_backed, source="memory")
             return
-        self.book.restore(state.turns)
-        self.claims.restore(state.appointment_id is not None, self.book.note_kinds())
-        self.ladder.restore(state.silence_prompt_used, self.book.goodbye_unanswered())
+        self._restore(state.turns, state.silence_prompt_used, state.appointment_id is not None, source="store")
+
+    def _restore(
+        self, turns: Iterable[tuple[str, str]], silence_prompt_used: bool, booking_backed: bool, *, source: str
+    ) -> None:
+        self.book.restore(turns)
+        self.claims.restore(booking_backed, self.book.note_kinds())
+        self.ladder.restore(silence_prompt_used, self.book.goodbye_unanswered())
         self.conversation.trace(
             "state_loaded",
+            source=source,
             turns=len(self.book.turns),
             silence_prompt_used=self.ladder.prompt_used,
             booking_backed=self.claims.booking_backed,
@@ -179,7 +197,8 @@ class RealtimeActor:
             return None
         except StoreError as exc:
             self._store_failed("get_business", exc)
-            return None
+            # A restart while the database is down answers for the business its predecessor answered for.
+            return self.ctx.known_conversation.business
 
     def _keep_line_soon(self, line: RuntimeLine, audio: bytes) -> None:
         assert self._nursery is not None, "the model speaks only while run() is running"

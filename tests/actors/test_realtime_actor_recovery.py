@@ -215,6 +215,29 @@ async def test_the_goodbye_stage_survives_a_restart(h: Harness, autojump_clock: 
         assert hangups(h) == 1
 
 
+async def test_a_restart_while_the_database_is_down_carries_on_from_what_was_known(
+    h: Harness, autojump_clock: MockClock
+) -> None:
+    """The new instance cannot read the store: it starts from its predecessor's conversation, so the caller is
+    not greeted again, the model hears what was said, the answer owed is given, and for the same business."""
+    with pytest.raises(InjectedFault):
+        async with h.running():
+            await greet(h)
+            await speak(h)
+            h.push(h.server.committed("item_u1"), h.server.user_transcript("item_u1", SAY))
+            await h.idle()
+            h.ctx.gateway.outage_until = trio.current_time() + 3600.0
+            await crash(h)  # the answer never came, and now the database is down
+    h.new_actor()
+    async with h.running():
+        replayed = [e["item"]["content"][0]["text"] for e in h.wire.sent if e["type"] == "conversation.item.create"]
+        assert replayed == [GREETING, SAY]
+        assert [e["reason"] for e in h.realtime_events("response_create")] == ["greeting", "user_turn", "resume"]
+        assert "מספרת דנה" in h.sent("session.update")[-1]["session"]["instructions"]
+        loaded = h.realtime_events("state_loaded")[-1]
+        assert (loaded["source"], loaded["turns"]) == ("memory", 2)
+
+
 async def test_a_cancelled_appointment_backs_no_booking_claim(h: Harness, autojump_clock: MockClock) -> None:
     async with h.running():
         await greet(h)
