@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ import httpx
 
 from callrt.console.passwords import hash_password
 from store import ISRAELI_HOURS, Store
+from tests.support.processes import free_port
 
 SALON_NUMBER = "+97231234567"
 OWNER, OWNER_PASSWORD = "owner", "owner-password-1"
@@ -33,12 +33,6 @@ class LiveServer:
     trace_dir: Path
     log: Path
     """The server's stderr: its log at the default level (complete once `running_server` has returned)."""
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def prepare_database(db_url: str, **business: object) -> int:
