@@ -23,7 +23,8 @@ The model is the OpenAI Realtime API when an API key is configured, otherwise th
 simulated model peer in-process, so `callrt serve` works offline end to end. With a
 `realtime_url` the Realtime websocket connector talks to that URL instead: a simulated
 peer (`callrt sim-peer`) when no key is set, which is how `callrt bench` runs live calls.
-With `relay` each call is a bare relay (callrt.loadtest.relay), the benchmark's baseline.
+With `relay` each call is a bare relay (callrt.loadtest.relay), the benchmark's baseline. What an
+admitted stream's call does, and leaves behind it, is `callrt.server.calls`.
 """
 
 from __future__ import annotations
@@ -44,25 +45,17 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
-from actors.call_supervisor import run_call
 from actors.config import CallConfig
-from actors.db import StoreGateway
-from actors.defaults import (
-    Language,
-)
 from actors.ports import LineClosed
-from actors.supervision import describe
-from actors.trace import trace_file
-from callrt.loadtest.relay import relay_call
 from callrt.logsafe import escape_for_log
 from callrt.net.asgi_transport import StarletteTransport
 from callrt.net.websocket import HandshakeFailed, SansIOWebSocket, accept_websocket
-from callrt.scenario.outcome import call_outcome, runtime_failure
 from callrt.server.admission import Admission
+from callrt.server.calls import CallRunner
 from callrt.server.config import ServerConfig, hypercorn_config
 from callrt.server.front_door import open_listeners, serve_front_door
 from callrt.server.http_limits import BodyDeadline, BodyTooLarge, ClientDisconnect, limited_body
-from callrt.server.metrics import MeteredTrace, Metrics
+from callrt.server.metrics import Metrics
 from callrt.server.plan import CallPlan, plan_call
 from callrt.server.proxy import TrustedProxies, external_url
 from callrt.server.retention import keep_pruning
@@ -101,14 +94,13 @@ class TelephonyServer:
         call_config: CallConfig | None = None,
         planner: Callable[[ServerConfig, StreamStart], CallPlan] = plan_call,
         wall_clock: Callable[[], float] = time.time,
+        metrics: Metrics | None = None,
     ) -> None:
         self.config = config
         self.store = store
         self.business_id = business_id
-        self.call_config = call_config or CallConfig(transcription_model=config.transcription_model)
-        self.planner = planner
         self.tokens = StreamTokens(config.stream_secret, ttl_s=config.token_ttl_s, clock=wall_clock)
-        self.metrics = Metrics()
+        self.metrics = metrics or Metrics()
         self.db_limiter = trio.CapacityLimiter(8)
         self.admission = Admission(max_pending=config.max_pending, max_calls=config.max_calls)
         self.proxies = TrustedProxies.parse(config.forwarded_allow_ips)
@@ -118,6 +110,15 @@ class TelephonyServer:
         """SIGTERM: /health answers 503 "draining" and no new stream is accepted; running calls go on."""
         self.goodbye_now = trio.Event()
         """Set when the drain's grace is over: every running call says its goodbye and ends."""
+        self.calls = CallRunner(
+            config,
+            store,
+            self.metrics,
+            self.db_limiter,
+            call_config=call_config or CallConfig(transcription_model=config.transcription_model),
+            planner=planner,
+            goodbye_now=self.goodbye_now,
+        )
         self._no_calls = trio.Event()
         self._no_calls.set()
 
@@ -272,7 +273,8 @@ class TelephonyServer:
                 start = await line.read_start()
             if transport is None or line is None:
                 return  # dropped from the waiting pool before its handshake was through
-            if start is None or not self.claims.genuine(start) or self._business_of(start) is None:
+            business_id = self._business_of(start) if start is not None and self.claims.genuine(start) else None
+            if start is None or business_id is None:
                 self._refuse("token", start, "without a valid token")
                 await transport.aclose(CLOSE_POLICY)
                 return
@@ -286,9 +288,9 @@ class TelephonyServer:
                     self._refuse("duplicate", start, "its CallSid has streamed before")
                     await transport.aclose(CLOSE_POLICY)
                 elif self.config.relay:
-                    await self._relay_call(line, start)
-                else:
-                    await self._run_call(line, start)
+                    await self.calls.relay(line, start)
+                elif not await self.calls.run(line, start, business_id):
+                    self._refuse("duplicate", start, "a trace of its CallSid exists already")
             finally:
                 self.admission.release_call_slot()
                 if self.admission.calls == 0:
@@ -306,110 +308,10 @@ class TelephonyServer:
         call = escape_for_log(start.call_sid, 64) if start is not None else "without a start"
         logger.warning("closing a media stream (call %s): %s", call, why)
 
-    def _open_trace(self, start: StreamStart, plan: CallPlan, business_id: int, language: str) -> MeteredTrace:
-        """The call's trace: a new file (never one that exists) capped in size, or counters only."""
-        meta = {
-            "stream_sid": start.stream_sid,
-            "business_id": business_id,
-            "model": type(plan.model).__name__,
-            "dialect": plan.model.dialect,
-            "language": language,
-            "caller_phone": start.custom_parameters.get("caller") or None,  # masked by the trace
-        }
-        if not self.config.write_traces:
-            return MeteredTrace(start.call_sid, None, self.metrics, meta=meta, keep_in_memory=False)
-        path = trace_file(self.config.trace_dir, start.call_sid)
-        return MeteredTrace(
-            start.call_sid, path, self.metrics, meta=meta, max_bytes=self.config.trace_max_bytes, exclusive=True
-        )
-
     def _business_of(self, start: StreamStart) -> int | None:
         """The business the webhook chose (its id is covered by the token), else the configured one."""
         chosen = chosen_business(start)
         return chosen if chosen is not None else self.business_id
-
-    async def _run_call(self, line: TwilioCallerLine, start: StreamStart) -> None:
-        call = escape_for_log(start.call_sid)
-        business_id = self._business_of(start)
-        self.metrics.calls_total += 1
-        self.metrics.calls_active += 1
-        ended_by = "error"
-        trace: MeteredTrace | None = None
-        started = trio.current_time()
-        try:
-            assert business_id is not None  # `media_stream` accepted only a stream with a business
-            plan = self.planner(self.config, start)
-            language = plan.language or await self._language_of(business_id)
-            trace = self._open_trace(start, plan, business_id, language)
-            line.trace = trace
-            outcome = await run_call(
-                call_sid=start.call_sid,
-                business_id=business_id,
-                line=line,
-                model=plan.model,
-                store=self.store,
-                caller_phone=start.custom_parameters.get("caller") or None,
-                language=language,
-                extractor=plan.extractor,
-                config=self.call_config,
-                trace=trace,
-                gateway=StoreGateway(self.db_limiter),
-                goodbye_now=self.goodbye_now,
-            )
-            ended_by = outcome.ended_by
-        except FileExistsError:
-            ended_by = "refused"
-            self._refuse("duplicate", start, "a trace of its CallSid exists already")
-        except Exception as exc:
-            # One broken call must never take the server (or the other calls) down with it.
-            logger.exception("call %s failed", call)
-            if trace is not None:
-                trace.record("call_failed", reason="server_error", error=describe(exc)[:300])
-        finally:
-            self.metrics.calls_active -= 1
-            self.metrics.calls_ended[ended_by] += 1
-            if ended_by != "refused":
-                self._call_ended(call, business_id, trio.current_time() - started, trace)
-            if trace is not None:
-                trace.close()
-
-    def _call_ended(self, call: str, business_id: int | None, duration_s: float, trace: MeteredTrace | None) -> None:
-        """The call's one line at its end, read off its outcome (`callrt.scenario.call_outcome`): INFO, or
-        ERROR for a call the caller could not use, which is also counted in `callrt_calls_failed_total{reason}`
-        (once per call, here)."""
-        outcome = call_outcome(trace.outcome_events) if trace is not None else runtime_failure("server_error")
-        appointment = escape_for_log(outcome.appointment_id, 32) if outcome.appointment_id else "none"
-        facts = f"business={business_id} duration={duration_s:.1f}s appointment={appointment}"
-        words = escape_for_log(outcome.words, 400)
-        if outcome.kind != "failed":
-            logger.info("call %s ended: %s (%s)", call, words, facts)
-            return
-        reason = outcome.reason or "unknown"
-        self.metrics.calls_failed[reason] += 1
-        logger.error("call %s failed (%s): %s (%s)", call, reason, words, facts)
-
-    async def _language_of(self, business_id: int) -> Language:
-        """The business's language, read as the call starts (a change saved later is for the next call)."""
-        try:
-            settings = await trio.to_thread.run_sync(self.store.get_business, business_id, limiter=self.db_limiter)
-        except Exception as exc:  # the call still goes on, in the server's default language
-            logger.warning("business %d: language unavailable (%s); using %s", business_id, exc, self.config.language)
-            return self.config.language
-        return "en" if settings.language == "en" else "he"
-
-    async def _relay_call(self, line: TwilioCallerLine, start: StreamStart) -> None:
-        self.metrics.calls_total += 1
-        self.metrics.calls_active += 1
-        ended_by = "error"
-        try:
-            plan = self.planner(self.config, start)
-            language = plan.language or self.config.language
-            ended_by = await relay_call(line, plan.model, self.metrics, language=language, config=self.call_config)
-        except Exception:
-            logger.exception("relay call %s failed", escape_for_log(start.call_sid))
-        finally:
-            self.metrics.calls_active -= 1
-            self.metrics.calls_ended[ended_by] += 1
 
 
 def _console(config: ServerConfig, store: Store) -> Console | None:
@@ -426,17 +328,6 @@ def unknown_number_twiml() -> str:
     return (
         f'<?xml version="1.0" encoding="UTF-8"?><Response><Say>{escape(UNKNOWN_NUMBER_SAY)}</Say><Hangup/></Response>'
     )
-
-
-async def _limited_body(request: Request, limit: int) -> bytes | None:
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 async def serve(

@@ -101,9 +101,7 @@ class WatchedMetrics(Metrics):
 
 def make_server(store: Store, business_id: int, tmp_path: Path, **overrides: Any) -> TelephonyServer:
     config = ServerConfig(trace_dir=tmp_path / "traces", **overrides)
-    server = TelephonyServer(config, store, business_id)
-    server.metrics = WatchedMetrics()
-    return server
+    return TelephonyServer(config, store, business_id, metrics=WatchedMetrics())
 
 
 async def server_until(server: TelephonyServer, condition: Callable[[], bool]) -> None:
