@@ -132,13 +132,14 @@ class RealtimeActor:
                         await self._handle_inbox(message)
                 nursery.cancel_scope.cancel()
         finally:
+            await self._writer.flush(FLUSH_TIMEOUT_S)
             self.ctx.known_conversation.remember(
                 self.book.turns,
                 silence_prompt_used=self.ladder.prompt_used,
                 booking_backed=self.claims.booking_backed,
                 business=self._business,
+                held_writes=self._writer.held(),
             )
-            await self._writer.flush(FLUSH_TIMEOUT_S)
             await self.conversation.session.close()
 
     # ------------------------------------------------------------------ durable state
@@ -154,6 +155,8 @@ class RealtimeActor:
             known = self.ctx.known_conversation
             if known.turns is not None:
                 self._restore(known.turns, known.silence_prompt_used, known.booking_backed, source="memory")
+                if known.held_writes is not None:
+                    self._writer.adopt(known.held_writes)  # the same turns, index for index
             return
         self._restore(state.turns, state.silence_prompt_used, state.appointment_id is not None, source="store")
 

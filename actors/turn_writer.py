@@ -9,7 +9,9 @@ retried with the gateway's outage backoff for the life of the call. What is held
 (`turn_dropped`, and a log line), so what is stored stays the call's conversation in order, with
 a gap, never shuffled. A write the store refuses for another reason is reported and dropped. When
 the actor stops (crash or end of call) `flush` makes a last bounded attempt at the session row and
-writes what is left; what still is not written is traced (`turns_unstored`) and logged.
+writes what is left; what still is not written is traced (`turns_unstored`) and logged. An instance
+that carries on from its predecessor's turns in memory (the store unreadable: `known_conversation`)
+takes over what that writer still held (`held`, `adopt`) and writes it first.
 
 Turns are keyed by their index in the actor's `turns`: a caller placeholder appended under
 key k is filled in later with `fill(k, text)`, in place, so the stored transcript keeps the
@@ -55,6 +57,16 @@ class _Fill:
 
 def _size(write: _Append | _Fill) -> int:
     return len(write.text.encode("utf-8"))
+
+
+@attrs.frozen
+class HeldWrites:
+    """What a stopped writer had not written, and the stored numbers of the turns it had: its successor
+    writes them, in order, when it carries on from the same turns (`adopt`)."""
+
+    writes: tuple[_Append | _Fill, ...]
+    seqs: dict[int, int]
+    dropped: frozenset[int]
 
 
 class TurnWriter:
@@ -107,6 +119,20 @@ class TurnWriter:
         self.ctx.log(
             "realtime", f"[STORE] a {role} turn is not kept: {held} turns wait for the database already (the limit)"
         )
+
+    def held(self) -> HeldWrites:
+        return HeldWrites(tuple(self._queue), dict(self._seqs), frozenset(self._dropped))
+
+    def adopt(self, held: HeldWrites) -> None:
+        """Carry on from a stopped writer whose turns this actor restored, index for index (`held`): its
+        writes come first, and fills of its stored turns go where they were stored."""
+        self._seqs.update(held.seqs)
+        self._dropped |= held.dropped
+        self._queue.extendleft(reversed(held.writes))
+        self._queued_bytes += sum(_size(write) for write in held.writes)
+        if held.writes:
+            self.ctx.trace.record("realtime", what="turn_writes_adopted", writes=len(held.writes))
+            self._wakeup.set()
 
     async def run(self) -> None:
         while True:

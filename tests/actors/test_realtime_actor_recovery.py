@@ -219,23 +219,31 @@ async def test_a_restart_while_the_database_is_down_carries_on_from_what_was_kno
     h: Harness, autojump_clock: MockClock
 ) -> None:
     """The new instance cannot read the store: it starts from its predecessor's conversation, so the caller is
-    not greeted again, the model hears what was said, the answer owed is given, and for the same business."""
+    not greeted again, the model hears what was said, the answer owed is given, and for the same business;
+    the caller's words its predecessor could not store are stored once the database is back."""
     with pytest.raises(InjectedFault):
         async with h.running():
             await greet(h)
             await speak(h)
-            h.push(h.server.committed("item_u1"), h.server.user_transcript("item_u1", SAY))
-            await h.idle()
+            h.push(h.server.committed("item_u1"))
+            await h.idle()  # the caller's placeholder is stored
             h.ctx.gateway.outage_until = trio.current_time() + 3600.0
-            await crash(h)  # the answer never came, and now the database is down
+            h.push(h.server.user_transcript("item_u1", SAY))
+            await h.until(lambda: bool(h.realtime_events("store_retry")))  # their words are held
+            h.send(InjectedCrash("test"))  # the answer never came, and the database is still down
+            await trio.sleep_forever()
+    assert stored(h) == [("assistant", GREETING), ("user", "")]
     h.new_actor()
-    async with h.running():
+    h.ctx.gateway.outage_until = trio.current_time() + 1.0  # down as the new instance starts, back a second later
+    async with h.running():  # running once the held words are written
         replayed = [e["item"]["content"][0]["text"] for e in h.wire.sent if e["type"] == "conversation.item.create"]
         assert replayed == [GREETING, SAY]
         assert [e["reason"] for e in h.realtime_events("response_create")] == ["greeting", "user_turn", "resume"]
         assert "מספרת דנה" in h.sent("session.update")[-1]["session"]["instructions"]
         loaded = h.realtime_events("state_loaded")[-1]
         assert (loaded["source"], loaded["turns"]) == ("memory", 2)
+        assert h.realtime_events("turn_writes_adopted")[-1]["writes"] == 1
+        assert stored(h) == [("assistant", GREETING), ("user", SAY)]
 
 
 async def test_a_cancelled_appointment_backs_no_booking_claim(h: Harness, autojump_clock: MockClock) -> None:

@@ -126,6 +126,47 @@ def test_a_database_down_after_the_session_exists_holds_the_writes_too(pg_store:
     assert call.errors == []
 
 
+def test_a_successor_writes_what_its_predecessor_held_first_and_fills_its_stored_turns(
+    pg_store: tuple[Store, int],
+) -> None:
+    """A writer stopped while the database is down hands its held writes on (`held`); the next one, carrying on
+    from the same turns, writes them before its own, and a fill of a turn the first one stored goes there."""
+    calls: list[Call] = []
+
+    async def main() -> None:
+        call = Call(*pg_store)
+        calls.append(call)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(keep_opening, call.ctx)
+            nursery.start_soon(call.writer.run)
+            call.writer.append(0, "assistant", "hello")
+            call.writer.append(1, "user", "")
+            await trio.sleep(1)
+            call.gateway.outage_until = trio.current_time() + 60
+            call.writer.append(2, "assistant", "one moment")
+            await trio.sleep(5)
+            nursery.cancel_scope.cancel()  # the first writer stops, as its actor does
+        await call.writer.flush(2.0)  # "one moment" is still held
+        assert call.traced("turns_unstored")
+        successor = TurnWriter(call.ctx, lambda op, exc: call.errors.append(f"{op}: {exc}"))
+        successor.adopt(call.writer.held())
+        successor.fill(1, "a haircut tomorrow")  # the placeholder the first writer stored
+        successor.append(3, "assistant", "tomorrow at six?")
+        assert successor.pending == 3 and call.traced("turn_writes_adopted")[0]["writes"] == 1
+        with trio.move_on_after(120):
+            await successor.run()
+
+    trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+    call = calls[0]
+    assert call.stored() == [
+        ("assistant", "hello"),
+        ("user", "a haircut tomorrow"),
+        ("assistant", "one moment"),
+        ("assistant", "tomorrow at six?"),
+    ]
+    assert call.errors == []
+
+
 def test_beyond_the_bound_the_newest_turns_are_not_kept(pg_store: tuple[Store, int]) -> None:
     extra = 5
 
