@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+import attrs
 import trio
 
 from actors.call_supervisor import run_call
@@ -35,28 +36,18 @@ logger = logging.getLogger("callrt.server.app")
 """The server's logger: a call's start and end are one log for operators, whichever module writes them."""
 
 
+@attrs.frozen
 class CallRunner:
     """Runs the calls of one server: its configuration, store, counters and database threads."""
 
-    def __init__(
-        self,
-        config: ServerConfig,
-        store: Store,
-        metrics: Metrics,
-        db_limiter: trio.CapacityLimiter,
-        *,
-        call_config: CallConfig,
-        planner: Callable[[ServerConfig, StreamStart], CallPlan],
-        goodbye_now: trio.Event,
-    ) -> None:
-        self.config = config
-        self.store = store
-        self.metrics = metrics
-        self.db_limiter = db_limiter
-        self.call_config = call_config
-        self.planner = planner
-        self.goodbye_now = goodbye_now
-        """Set by a draining server: every running call says its goodbye and ends."""
+    config: ServerConfig
+    store: Store
+    metrics: Metrics
+    db_limiter: trio.CapacityLimiter
+    call_config: CallConfig = attrs.field(kw_only=True)
+    planner: Callable[[ServerConfig, StreamStart], CallPlan] = attrs.field(kw_only=True)
+    goodbye_now: trio.Event = attrs.field(kw_only=True)
+    """Set by a draining server: every running call says its goodbye and ends."""
 
     async def run(self, line: TwilioCallerLine, start: StreamStart, business_id: int) -> bool:
         """The call, to its end; False when it was refused instead: a trace of its CallSid exists already."""
